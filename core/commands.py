@@ -1,0 +1,114 @@
+"""Commands: what adapters and the API ask the floor to do. Imperative names, frozen, keyword-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Button(StrEnum):
+    """The keys on a pick-to-light module."""
+
+    CONFIRM = "confirm"
+    SHORT = "short"
+    PLUS = "plus"
+    MINUS = "minus"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Command:
+    """Base of every command. `message_id` makes an inbound device message idempotent."""
+
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefineZone(Command):
+    """A zone of the site (from the site file)."""
+
+    zone: str
+    scan_verify: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpsertItem(Command):
+    sku: str
+    description: str = ""
+    gtins: tuple[str, ...] = ()
+    unit_weight_g: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpsertLocation(Command):
+    code: str
+    zone: str
+    module: str | None = None
+    sku: str | None = None
+    on_hand: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewOrderLine:
+    line_id: str
+    sku: str
+    qty: int
+    location: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReceiveOrder(Command):
+    order_id: str
+    lines: tuple[NewOrderLine, ...]
+    priority: int = 0
+    tote: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StartOrder(Command):
+    order_id: str
+    zone: str
+    operator: str | None = None
+    tote: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CancelOrder(Command):
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PressButton(Command):
+    """A key pressed on a PTL module. `display` is the value the module showed at that moment."""
+
+    module: str
+    button: Button
+    display: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportDeviceStatus(Command):
+    """A device came online or went offline (its MQTT status, a port that vanished, an ack timeout)."""
+
+    device: str
+    kind: str
+    online: bool
+    transport: str = "mqtt"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordDeviceFault(Command):
+    """Input from a device that could not be understood: a malformed frame, an unknown button."""
+
+    device: str
+    kind: str
+    reason: str
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResolveException(Command):
+    exception_id: int
+    resolved_by: str | None = None
+    note: str | None = None

@@ -1,0 +1,156 @@
+"""Events: facts that happened on the floor. Past-tense names; `TYPE` is the public webhook/event-log name."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    TYPE: ClassVar[str] = ""
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def order_id(self) -> str | None:
+        """The order this fact belongs to, if any: webhooks keep each order's events in seq order."""
+        value = getattr(self, "order", None)
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderReceived(Event):
+    TYPE: ClassVar[str] = "order.received"
+    order: str
+    priority: int
+    tote: str | None
+    lines: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderStarted(Event):
+    TYPE: ClassVar[str] = "order.started"
+    order: str
+    zone: str
+    operator: str | None
+    tote: str | None
+    color: str
+    lines_lit: list[str]
+    lines_queued: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PickConfirmed(Event):
+    TYPE: ClassVar[str] = "pick.confirmed"
+    order: str
+    line: str
+    sku: str
+    location: str
+    zone: str
+    qty: int
+    picked: int
+    operator: str | None
+    on_hand: int | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PickShorted(Event):
+    TYPE: ClassVar[str] = "pick.short"
+    order: str
+    line: str
+    sku: str
+    location: str
+    zone: str
+    qty: int
+    picked: int
+    short: int
+    operator: str | None
+    on_hand: int | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PickRejected(Event):
+    TYPE: ClassVar[str] = "pick.rejected"
+    order: str
+    line: str
+    sku: str
+    location: str
+    zone: str
+    qty: int
+    shown: str | None
+    reason: str
+    operator: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderZoneCompleted(Event):
+    TYPE: ClassVar[str] = "order.zone_completed"
+    order: str
+    zone: str
+    operator: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderPicked(Event):
+    TYPE: ClassVar[str] = "order.picked"
+    order: str
+    lines: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderCancelled(Event):
+    TYPE: ClassVar[str] = "order.cancelled"
+    order: str
+    previous_status: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InventoryAdjusted(Event):
+    TYPE: ClassVar[str] = "inventory.adjusted"
+    location: str
+    sku: str | None
+    on_hand: int
+    previous: int | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeviceOnline(Event):
+    TYPE: ClassVar[str] = "device.online"
+    device: str
+    kind: str
+    transport: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeviceOffline(Event):
+    TYPE: ClassVar[str] = "device.offline"
+    device: str
+    kind: str
+    transport: str
+    reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExceptionRaised(Event):
+    """Something on the floor needs a person: a short bin, a button nobody expected, a bad frame."""
+
+    TYPE: ClassVar[str] = "exception.raised"
+    exception_id: int
+    kind: str
+    message: str
+    order: str | None = None
+    location: str | None = None
+    device: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExceptionResolved(Event):
+    TYPE: ClassVar[str] = "exception.resolved"
+    exception_id: int
+    kind: str
+    resolved_by: str | None
+    note: str | None

@@ -1,0 +1,137 @@
+"""The floor's entities: items, locations, zones, orders and their lines, lights, devices, exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from core.instructions import Blink
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    PICKING = "picking"
+    PICKED = "picked"
+    PACKED = "packed"
+    CANCELLED = "cancelled"
+
+
+class LineStatus(StrEnum):
+    OPEN = "open"
+    LIT = "lit"
+    PICKED = "picked"
+    SHORT = "short"
+
+
+DONE_LINE_STATUSES = frozenset({LineStatus.PICKED, LineStatus.SHORT})
+
+
+@dataclass(slots=True)
+class Zone:
+    id: str
+    scan_verify: bool = False
+    name: str = ""
+
+
+@dataclass(slots=True)
+class Item:
+    sku: str
+    description: str = ""
+    gtins: tuple[str, ...] = ()
+    unit_weight_g: float | None = None
+
+
+@dataclass(slots=True)
+class Location:
+    code: str
+    zone: str
+    module: str | None = None
+    sku: str | None = None
+    on_hand: int | None = None
+
+
+@dataclass(slots=True)
+class OrderLine:
+    line_id: str
+    sku: str
+    qty: int
+    location: str | None = None
+    picked: int = 0
+    status: LineStatus = LineStatus.OPEN
+    # Place in its location's queue while another order holds the light there; None when not waiting.
+    ticket: int | None = None
+
+
+@dataclass(slots=True)
+class ZoneRun:
+    """An order being picked in one zone, by one picker, in one colour."""
+
+    zone: str
+    picker: str
+    operator: str | None
+    tote: str | None
+    color: str
+    done: bool = False
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    lines: dict[str, OrderLine]
+    fingerprint: str
+    priority: int = 0
+    tote: str | None = None
+    status: OrderStatus = OrderStatus.OPEN
+    runs: dict[str, ZoneRun] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Light:
+    """What a module was last told to show; `color is None` means off. `seq` only ever grows."""
+
+    module: str
+    seq: int = 0
+    color: str | None = None
+    blink: Blink = Blink.NONE
+    display: str = ""
+    order_id: str | None = None
+    line_id: str | None = None
+
+    @property
+    def lit(self) -> bool:
+        return self.color is not None
+
+
+@dataclass(slots=True)
+class Device:
+    id: str
+    kind: str
+    transport: str = "mqtt"
+    online: bool | None = None
+    last_seen: float | None = None
+
+
+class ExceptionStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(slots=True)
+class FloorException:
+    """Something that needs a person. Repeats of an open one are counted on it, not raised again."""
+
+    id: int
+    kind: str
+    message: str
+    raised_at: float
+    order_id: str | None = None
+    location: str | None = None
+    device: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    count: int = 1
+    last_at: float | None = None
+    status: ExceptionStatus = ExceptionStatus.OPEN
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    note: str | None = None

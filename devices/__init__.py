@@ -1,0 +1,1 @@
+"""Device adapters: wire codecs and the transports that carry them (MQTT, serial, evdev)."""

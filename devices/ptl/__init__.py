@@ -1,0 +1,1 @@
+"""Pick-to-light modules over MQTT."""

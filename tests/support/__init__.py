@@ -1,0 +1,1 @@
+"""Test infrastructure: real brokers, processes and deadline-based waits."""
