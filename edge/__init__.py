@@ -1,0 +1,1 @@
+"""The composition root: config, store, single writer, relays, runtime and CLI."""

@@ -1,0 +1,442 @@
+"""The store: SQL persistence of the floor, the event log and inbound ids, written one batch per transaction.
+
+Only the SQLite engine setup below knows it is SQLite; everything else is portable SQLAlchemy so the same
+code runs against PostgreSQL (`[store] url = "postgresql+psycopg://..."`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+from core.floor import Floor
+from core.instructions import Blink
+from core.model import (
+    Device,
+    ExceptionStatus,
+    FloorException,
+    Item,
+    Light,
+    LineStatus,
+    Location,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Zone,
+    ZoneRun,
+)
+from edge.tables import (
+    DeviceRow,
+    EventRow,
+    ExceptionRow,
+    InboundMessageRow,
+    ItemRow,
+    LightRow,
+    LocationRow,
+    OrderLineRow,
+    OrderRow,
+    ZoneRow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+ZONES = _table(ZoneRow)
+ITEMS = _table(ItemRow)
+LOCATIONS = _table(LocationRow)
+ORDERS = _table(OrderRow)
+LINES = _table(OrderLineRow)
+LIGHTS = _table(LightRow)
+DEVICES = _table(DeviceRow)
+EXCEPTIONS = _table(ExceptionRow)
+EVENTS = _table(EventRow)
+INBOUND = _table(InboundMessageRow)
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (disk full, read-only, database gone)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventRecord:
+    """An event as logged: the envelope every consumer (API, webhooks, dashboard) sees."""
+
+    seq: int
+    id: str
+    type: str
+    occurred_at: float
+    order_id: str | None
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "type": self.type,
+            "occurred_at": self.occurred_at,
+            "order_id": self.order_id,
+            "data": self.data,
+        }
+
+
+@dataclass(kw_only=True, slots=True)
+class Batch:
+    """Everything one transaction writes: rows to upsert per table, events, and inbound ids."""
+
+    upserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    events: list[EventRecord] = field(default_factory=list)
+    inbound_ids: list[tuple[str, float]] = field(default_factory=list)
+
+    def add(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+        batch_rows = list(rows)
+        if batch_rows:
+            self.upserts.setdefault(table.name, []).extend(batch_rows)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Loaded:
+    floor: Floor
+    last_seq: int
+    recent_inbound_ids: list[str]
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed batch survives a power cut, so nothing shown on the floor can be taken back.
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
+    if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine, synchronous.upper())
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """Owns the engine. `commit` runs in a worker thread; the writer never calls it concurrently."""
+
+    def __init__(self, engine: Engine, *, remember_inbound: int = 200_000) -> None:
+        self.engine = engine
+        self.remember_inbound = remember_inbound
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        if engine.dialect.name not in {"sqlite", "postgresql"}:
+            raise StoreError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def commit(self, batch: Batch) -> None:
+        """Write one batch in one transaction, or nothing at all."""
+        try:
+            with self.engine.begin() as conn:
+                for table_name, rows in batch.upserts.items():
+                    self._upsert(conn, SQLModel.metadata.tables[table_name], rows)
+                if batch.events:
+                    conn.execute(
+                        EVENTS.insert(),
+                        [
+                            {
+                                "seq": e.seq,
+                                "id": e.id,
+                                "type": e.type,
+                                "occurred_at": e.occurred_at,
+                                "order_id": e.order_id,
+                                "data": e.data,
+                            }
+                            for e in batch.events
+                        ],
+                    )
+                if batch.inbound_ids:
+                    conn.execute(
+                        INBOUND.insert(), [{"id": i, "received_at": t} for i, t in batch.inbound_ids]
+                    )
+        except SQLAlchemyError as err:
+            raise StoreError(
+                f"commit of {len(batch.events)} events failed: {err.__class__.__name__}: {err}"
+            ) from err
+
+    def _upsert(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        keys = [c.name for c in table.primary_key.columns]
+        stmt = self._insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+
+    def forget_inbound_before(self, cutoff: float) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(INBOUND).where(INBOUND.c.received_at < cutoff))
+            return int(result.rowcount or 0)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def load(self) -> Loaded:
+        """Read the whole live state back (on start-up) and rebuild the floor from it."""
+        with self.engine.connect() as conn:
+            zones = [
+                Zone(id=r.id, scan_verify=r.scan_verify, name=r.name) for r in conn.execute(select(ZONES))
+            ]
+            items = [
+                Item(
+                    sku=r.sku,
+                    description=r.description,
+                    gtins=tuple(r.gtins or ()),
+                    unit_weight_g=r.unit_weight_g,
+                )
+                for r in conn.execute(select(ITEMS))
+            ]
+            locations = [
+                Location(code=r.code, zone=r.zone, module=r.module, sku=r.sku, on_hand=r.on_hand)
+                for r in conn.execute(select(LOCATIONS))
+            ]
+            lines_by_order: dict[str, dict[str, OrderLine]] = {}
+            for r in conn.execute(select(LINES).order_by(LINES.c.order_id, LINES.c.position)):
+                lines_by_order.setdefault(r.order_id, {})[r.line_id] = OrderLine(
+                    line_id=r.line_id,
+                    sku=r.sku,
+                    qty=r.qty,
+                    location=r.location,
+                    picked=r.picked,
+                    status=LineStatus(r.status),
+                    ticket=r.ticket,
+                )
+            orders = [
+                Order(
+                    order_id=r.order_id,
+                    lines=lines_by_order.get(r.order_id, {}),
+                    fingerprint=r.fingerprint,
+                    priority=r.priority,
+                    tote=r.tote,
+                    status=OrderStatus(r.status),
+                    runs={run["zone"]: ZoneRun(**run) for run in r.runs or ()},
+                )
+                for r in conn.execute(select(ORDERS))
+            ]
+            lights = [
+                Light(
+                    module=r.module,
+                    seq=r.seq,
+                    color=r.color,
+                    blink=Blink(r.blink),
+                    display=r.display,
+                    order_id=r.order_id,
+                    line_id=r.line_id,
+                )
+                for r in conn.execute(select(LIGHTS))
+            ]
+            devices = [
+                Device(id=r.id, kind=r.kind, transport=r.transport, online=r.online, last_seen=r.last_seen)
+                for r in conn.execute(select(DEVICES))
+            ]
+            exceptions = [
+                FloorException(
+                    id=r.id,
+                    kind=r.kind,
+                    message=r.message,
+                    raised_at=r.raised_at,
+                    order_id=r.order_id,
+                    location=r.location,
+                    device=r.device,
+                    detail=r.detail or {},
+                    count=r._mapping["count"],  # Row.count is the tuple method
+                    last_at=r.last_at,
+                    status=ExceptionStatus(r.status),
+                    resolved_at=r.resolved_at,
+                    resolved_by=r.resolved_by,
+                    note=r.note,
+                )
+                for r in conn.execute(select(EXCEPTIONS))
+            ]
+            last_seq = conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0
+            recent = [
+                r.id
+                for r in conn.execute(
+                    select(INBOUND.c.id).order_by(INBOUND.c.received_at.desc()).limit(self.remember_inbound)
+                )
+            ]
+        floor = Floor()
+        floor.restore(
+            zones=zones,
+            items=items,
+            locations=locations,
+            orders=orders,
+            lights=lights,
+            devices=devices,
+            exceptions=exceptions,
+        )
+        return Loaded(floor=floor, last_seq=int(last_seq), recent_inbound_ids=recent)
+
+    def events_after(
+        self, after: int, limit: int, *, types: Sequence[str] | None = None
+    ) -> list[EventRecord]:
+        query = select(EVENTS).where(EVENTS.c.seq > after).order_by(EVENTS.c.seq).limit(limit)
+        if types:
+            query = query.where(EVENTS.c.type.in_(list(types)))
+        with self.engine.connect() as conn:
+            return [
+                EventRecord(
+                    seq=r.seq,
+                    id=r.id,
+                    type=r.type,
+                    occurred_at=r.occurred_at,
+                    order_id=r.order_id,
+                    data=r.data,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def last_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0)
+
+
+# -- rows from the floor's entities ----------------------------------------------------------------
+
+
+def batch_rows(floor: Floor) -> Batch:
+    """The rows for everything `floor.changes` names, ready to upsert."""
+    changes = floor.changes
+    batch = Batch()
+    batch.add(
+        ZONES,
+        (
+            {"id": z.id, "scan_verify": z.scan_verify, "name": z.name}
+            for z in (floor.zones[k] for k in changes.zones)
+        ),
+    )
+    batch.add(
+        ITEMS,
+        (
+            {
+                "sku": i.sku,
+                "description": i.description,
+                "gtins": list(i.gtins),
+                "unit_weight_g": i.unit_weight_g,
+            }
+            for i in (floor.items[k] for k in changes.items)
+        ),
+    )
+    batch.add(
+        LOCATIONS,
+        (
+            {"code": loc.code, "zone": loc.zone, "module": loc.module, "sku": loc.sku, "on_hand": loc.on_hand}
+            for loc in (floor.locations[k] for k in changes.locations)
+        ),
+    )
+    batch.add(ORDERS, (_order_row(floor.orders[k]) for k in changes.orders))
+    batch.add(LINES, (_line_row(floor.orders[o], line_id) for o, line_id in changes.lines))
+    batch.add(
+        LIGHTS,
+        (
+            {
+                "module": light.module,
+                "seq": light.seq,
+                "color": light.color,
+                "blink": light.blink.value,
+                "display": light.display,
+                "order_id": light.order_id,
+                "line_id": light.line_id,
+            }
+            for light in (floor.lights[k] for k in changes.lights)
+        ),
+    )
+    batch.add(
+        DEVICES,
+        (
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "transport": d.transport,
+                "online": d.online,
+                "last_seen": d.last_seen,
+            }
+            for d in (floor.devices[k] for k in changes.devices)
+        ),
+    )
+    batch.add(EXCEPTIONS, (_exception_row(floor.exceptions[k]) for k in changes.exceptions))
+    return batch
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "priority": order.priority,
+        "tote": order.tote,
+        "fingerprint": order.fingerprint,
+        "runs": [
+            {
+                "zone": r.zone,
+                "picker": r.picker,
+                "operator": r.operator,
+                "tote": r.tote,
+                "color": r.color,
+                "done": r.done,
+            }
+            for r in order.runs.values()
+        ],
+    }
+
+
+def _line_row(order: Order, line_id: str) -> dict[str, Any]:
+    line = order.lines[line_id]
+    return {
+        "order_id": order.order_id,
+        "line_id": line.line_id,
+        "position": list(order.lines).index(line_id),
+        "sku": line.sku,
+        "qty": line.qty,
+        "location": line.location,
+        "picked": line.picked,
+        "status": line.status.value,
+        "ticket": line.ticket,
+    }
+
+
+def _exception_row(x: FloorException) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "kind": x.kind,
+        "message": x.message,
+        "status": x.status.value,
+        "raised_at": x.raised_at,
+        "last_at": x.last_at,
+        "count": x.count,
+        "order_id": x.order_id,
+        "location": x.location,
+        "device": x.device,
+        "detail": x.detail,
+        "resolved_at": x.resolved_at,
+        "resolved_by": x.resolved_by,
+        "note": x.note,
+    }

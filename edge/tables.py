@@ -1,0 +1,113 @@
+"""The store's tables (SQLModel): current floor state, the event log and remembered inbound ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+class ZoneRow(SQLModel, table=True):
+    __tablename__ = "zones"
+    id: str = Field(primary_key=True)
+    scan_verify: bool = False
+    name: str = ""
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    sku: str = Field(primary_key=True)
+    description: str = ""
+    gtins: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    unit_weight_g: float | None = None
+
+
+class LocationRow(SQLModel, table=True):
+    __tablename__ = "locations"
+    code: str = Field(primary_key=True)
+    zone: str = Field(index=True)
+    module: str | None = Field(default=None, index=True)
+    sku: str | None = None
+    on_hand: int | None = None
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    order_id: str = Field(primary_key=True)
+    status: str = Field(index=True)
+    priority: int = 0
+    tote: str | None = None
+    fingerprint: str
+    runs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class OrderLineRow(SQLModel, table=True):
+    __tablename__ = "order_lines"
+    order_id: str = Field(primary_key=True)
+    line_id: str = Field(primary_key=True)
+    position: int
+    sku: str
+    qty: int
+    location: str | None = None
+    picked: int = 0
+    status: str
+    ticket: int | None = None
+
+
+class LightRow(SQLModel, table=True):
+    __tablename__ = "lights"
+    module: str = Field(primary_key=True)
+    seq: int
+    color: str | None = None
+    blink: str = "none"
+    display: str = ""
+    order_id: str | None = None
+    line_id: str | None = None
+
+
+class DeviceRow(SQLModel, table=True):
+    __tablename__ = "devices"
+    id: str = Field(primary_key=True)
+    kind: str
+    transport: str
+    online: bool | None = None
+    last_seen: float | None = None
+
+
+class ExceptionRow(SQLModel, table=True):
+    __tablename__ = "exceptions"
+    id: int = Field(primary_key=True)
+    kind: str
+    message: str
+    status: str = Field(index=True)
+    raised_at: float
+    last_at: float | None = None
+    count: int = 1
+    order_id: str | None = None
+    location: str | None = None
+    device: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    note: str | None = None
+
+
+class EventRow(SQLModel, table=True):
+    """The durable event log: `seq` is gap-free and increasing, `id` is the webhook id."""
+
+    __tablename__ = "events"
+    seq: int = Field(primary_key=True)
+    id: str = Field(unique=True)
+    type: str = Field(index=True)
+    occurred_at: float
+    order_id: str | None = Field(default=None, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class InboundMessageRow(SQLModel, table=True):
+    """Ids of device messages already applied, so a QoS 1 redelivery or a replay is applied once."""
+
+    __tablename__ = "inbound_messages"
+    id: str = Field(primary_key=True)
+    received_at: float = Field(index=True)

@@ -1,0 +1,255 @@
+"""The single writer: the one task that changes the floor, committing each batch in one transaction.
+
+Adapters and the API put commands on a bounded queue. The writer takes a batch, applies each command to
+the in-memory floor, writes the resulting state, events and inbound ids in ONE transaction, and only then
+hands light instructions and deltas to its subscribers. Nothing is shown on the floor that a power cut
+could take back, and one fsync is shared by the whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.commands import Command
+from core.errors import CommandRejected
+from core.floor import Floor, Outcome
+from core.instructions import Instruction
+from edge.ids import new_event_id
+from edge.store import Batch, EventRecord, Store, StoreError, batch_rows
+
+log = logging.getLogger(__name__)
+
+
+class WriterUnavailable(Exception):
+    """The writer cannot take work now (the store is failing, or it is shutting down)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Committed:
+    """What one committed batch changed, for whoever shows or relays it."""
+
+    events: list[EventRecord]
+    instructions: list[Instruction]
+    lights: list[str]
+    orders: list[str]
+    devices: list[str]
+    exceptions: list[int]
+    locations: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Applied:
+    """The result of one command the caller waited for: its outcome and the events as logged."""
+
+    outcome: Outcome
+    events: list[EventRecord]
+
+
+Subscriber = Callable[[Committed], None]
+
+
+@dataclass(kw_only=True, slots=True)
+class _Pending:
+    command: Command
+    reply: asyncio.Future[Applied] | None
+    outcome: Outcome | None = None
+    records: list[EventRecord] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, slots=True)
+class WriterStats:
+    batches: int = 0
+    commands: int = 0
+    events: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    failed: int = 0
+    commit_failures: int = 0
+    last_batch_size: int = 0
+    last_commit_seconds: float = 0.0
+
+
+class Writer:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        floor: Floor,
+        last_seq: int,
+        recent_inbound_ids: list[str] | None = None,
+        clock: Callable[[], float] = time.time,
+        max_batch: int = 1000,
+        queue_size: int = 20_000,
+        remember_inbound: int = 200_000,
+    ) -> None:
+        self.store = store
+        self.floor = floor
+        self.stats = WriterStats()
+        self._seq = last_seq
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
+        self._remember = remember_inbound
+        self._seen: OrderedDict[str, None] = OrderedDict(
+            (i, None) for i in reversed(recent_inbound_ids or [])
+        )
+        self._subscribers: list[Subscriber] = []
+        self.store_error: str | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Called after every commit, on the event loop; must not block."""
+        self._subscribers.append(subscriber)
+
+    async def submit(self, command: Command) -> None:
+        """Queue a device command; waiting for room is the backpressure on a busy floor."""
+        await self._queue.put(_Pending(command=command, reply=None))
+
+    async def execute(self, command: Command) -> Applied:
+        """Apply a command and wait until it is committed. Raises CommandRejected or WriterUnavailable."""
+        if self.store_error is not None:
+            raise WriterUnavailable(f"the store is failing: {self.store_error}")
+        reply: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(command=command, reply=reply))
+        return await reply
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._process(batch)
+
+    async def _process(self, batch: list[_Pending]) -> None:
+        now = self._clock()
+        first_seq = self._seq
+        applied = self._apply(batch, now)
+        rows = batch_rows(self.floor)
+        records = [r for p in applied for r in p.records]
+        rows.events = records
+        rows.inbound_ids = [(p.command.message_id, now) for p in applied if p.command.message_id]
+        changes = self.floor.changes
+        committed = Committed(
+            events=records,
+            instructions=[i for p in applied if p.outcome for i in p.outcome.instructions],
+            lights=list(changes.lights),
+            orders=list(changes.orders),
+            devices=list(changes.devices),
+            exceptions=list(changes.exceptions),
+            locations=list(changes.locations),
+        )
+        started = time.perf_counter()
+        await self._commit(rows)
+        changes.clear()
+        self.stats.batches += 1
+        self.stats.last_batch_size = len(batch)
+        self.stats.last_commit_seconds = time.perf_counter() - started
+        self.stats.events += self._seq - first_seq
+        for pending in batch:
+            if pending.reply is not None and not pending.reply.done() and pending.outcome is not None:
+                pending.reply.set_result(Applied(outcome=pending.outcome, events=pending.records))
+        for subscriber in self._subscribers:
+            try:
+                subscriber(committed)
+            except Exception:  # a broken consumer must not stop the floor; the commit already happened
+                log.exception("subscriber %r failed after commit", subscriber)
+
+    def _apply(self, batch: list[_Pending], now: float) -> list[_Pending]:
+        applied: list[_Pending] = []
+        for index, pending in enumerate(batch):
+            command = pending.command
+            self.stats.commands += 1
+            message_id = command.message_id
+            if message_id is not None and message_id in self._seen:
+                self.stats.duplicates += 1
+                if pending.reply is not None and not pending.reply.done():
+                    pending.reply.set_result(Applied(outcome=Outcome(reply={"duplicate": True}), events=[]))
+                continue
+            try:
+                outcome = self.floor.handle(command, now)
+            except CommandRejected as rejected:
+                self.stats.rejected += 1
+                if pending.reply is not None and not pending.reply.done():
+                    pending.reply.set_exception(rejected)
+                continue
+            except Exception as err:
+                # A bug in a rule must not take the edge down on device input. The command may have half
+                # changed the floor, so the floor is rebuilt from the store and the batch applied again
+                # without it.
+                self.stats.failed += 1
+                log.exception("command failed: %s", type(command).__name__, extra={"command": repr(command)})
+                if pending.reply is not None and not pending.reply.done():
+                    pending.reply.set_exception(err)
+                return self._reapply_after_failure(applied, batch[index + 1 :], now)
+            if message_id is not None:
+                self._remember_id(message_id)
+            pending.outcome = outcome
+            pending.records = self._records(outcome, now)
+            applied.append(pending)
+        return applied
+
+    def _reapply_after_failure(
+        self, applied: list[_Pending], remaining: list[_Pending], now: float
+    ) -> list[_Pending]:
+        loaded = self.store.load()
+        self.floor = loaded.floor
+        self._seq = loaded.last_seq
+        for pending in applied:
+            if pending.command.message_id is not None:
+                self._seen.pop(pending.command.message_id, None)
+            pending.outcome = None
+            pending.records = []
+        return self._apply([*applied, *remaining], now)
+
+    def _records(self, outcome: Outcome, now: float) -> list[EventRecord]:
+        records = []
+        for event in outcome.events:
+            self._seq += 1
+            records.append(
+                EventRecord(
+                    seq=self._seq,
+                    id=new_event_id(now),
+                    type=event.TYPE,
+                    occurred_at=now,
+                    order_id=event.order_id,
+                    data=event.payload(),
+                )
+            )
+        return records
+
+    def _remember_id(self, message_id: str) -> None:
+        self._seen[message_id] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+
+    async def _commit(self, rows: Batch) -> None:
+        """Commit, retrying while the store fails: the batch is kept, new API work is refused meanwhile."""
+        delay = 0.05
+        while True:
+            try:
+                await asyncio.to_thread(self.store.commit, rows)
+            except StoreError as err:
+                self.stats.commit_failures += 1
+                if self.store_error is None:
+                    log.error("store commit failed; holding the batch and retrying: %s", err)  # noqa: TRY400
+                self.store_error = str(err)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+                continue
+            if self.store_error is not None:
+                log.warning("store commits work again")
+                self.store_error = None
+            return
