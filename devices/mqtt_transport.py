@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +23,7 @@ class MqttEndpoint:
     port: int
     tls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
 
     @classmethod
     def from_url(
@@ -84,7 +84,7 @@ def make_client(
         max_queued_incoming_messages=max_queued_incoming,
         max_queued_outgoing_messages=max_queued_outgoing,
     )
-    paho = client._client  # noqa: SLF001 - aiomqtt exposes no socket hook of its own
+    paho = client._client  # aiomqtt exposes no socket hook of its own
     aiomqtt_on_open = paho.on_socket_open
 
     def on_socket_open(paho_client: Any, userdata: Any, sock: Any) -> None:
