@@ -1,7 +1,8 @@
 """The PTL module wire protocol on MQTT: topics and JSON payloads, as pure functions.
 
 Topics (prefix `floorgate/{site}/`):
-  ptl/{module}/cmd     edge → module, QoS 1, retained   {"seq", "color", "blink", "display"} | {"seq", "off": true}
+  ptl/{module}/cmd     edge → module, QoS 1, retained   {"seq", "color", "blink", "display"}
+                                                        | {"seq", "off": true}
   ptl/{module}/event   module → edge, QoS 1             {"id", "button", "display"}
   ptl/{module}/ack     module → edge                    {"seq"}
   ptl/{module}/status  module, retained, its will       online | offline

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -57,9 +59,12 @@ class Mosquitto:
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"
             "set_tcp_nodelay true\n"
+            # Started as root, mosquitto drops to the `mosquitto` user, which cannot write our private
+            # workdir: persistence and the log would silently go nowhere. Run it as ourselves instead.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
             f"log_dest file {self.workdir}/mosquitto.log\n"
         )
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binary and our own config file
+        self.process = subprocess.Popen(
             [mosquitto_binary(), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -78,6 +83,8 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process and self.process.stderr:
+            self.process.stderr.close()
         self.process = None
 
     def restart(self) -> None:

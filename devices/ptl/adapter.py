@@ -1,0 +1,366 @@
+"""Pick-to-light adapter: module events, acks and status in as core commands; light commands out until acked.
+
+Inbound (`floorgate/{site}/ptl/+/event|ack|status`) becomes `PressButton`, `ReportDeviceStatus` or, for a
+frame that cannot be understood, `RecordDeviceFault`, handed to `submit` (the writer's bounded queue:
+awaiting it is the backpressure). Outbound, `send()` records the module's latest wanted command and
+returns at once; publisher tasks put it on `ptl/{module}/cmd` (QoS 1, retained) and one timer task
+resends it until the module acks its `seq`, then reports the module offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from core.commands import Command, PressButton, RecordDeviceFault, ReportDeviceStatus
+from core.instructions import Instruction
+from devices.mqtt_link import InboundMessage, LinkDown, MqttLink
+from devices.ptl.codec import (
+    MalformedPayload,
+    PtlTopic,
+    decode_ack,
+    decode_event,
+    decode_status,
+    encode_command,
+    parse_ptl_topic,
+    ptl_filter,
+    ptl_topic,
+)
+
+logger = logging.getLogger(__name__)
+
+Submit = Callable[[Command], Awaitable[None]]
+
+DEVICE_KIND = "ptl"
+TRANSPORT = "mqtt"
+NO_ACK = "no_ack"
+PAYLOAD_EXCERPT_CHARS = 200
+_NOT_IN_A_TOPIC_LEVEL = frozenset("/+#\x00")
+
+
+@dataclass(slots=True)
+class PtlStats:
+    """Counters for metrics: messages received, malformed frames, commands resent and published."""
+
+    received: int = 0
+    malformed: int = 0
+    resent: int = 0
+    published: int = 0
+
+
+class PendingAck(NamedTuple):
+    """A command waiting for its module's ack: its seq, publishes so far, seconds since it was sent."""
+
+    seq: int
+    attempts: int
+    age: float
+
+
+@dataclass(slots=True, eq=False)
+class _Wanted:
+    """The latest command a module should show, while it is not acked."""
+
+    instruction: Instruction
+    since: float
+    payload: bytes | None = None
+    attempts: int = 0  # publishes on the current connection without an ack
+    publishes: int = 0  # every publish of this command, for the `resent` counter
+    generation: int = 0  # changes on every publish: a deadline armed for an older one is stale
+
+
+class PtlAdapter:
+    """Speaks the PTL MQTT protocol over an `MqttLink`. Build it before the link runs; run `run()`."""
+
+    def __init__(
+        self,
+        link: MqttLink,
+        site: str,
+        submit: Submit,
+        *,
+        ack_timeout: float = 1.0,
+        max_attempts: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+        publishers: int = 16,
+    ) -> None:
+        if ack_timeout <= 0:
+            raise ValueError(f"ack_timeout must be positive, got {ack_timeout}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        if publishers < 1:
+            raise ValueError(f"publishers must be at least 1, got {publishers}")
+        self._link = link
+        self._site = site
+        self._submit = submit
+        self._ack_timeout = ack_timeout
+        self._max_attempts = max_attempts
+        self._clock = clock
+        # Several publishers so that thousands of commands a second are not serialised behind one
+        # PUBACK round trip each; a module is only ever published by one of them at a time (`_in_flight`)
+        # so its commands reach the broker in seq order.
+        self._publishers = publishers
+        self._stats = PtlStats()
+        self._latest_seq: dict[str, int] = {}
+        self._pending: dict[str, _Wanted] = {}
+        self._silent: set[str] = set()  # reported offline for want of an ack, until one arrives
+        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._in_flight: set[str] = set()
+        self._deferred: set[str] = set()
+        self._deadlines: list[tuple[float, int, str]] = []
+        self._timer_wake = asyncio.Event()
+        self._generations = itertools.count(1)
+        link.route(ptl_filter(site, PtlTopic.EVENT), self._on_event)
+        link.route(ptl_filter(site, PtlTopic.ACK), self._on_ack)
+        link.route(ptl_filter(site, PtlTopic.STATUS), self._on_status)
+        link.add_connect_listener(self._on_link_connected)
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> PtlStats:
+        """A snapshot of the counters."""
+        return replace(self._stats)
+
+    def send(self, instruction: Instruction) -> None:
+        """Make `instruction` the module's wanted command and have it published; never blocks.
+
+        A command older than (or the same as) the module's latest is ignored: the newer one already
+        replaced it, on the wire and in the retained message.
+        """
+        latest = self._latest_seq.get(instruction.module)
+        if latest is not None and instruction.seq <= latest:
+            if instruction.seq < latest:
+                logger.debug(
+                    "stale PTL command ignored",
+                    extra={"device": instruction.module, "seq": instruction.seq, "latest": latest},
+                )
+            return
+        self._want(instruction)
+
+    def resend_all(self, instructions: Iterable[Instruction]) -> int:
+        """At start-up: publish every lit module's current command again, whatever was sent before.
+
+        Returns how many were accepted.
+        """
+        return sum(self._want(instruction) for instruction in instructions)
+
+    def pending(self) -> Mapping[str, PendingAck]:
+        """Commands waiting for an ack, by module (for the dashboard)."""
+        now = self._clock()
+        return {
+            module: PendingAck(wanted.instruction.seq, wanted.attempts, now - wanted.since)
+            for module, wanted in self._pending.items()
+        }
+
+    async def run(self) -> None:
+        """Publish commands and watch ack deadlines until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._ack_timer(), name="ptl-ack-timer")
+            for index in range(self._publishers):
+                group.create_task(self._publisher(), name=f"ptl-publisher-{index}")
+
+    # -- inbound ------------------------------------------------------------------------------------
+
+    def _module_of(self, message: InboundMessage) -> str | None:
+        parsed = parse_ptl_topic(self._site, message.topic)
+        if parsed is None:
+            # Our filters only match PTL topics of this site, so this is a broker delivering
+            # something we did not ask for (amqtt does after a persistent-session reconnect).
+            logger.debug("not a PTL topic of this site", extra={"topic": message.topic})
+            return None
+        return parsed[0]
+
+    async def _on_event(self, message: InboundMessage) -> None:
+        self._stats.received += 1
+        module = self._module_of(message)
+        if module is None:
+            return
+        try:
+            event = decode_event(message.payload)
+        except MalformedPayload as err:
+            await self._malformed(module, message, err)
+            return
+        await self._submit(
+            PressButton(
+                message_id=f"ptl:{module}:{event.id}",
+                module=module,
+                button=event.button,
+                display=event.display,
+            )
+        )
+
+    async def _on_ack(self, message: InboundMessage) -> None:
+        self._stats.received += 1
+        module = self._module_of(message)
+        if module is None:
+            return
+        try:
+            seq = decode_ack(message.payload)
+        except MalformedPayload as err:
+            await self._malformed(module, message, err)
+            return
+        wanted = self._pending.get(module)
+        if wanted is not None and seq >= wanted.instruction.seq:
+            # Dropping it from `_pending` also makes every deadline armed for it stale.
+            del self._pending[module]
+        if module in self._silent:
+            self._silent.discard(module)
+            logger.info("PTL module acks again", extra={"device": module, "seq": seq})
+            await self._submit(
+                ReportDeviceStatus(
+                    device=module, kind=DEVICE_KIND, online=True, transport=TRANSPORT, reason="ack"
+                )
+            )
+
+    async def _on_status(self, message: InboundMessage) -> None:
+        self._stats.received += 1
+        module = self._module_of(message)
+        if module is None:
+            return
+        if not message.payload:
+            # An empty retained message is how a decommissioned module's status is cleared.
+            return
+        try:
+            online = decode_status(message.payload)
+        except MalformedPayload as err:
+            await self._malformed(module, message, err)
+            return
+        await self._submit(
+            ReportDeviceStatus(device=module, kind=DEVICE_KIND, online=online, transport=TRANSPORT)
+        )
+
+    async def _malformed(self, module: str, message: InboundMessage, err: MalformedPayload) -> None:
+        self._stats.malformed += 1
+        excerpt = message.payload[: PAYLOAD_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+        logger.warning(
+            "malformed PTL frame",
+            extra={"device": module, "topic": message.topic, "reason": str(err)},
+        )
+        await self._submit(
+            RecordDeviceFault(
+                device=module,
+                kind=DEVICE_KIND,
+                reason=str(err),
+                detail={"topic": message.topic, "payload": excerpt[:PAYLOAD_EXCERPT_CHARS]},
+            )
+        )
+
+    # -- outbound -----------------------------------------------------------------------------------
+
+    def _want(self, instruction: Instruction) -> bool:
+        module = instruction.module
+        if not module or any(char in module for char in _NOT_IN_A_TOPIC_LEVEL):
+            # Publishing would fail (or, with a "/", light some other module); refuse it here rather
+            # than let one bad location record kill the publisher.
+            logger.error("PTL module id cannot be an MQTT topic level", extra={"device": module})
+            return False
+        self._latest_seq[module] = instruction.seq
+        self._pending[module] = _Wanted(
+            instruction=instruction, since=self._clock(), generation=next(self._generations)
+        )
+        self._enqueue(module)
+        return True
+
+    def _enqueue(self, module: str) -> None:
+        if module not in self._queued:
+            self._queued.add(module)
+            self._ready.put_nowait(module)
+
+    async def _on_link_connected(self) -> None:
+        # Whatever was published on the old connection may never have reached the module (or its ack
+        # never reached us): publish every pending command again, with a fresh round of attempts.
+        for module, wanted in self._pending.items():
+            wanted.attempts = 0
+            wanted.generation = next(self._generations)
+            self._enqueue(module)
+        if self._pending:
+            logger.info("republishing unacked PTL commands", extra={"count": len(self._pending)})
+
+    async def _publisher(self) -> None:
+        while True:
+            module = await self._ready.get()
+            self._queued.discard(module)
+            await self._publish(module)
+
+    async def _publish(self, module: str) -> None:
+        wanted = self._pending.get(module)
+        if wanted is None:
+            return
+        if module in self._in_flight:
+            self._deferred.add(module)
+            return
+        if wanted.payload is None:
+            wanted.payload = encode_command(wanted.instruction)
+        self._in_flight.add(module)
+        try:
+            await self._link.publish(
+                ptl_topic(self._site, module, PtlTopic.CMD), wanted.payload, qos=1, retain=True
+            )
+        except LinkDown:
+            # Still pending: the connect listener publishes it again once the link is back.
+            return
+        finally:
+            self._in_flight.discard(module)
+            if module in self._deferred:
+                self._deferred.discard(module)
+                self._enqueue(module)
+        self._stats.published += 1
+        if wanted.publishes:
+            self._stats.resent += 1
+        wanted.publishes += 1
+        if self._pending.get(module) is wanted:
+            wanted.attempts += 1
+            self._arm(module, wanted)
+
+    # -- ack deadlines ------------------------------------------------------------------------------
+
+    def _arm(self, module: str, wanted: _Wanted) -> None:
+        wanted.generation = next(self._generations)
+        entry = (self._clock() + self._ack_timeout, wanted.generation, module)
+        heapq.heappush(self._deadlines, entry)
+        if self._deadlines[0] is entry:
+            self._timer_wake.set()
+
+    async def _ack_timer(self) -> None:
+        # One task for every module's deadline: a heap ordered by deadline, and a wait that lasts exactly
+        # until the nearest one (or until an earlier one is armed). Stale entries are skipped when popped.
+        while True:
+            if self._deadlines and self._deadlines[0][0] <= self._clock():
+                _, generation, module = heapq.heappop(self._deadlines)
+                await self._ack_overdue(module, generation)
+                continue
+            self._timer_wake.clear()
+            delay = self._deadlines[0][0] - self._clock() if self._deadlines else None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._timer_wake.wait()
+
+    async def _ack_overdue(self, module: str, generation: int) -> None:
+        wanted = self._pending.get(module)
+        if wanted is None or wanted.generation != generation:
+            return
+        if not self._link.connected:
+            # Our outage, not the module's: the connect listener starts a fresh round of attempts.
+            return
+        if wanted.attempts < self._max_attempts:
+            self._enqueue(module)
+            return
+        if module in self._silent:
+            return
+        self._silent.add(module)
+        logger.warning(
+            "PTL module does not ack",
+            extra={"device": module, "seq": wanted.instruction.seq, "attempts": wanted.attempts},
+        )
+        await self._submit(
+            ReportDeviceStatus(
+                device=module, kind=DEVICE_KIND, online=False, transport=TRANSPORT, reason=NO_ACK
+            )
+        )

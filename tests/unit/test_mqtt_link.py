@@ -1,0 +1,63 @@
+"""The MQTT link without a broker: naming, backoff arithmetic, and refusing to publish while down."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from devices.mqtt_link import Backoff, LinkDown, MqttLink
+from devices.mqtt_transport import MqttEndpoint
+
+pytestmark = pytest.mark.unit
+
+
+def make_link() -> MqttLink:
+    return MqttLink(MqttEndpoint.from_url("mqtt://user:secret@127.0.0.1:1"), "dc1", "edge-1")
+
+
+def test_link_names_its_client_and_status_topic_after_site_and_edge() -> None:
+    link = make_link()
+    assert link.client_id == "floorgate-dc1-edge-1"
+    assert link.status_topic == "floorgate/dc1/edge/edge-1/status"
+    assert link.endpoint_url == "mqtt://127.0.0.1:1"
+    assert not link.connected
+
+
+async def test_publish_raises_link_down_while_not_connected() -> None:
+    with pytest.raises(LinkDown, match=r"not connected to mqtt://127\.0\.0\.1:1$"):
+        await make_link().publish("floorgate/dc1/x", b"x")
+
+
+def test_backoff_doubles_from_the_floor_up_to_the_cap_with_jitter() -> None:
+    backoff = Backoff(0.2, 10.0, rng=random.Random(7))
+    caps = [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
+    for cap in caps:
+        delay = backoff.next_delay()
+        assert 0.2 <= delay <= cap
+    assert backoff.attempts == len(caps)
+
+
+def test_backoff_jitter_spreads_the_waits() -> None:
+    delays = set()
+    for seed in range(20):
+        backoff = Backoff(0.2, 10.0, rng=random.Random(seed))
+        for _ in range(6):
+            delay = backoff.next_delay()
+        delays.add(round(delay, 3))
+    assert len(delays) > 10
+
+
+def test_backoff_reset_starts_again_from_the_floor() -> None:
+    backoff = Backoff(0.2, 10.0, rng=random.Random(1))
+    for _ in range(50):  # far past the cap: the exponent must not overflow
+        backoff.next_delay()
+    backoff.reset()
+    assert backoff.attempts == 0
+    assert backoff.next_delay() == 0.2
+
+
+@pytest.mark.parametrize(("minimum", "maximum"), [(0, 1), (-1, 1), (2, 1)])
+def test_backoff_rejects_nonsense_bounds(minimum: float, maximum: float) -> None:
+    with pytest.raises(ValueError, match="backoff needs"):
+        Backoff(minimum, maximum)
