@@ -1,0 +1,1 @@
+"""Device simulators that speak the real wire formats over real transports, and simulated operators."""
