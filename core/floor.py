@@ -188,6 +188,9 @@ class Floor:
         self._next_exception_id = max(self.exceptions, default=0) + 1
         self.changes.clear()
 
+    def location_of_module(self, module: str) -> str | None:
+        return self._location_by_module.get(module)
+
     def lit_commands(self) -> list[LightBin]:
         """The command every lit module should show now: re-sent on start-up."""
         return [
@@ -250,6 +253,13 @@ class Floor:
             location.sku = command.sku
         if command.module is not None:
             self._location_by_module[command.module] = command.code
+            self._settle(
+                outcome,
+                now,
+                kind="unknown_module",
+                device=command.module,
+                note=f"assigned to location {command.code}",
+            )
             if command.module not in self.devices:
                 self.devices[command.module] = Device(id=command.module, kind="ptl")
                 self.changes.devices.add(command.module)
@@ -770,6 +780,21 @@ class Floor:
                 )
             ],
             reply={"already_resolved": False},
+        )
+
+    def _settle(self, outcome: Outcome, now: float, *, kind: str, device: str, note: str) -> None:
+        """Close an open exception that the floor itself has just made obsolete."""
+        open_id = self._open_exception_keys.pop((kind, None, device), None)
+        if open_id is None:
+            return
+        exception = self.exceptions[open_id]
+        exception.status = ExceptionStatus.RESOLVED
+        exception.resolved_at = now
+        exception.resolved_by = "floorgate"
+        exception.note = note
+        self.changes.exceptions.add(open_id)
+        outcome.events.append(
+            ev.ExceptionResolved(exception_id=open_id, kind=kind, resolved_by="floorgate", note=note)
         )
 
     def _raise(

@@ -460,3 +460,16 @@ def test_restoring_state_rebuilds_holders_queues_and_colours() -> None:
         new_picker.reply["color"] not in {"blue", started.reply["color"]}
         or new_picker.reply["color"] == "blue"
     )
+
+
+def test_an_unknown_module_exception_closes_itself_when_a_location_claims_the_module(floor: Floor) -> None:
+    floor.handle(cmd.ReportDeviceStatus(device="M-NEW", kind="ptl", online=True), NOW)
+    (exception,) = floor.exceptions.values()
+    assert exception.kind == "unknown_module"
+
+    outcome = floor.handle(cmd.UpsertLocation(code="A-09", zone="A", module="M-NEW"), NOW)
+
+    (resolved,) = of_type(outcome, ev.ExceptionResolved)
+    assert isinstance(resolved, ev.ExceptionResolved)
+    assert (resolved.exception_id, resolved.resolved_by) == (exception.id, "floorgate")
+    assert exception.status.value == "resolved"

@@ -1,0 +1,226 @@
+"""`floorgate demo`: the whole system on embedded defaults with simulated modules, pickers and orders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import commands as cmd
+from core.errors import CommandRejected
+from core.model import OrderStatus
+from devices.mqtt_transport import MqttEndpoint
+from edge.config import SiteConfig, parse_site
+from edge.embedded_broker import EmbeddedBroker
+from edge.roles import Role
+from edge.runtime import EdgeParts, build, run_edge
+from edge.writer import Committed
+from firmware_sim.pickers import SimulatedPicker
+from firmware_sim.ptl_modules import ModuleBank
+
+log = logging.getLogger(__name__)
+
+ZONES = ("A", "B")
+AISLES = 3
+BINS_PER_AISLE = 8  # 2 zones x 3 aisles x 8 bins = 48 modules
+PICKERS = {"A": ("ann", "bob"), "B": ("cat", "dan")}
+
+
+def demo_site_toml(*, data_dir: Path, http_port: int) -> str:
+    lines = [
+        '[site]\nid = "demo"\n',
+        f'[edge]\nid = "edge-1"\ndata_dir = "{data_dir}"\n',
+        f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n',
+    ]
+    for zone in ZONES:
+        lines.append(f'[[zones]]\nid = "{zone}"\nname = "Zone {zone}"\n')
+    for zone in ZONES:
+        for aisle in range(1, AISLES + 1):
+            for slot in range(1, BINS_PER_AISLE + 1):
+                code = f"{zone}-{aisle:02d}-{slot:02d}"
+                lines.append(
+                    f'[[locations]]\ncode = "{code}"\nzone = "{zone}"\nmodule = "{code}"\n'
+                    f'sku = "SKU-{code}"\non_hand = 400\n'
+                )
+    for n in (1, 2):
+        lines.append(f'[[stations]]\nid = "PACK-{n}"\nkind = "pack"\ntolerance_g = 15\ntare_g = 120\n')
+    return "\n".join(lines)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DemoOptions:
+    broker: str | None = None
+    http_port: int = 8000
+    mqtt_port: int = 1883
+    data_dir: Path = Path("data/demo")
+    keep_data: bool = False
+    seconds_per_pick: float = 0.8
+    short_rate: float = 0.04
+    mistake_rate: float = 0.03
+    seed: int | None = None
+    duration: float | None = None
+
+
+class OrderFlow:
+    """Plays the ERP and the zone start stations: each picker gets an order, finishes it, gets the next."""
+
+    def __init__(self, parts: EdgeParts, bank: ModuleBank, options: DemoOptions, rng: random.Random) -> None:
+        self.parts = parts
+        self.bank = bank
+        self.options = options
+        self.rng = rng
+        self.orders_done = 0
+        self._next = int(time.time()) % 100_000 * 100
+        self._picked: dict[str, asyncio.Event] = {}
+        parts.writer.subscribe(self._on_commit)
+
+    def _on_commit(self, committed: Committed) -> None:
+        for event in committed.events:
+            if event.type == "order.picked" and event.order_id in self._picked:
+                self._picked[event.order_id].set()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for zone, names in PICKERS.items():
+                modules = [
+                    code for code, loc in self.parts.writer.floor.locations.items() if loc.zone == zone
+                ]
+                for name in names:
+                    picker = SimulatedPicker(
+                        self.bank,
+                        name,
+                        sorted(modules),
+                        seconds_per_pick=self.options.seconds_per_pick,
+                        short_rate=self.options.short_rate,
+                        mistake_rate=self.options.mistake_rate,
+                        rng=random.Random(self.rng.random()),
+                    )
+                    tasks.create_task(picker.run(), name=f"picker-{name}")
+                    tasks.create_task(self._feed(picker, zone, modules), name=f"orders-{name}")
+            tasks.create_task(self._restock(), name="restock")
+
+    async def _feed(self, picker: SimulatedPicker, zone: str, modules: list[str]) -> None:
+        writer = self.parts.writer
+        while True:
+            self._next += 1
+            order_id = f"SO-{self._next:07d}"
+            chosen = self.rng.sample(modules, k=self.rng.randint(1, 4))
+            lines = tuple(
+                cmd.NewOrderLine(line_id=str(n), sku=f"SKU-{code}", qty=self.rng.randint(1, 5), location=code)
+                for n, code in enumerate(chosen, 1)
+            )
+            try:
+                await writer.execute(cmd.ReceiveOrder(order_id=order_id, lines=lines, tote=f"T-{self._next}"))
+                started = await writer.execute(
+                    cmd.StartOrder(order_id=order_id, zone=zone, operator=picker.name)
+                )
+            except CommandRejected as err:
+                log.warning("demo order refused: %s", err)
+                await asyncio.sleep(1)
+                continue
+            done = self._picked[order_id] = asyncio.Event()
+            if writer.floor.orders[order_id].status is OrderStatus.PICKED:
+                done.set()
+            picker.color = str(started.outcome.reply["color"])
+            await done.wait()
+            del self._picked[order_id]
+            self.orders_done += 1
+
+    async def _restock(self) -> None:
+        writer = self.parts.writer
+        while True:
+            await asyncio.sleep(5)
+            for code, loc in list(writer.floor.locations.items()):
+                if loc.on_hand is not None and loc.on_hand < 40:
+                    await writer.execute(
+                        cmd.UpsertLocation(code=code, zone=loc.zone, module=loc.module, on_hand=400)
+                    )
+
+
+async def run_demo(options: DemoOptions) -> None:
+    rng = random.Random(options.seed)
+    if options.data_dir.exists() and not options.keep_data:
+        shutil.rmtree(options.data_dir)
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    http_port = options.http_port
+    if not _port_free(http_port):
+        raise SystemExit(f"port {http_port} is in use: pass --port to choose another")
+    config: SiteConfig = parse_site(
+        demo_site_toml(data_dir=options.data_dir.resolve(), http_port=http_port), source="demo-site.toml"
+    )
+    token = secrets.token_urlsafe(16)
+    async with contextlib.AsyncExitStack() as stack:
+        if options.broker:
+            endpoint = MqttEndpoint.from_url(options.broker)
+        else:
+            mqtt_port = options.mqtt_port if _port_free(options.mqtt_port) else _free_port()
+            broker = await stack.enter_async_context(EmbeddedBroker(port=mqtt_port))
+            endpoint = MqttEndpoint.from_url(broker.url)
+        parts = await build(config, mqtt=endpoint, extra_tokens={token: Role.ADMIN})
+        modules = [loc.module for loc in config.locations if loc.module]
+        bank = await stack.enter_async_context(ModuleBank(endpoint, config.site.id, modules, connections=4))
+
+        async def ready(parts: EdgeParts) -> None:
+            print(
+                f"\nFloorGate demo is running ({len(modules)} modules in zones {', '.join(ZONES)}, "
+                f"{sum(len(p) for p in PICKERS.values())} simulated pickers)\n"
+                f"  dashboard  {parts.url}/dashboard?token={token}\n"
+                f"  API        {parts.url}/docs   (Authorization: Bearer {token}, role admin)\n"
+                f"  MQTT       {endpoint.url}   topics floorgate/{config.site.id}/#\n"
+                "Press Ctrl-C to stop.\n",
+                flush=True,
+            )
+
+        flow = OrderFlow(parts, bank, options, rng)
+        async with asyncio.TaskGroup() as tasks:
+            edge = tasks.create_task(run_edge(parts, on_ready=ready), name="edge")
+            while not parts.server.started:
+                if edge.done():
+                    return
+                await asyncio.sleep(0.05)
+            flow_task = tasks.create_task(flow.run(), name="order-flow")
+            progress = tasks.create_task(_progress(parts, flow), name="progress")
+            if options.duration is not None:
+                await asyncio.sleep(options.duration)
+                for task in (flow_task, progress, edge):
+                    task.cancel()
+
+
+async def _progress(parts: EdgeParts, flow: OrderFlow) -> None:
+    last_events, last_time = parts.writer.stats.events, time.monotonic()
+    while True:
+        await asyncio.sleep(10)
+        events, now = parts.writer.stats.events, time.monotonic()
+        log.info(
+            "demo progress",
+            extra={
+                "orders_picked": flow.orders_done,
+                "events_per_s": round((events - last_events) / (now - last_time), 1),
+                "last_seq": parts.writer.last_seq,
+                "lit": sum(1 for light in parts.writer.floor.lights.values() if light.lit),
+            },
+        )
+        last_events, last_time = events, now

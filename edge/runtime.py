@@ -1,0 +1,204 @@
+"""The running edge: builds the store, writer, MQTT link, PTL adapter and web server, and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from core import commands as cmd
+from devices.mqtt_link import MqttLink
+from devices.mqtt_transport import MqttEndpoint
+from devices.ptl.adapter import PtlAdapter
+from edge.config import SiteConfig
+from edge.roles import Role
+from edge.store import Store, make_engine
+from edge.writer import Writer
+from web.app import create_app
+from web.context import WebContext
+from web.stream import StreamHub
+
+log = logging.getLogger(__name__)
+
+
+class _EdgeServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the edge decides how Ctrl-C shuts everything down."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass(kw_only=True)
+class EdgeParts:
+    """What a running edge is made of; tests and the demo reach the parts through it."""
+
+    config: SiteConfig
+    store: Store
+    writer: Writer
+    link: MqttLink
+    ptl: PtlAdapter
+    hub: StreamHub
+    server: uvicorn.Server
+    tokens: Mapping[str, Role]
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.http.host}:{self.config.http.port}"
+
+
+async def build(
+    config: SiteConfig, *, mqtt: MqttEndpoint, extra_tokens: Mapping[str, Role] | None = None
+) -> EdgeParts:
+    """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
+    store = Store(make_engine(config.store.url))
+    await asyncio.to_thread(store.create_schema)
+    started = time.perf_counter()
+    loaded = await asyncio.to_thread(store.load)
+    log.info(
+        "floor restored from the store",
+        extra={
+            "orders": len(loaded.floor.orders),
+            "locations": len(loaded.floor.locations),
+            "lit": len(loaded.floor.lit_commands()),
+            "last_seq": loaded.last_seq,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    writer = Writer(
+        store=store,
+        floor=loaded.floor,
+        last_seq=loaded.last_seq,
+        recent_inbound_ids=loaded.recent_inbound_ids,
+    )
+    link = MqttLink(mqtt, config.site.id, config.edge.id)
+    ptl = PtlAdapter(link, config.site.id, writer.submit)
+    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+
+    def send_lights(committed: Any) -> None:
+        for instruction in committed.instructions:
+            ptl.send(instruction)
+
+    writer.subscribe(send_lights)
+    writer.subscribe(hub.on_commit)
+    tokens = {**config.tokens_by_value(), **(extra_tokens or {})}
+    parts_started = time.time()
+    context = WebContext(
+        site_id=config.site.id,
+        edge_id=config.edge.id,
+        writer=writer,
+        store=store,
+        tokens=tokens,
+        hub=hub,
+        pending_commands=lambda: {
+            module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
+            for module, p in ptl.pending().items()
+        },
+        extra_metrics=lambda: _ptl_metrics(ptl),
+        started_at=parts_started,
+        mqtt_connected=lambda: link.connected,
+    )
+    server = _EdgeServer(
+        uvicorn.Config(
+            create_app(context),
+            host=config.http.host,
+            port=config.http.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws="websockets-sansio",
+        )
+    )
+    return EdgeParts(
+        config=config,
+        store=store,
+        writer=writer,
+        link=link,
+        ptl=ptl,
+        hub=hub,
+        server=server,
+        tokens=tokens,
+        started_at=parts_started,
+    )
+
+
+def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:
+    stats = ptl.stats
+    return {
+        "floorgate_ptl_messages_received_total": stats.received,
+        "floorgate_ptl_messages_malformed_total": stats.malformed,
+        "floorgate_ptl_commands_published_total": stats.published,
+        "floorgate_ptl_commands_resent_total": stats.resent,
+        "floorgate_ptl_commands_awaiting_ack": len(ptl.pending()),
+    }
+
+
+async def apply_site(parts: EdgeParts) -> None:
+    """Bring the floor in line with the site file: its zones, and the locations it declares.
+
+    A location's on-hand from the file only seeds a new location: on a restart the live count wins.
+    """
+    config = parts.config
+    writer = parts.writer
+    for zone in config.owned_zones():
+        await writer.execute(cmd.DefineZone(zone=zone.id, scan_verify=zone.scan_verify, name=zone.name or ""))
+    owned = {zone.id for zone in config.owned_zones()}
+    for spec in config.locations:
+        if spec.zone not in owned:
+            continue
+        existing = writer.floor.locations.get(spec.code)
+        await writer.execute(
+            cmd.UpsertLocation(
+                code=spec.code,
+                zone=spec.zone,
+                module=spec.module,
+                sku=spec.sku,
+                on_hand=spec.on_hand if existing is None else None,
+            )
+        )
+
+
+async def run_edge(
+    parts: EdgeParts,
+    *,
+    on_ready: Callable[[EdgeParts], Awaitable[None]] | None = None,
+) -> None:
+    """Run every part until cancelled; then stop the web server, publish 'offline' and close the store."""
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(parts.writer.run(), name="writer")
+        await apply_site(parts)
+        resent = parts.ptl.resend_all(parts.writer.floor.lit_commands())
+        log.info("lit modules queued to be sent their state again", extra={"modules": resent})
+        tasks.create_task(parts.link.run(), name="mqtt-link")
+        tasks.create_task(parts.ptl.run(), name="ptl")
+        server_task = tasks.create_task(parts.server.serve(), name="http")
+        try:
+            await _wait_started(parts.server, server_task)
+            if on_ready is not None:
+                await on_ready(parts)
+            await asyncio.Event().wait()  # run until cancelled
+        finally:
+            # Stop taking HTTP requests first; the task group then cancels the rest, and the link's
+            # cancellation publishes the retained "offline" before it disconnects.
+            parts.server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(server_task), timeout=5)
+    parts.store.close()
+
+
+async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the HTTP server stopped before it started (is the port in use?)")
+        if time.monotonic() > deadline:
+            raise TimeoutError("the HTTP server did not start within 15 s")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,202 @@
+"""The REST API contract: roles, status codes, and 422s that name the field. A real writer and SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core import commands as cmd
+from edge.roles import Role
+from edge.store import Store, make_engine
+from edge.writer import Writer
+from web.app import create_app
+from web.context import WebContext
+from web.stream import StreamHub
+
+pytestmark = pytest.mark.integration
+
+TOKENS = {"v": Role.VIEWER, "s": Role.SUPERVISOR, "e": Role.ERP, "a": Role.ADMIN}
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Writer]]:
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
+    store.create_schema()
+    loaded = store.load()
+    writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
+    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+    writer.subscribe(hub.on_commit)
+    task = asyncio.create_task(writer.run())
+    await writer.execute(cmd.DefineZone(zone="A"))
+    app = create_app(WebContext(site_id="t", edge_id="e", writer=writer, store=store, tokens=TOKENS, hub=hub))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://edge/api/v1"
+    ) as client:
+        yield client, writer
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def seed(client: httpx.AsyncClient) -> None:
+    r = await client.put(
+        "/locations/A-01", json={"zone": "A", "module": "M1", "sku": "S1", "on_hand": 5}, headers=auth("e")
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/orders",
+        json={"order_id": "O1", "lines": [{"line_id": "1", "sku": "S1", "qty": 2, "location": "A-01"}]},
+        headers=auth("e"),
+    )
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"),
+    [
+        ("get", "/orders/O1", None, {"v", "s", "e", "a"}),
+        ("get", "/events", None, {"v", "s", "e", "a"}),
+        ("get", "/devices", None, {"v", "s", "e", "a"}),
+        ("get", "/exceptions", None, {"v", "s", "e", "a"}),
+        ("put", "/items/S9", {"description": "x"}, {"e", "a"}),
+        ("put", "/locations/A-09", {"zone": "A"}, {"e", "a"}),
+        (
+            "post",
+            "/orders",
+            {"order_id": "O9", "lines": [{"line_id": "1", "sku": "S1", "qty": 1}]},
+            {"e", "a"},
+        ),
+        ("post", "/orders/O1/cancel", None, {"e", "a"}),
+    ],
+)
+async def test_each_role_may_do_exactly_what_the_design_says(
+    api, method: str, path: str, body: object, allowed: set[str]
+) -> None:
+    client, _ = api
+    await seed(client)
+    for token in TOKENS:
+        kwargs = {"json": body} if body is not None else {}
+        response = await client.request(method, path, headers=auth(token), **kwargs)
+        if token in allowed:
+            assert response.status_code < 400, (token, response.text)
+        else:
+            assert response.status_code == 403, (token, response.text)
+            assert "may not" in response.json()["detail"]
+
+
+async def test_a_missing_or_wrong_token_is_401_with_a_bearer_challenge(api) -> None:
+    client, _ = api
+    for headers in ({}, auth("nope"), {"Authorization": "Basic Zm9vOmJhcg=="}):
+        response = await client.get("/orders/O1", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"lines": [{"line_id": "1", "sku": "S1", "qty": 1}]}, ["body", "order_id"]),
+        ({"order_id": "O2", "lines": []}, ["body", "lines"]),
+        (
+            {"order_id": "O2", "lines": [{"line_id": "1", "sku": "S1", "qty": "two"}]},
+            ["body", "lines", 0, "qty"],
+        ),
+        (
+            {"order_id": "O2", "lines": [{"line_id": "1", "sku": "S1", "qty": -1}]},
+            ["body", "lines", 0, "qty"],
+        ),
+        (
+            {"order_id": "O2", "lines": [{"line_id": "1", "sku": "S1", "qty": 1, "colour": "red"}]},
+            ["body", "lines", 0, "colour"],
+        ),
+        (
+            {
+                "order_id": "O2",
+                "lines": [{"line_id": "1", "sku": "S1", "qty": 1}, {"line_id": "1", "sku": "S1", "qty": 1}],
+            },
+            ["body", "lines", 1, "line_id"],
+        ),
+        (
+            {"order_id": "O2", "lines": [{"line_id": "1", "sku": "S2", "qty": 1, "location": "A-01"}]},
+            ["body", "lines", 0, "location"],
+        ),
+    ],
+)
+async def test_a_bad_order_body_is_422_naming_the_field(
+    api, body: dict[str, object], loc: list[object]
+) -> None:
+    client, writer = api
+    await seed(client)
+    response = await client.post("/orders", json=body, headers=auth("e"))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+    assert "O2" not in writer.floor.orders
+
+
+async def test_order_replays_conflicts_and_lifecycle(api) -> None:
+    client, _ = api
+    await seed(client)
+    same = {"order_id": "O1", "lines": [{"line_id": "1", "sku": "S1", "qty": 2, "location": "A-01"}]}
+    assert (await client.post("/orders", json=same, headers=auth("e"))).status_code == 200
+    different = {**same, "priority": 5}
+    conflict = await client.post("/orders", json=different, headers=auth("e"))
+    assert conflict.status_code == 409
+    assert "different body" in conflict.json()["detail"]
+    started = await client.post("/orders/O1/start", json={"zone": "A", "operator": "ann"}, headers=auth("e"))
+    assert started.status_code == 200
+    assert started.json()["status"] == "picking"
+    assert started.json()["lines"][0]["status"] == "lit"
+    assert started.json()["started"]["color"] == "blue"
+    assert (await client.post("/orders/O1/start", json={"zone": "Q"}, headers=auth("e"))).status_code == 404
+    cancelled = await client.post("/orders/O1/cancel", headers=auth("e"))
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await client.post("/orders/O1/start", json={"zone": "A"}, headers=auth("e"))).status_code == 409
+    assert (await client.get("/orders/NOPE", headers=auth("v"))).status_code == 404
+
+
+async def test_the_event_log_pages_by_seq(api) -> None:
+    client, _ = api
+    await seed(client)
+    first = (await client.get("/events", params={"after": 0, "limit": 1}, headers=auth("v"))).json()
+    assert [e["seq"] for e in first["events"]] == [1]
+    rest = (await client.get("/events", params={"after": first["next_after"]}, headers=auth("v"))).json()
+    assert [e["type"] for e in rest["events"]] == ["order.received"]
+    assert rest["last_seq"] == 2
+    assert (await client.get("/events", params={"limit": 0}, headers=auth("v"))).status_code == 422
+
+
+async def test_exceptions_are_listed_and_resolved_by_a_supervisor(api) -> None:
+    client, writer = api
+    await seed(client)
+    await writer.execute(cmd.PressButton(module="M1", button=cmd.Button.CONFIRM, display="1"))
+    (exception,) = (await client.get("/exceptions", headers=auth("v"))).json()
+    assert exception["kind"] == "button_not_lit"
+    assert (await client.post(f"/exceptions/{exception['id']}/resolve", headers=auth("e"))).status_code == 403
+    resolved = await client.post(
+        f"/exceptions/{exception['id']}/resolve", json={"note": "checked"}, headers=auth("s")
+    )
+    assert resolved.json()["status"] == "resolved"
+    assert resolved.json()["resolved_by"] == "supervisor"
+    assert (await client.get("/exceptions", headers=auth("v"))).json() == []
+    assert (await client.post("/exceptions/999/resolve", headers=auth("s"))).status_code == 404
+
+
+async def test_health_needs_no_token_and_metrics_speak_prometheus(api) -> None:
+    client, _ = api
+    await seed(client)
+    root = httpx.AsyncClient(transport=client._transport, base_url="http://edge")
+    health = await root.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert (await root.get("/metrics")).status_code == 401
+    metrics = (await root.get("/metrics", headers=auth("v"))).text
+    assert 'floorgate_orders{status="open"} 1' in metrics
+    assert "floorgate_events_total 2" in metrics
+    assert (await root.get("/openapi.json")).json()["info"]["title"] == "FloorGate"

@@ -1,0 +1,42 @@
+"""Running a command through the single writer and translating refusals into HTTP answers."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import HTTPException, status
+
+from core.commands import Command
+from core.errors import CommandRejected, RejectionKind
+from edge.writer import Applied, WriterUnavailable
+from web.context import WebContext
+
+_STATUS = {
+    RejectionKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    RejectionKind.CONFLICT: status.HTTP_409_CONFLICT,
+    RejectionKind.INVALID: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def field_location(field: str) -> list[str | int]:
+    """`lines[1].qty` → ["body", "lines", 1, "qty"], the shape FastAPI uses for its own 422s."""
+    parts: list[str | int] = ["body"]
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+async def run(context: WebContext, command: Command) -> Applied:
+    try:
+        return await context.writer.execute(command)
+    except CommandRejected as rejected:
+        code = _STATUS[rejected.kind]
+        if rejected.kind is RejectionKind.INVALID and rejected.field:
+            detail: object = [
+                {"loc": field_location(rejected.field), "msg": rejected.message, "type": "value_error"}
+            ]
+        else:
+            detail = rejected.message
+        raise HTTPException(code, detail=detail) from rejected
+    except WriterUnavailable as err:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err)) from err

@@ -1,0 +1,89 @@
+"""The event log, devices and exceptions: what happened and what needs a person."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import commands as cmd
+from core.model import ExceptionStatus
+from web.deps import CanRead, CanResolve, Context
+from web.routes.commands import run
+from web.views import event_view, exception_view, iso
+
+router = APIRouter(tags=["floor"])
+
+
+@router.get("/events")
+async def list_events(
+    context: Context,
+    _role: CanRead,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    types: Annotated[str | None, Query(alias="type", description="comma-separated event types")] = None,
+) -> dict[str, Any]:
+    type_list = [t for t in (types or "").split(",") if t] or None
+    records = await asyncio.to_thread(context.store.events_after, after, limit, types=type_list)
+    return {
+        "events": [event_view(r) for r in records],
+        "next_after": records[-1].seq if records else after,
+        "last_seq": context.writer.last_seq,
+    }
+
+
+@router.get("/devices")
+async def list_devices(context: Context, _role: CanRead) -> list[dict[str, Any]]:
+    floor = context.writer.floor
+    pending = context.pending_commands()
+    now = time.time()
+    return [
+        {
+            "id": d.id,
+            "kind": d.kind,
+            "transport": d.transport,
+            "online": d.online,
+            "last_seen": iso(d.last_seen),
+            "seconds_since_seen": round(now - d.last_seen, 3) if d.last_seen else None,
+            "location": floor.location_of_module(d.id) if d.kind == "ptl" else None,
+            "awaiting_ack": pending.get(d.id),
+        }
+        for d in sorted(floor.devices.values(), key=lambda d: d.id)
+    ]
+
+
+@router.get("/exceptions")
+async def list_exceptions(
+    context: Context,
+    _role: CanRead,
+    status: Literal["open", "resolved", "all"] = "open",
+) -> list[dict[str, Any]]:
+    exceptions = context.writer.floor.exceptions.values()
+    return [
+        exception_view(x)
+        for x in sorted(exceptions, key=lambda x: x.id)
+        if status == "all" or x.status is ExceptionStatus(status)
+    ]
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=500)
+    resolved_by: str | None = Field(default=None, max_length=64)
+
+
+@router.post("/exceptions/{exception_id}/resolve")
+async def resolve_exception(
+    exception_id: int, context: Context, role: CanResolve, body: ResolveBody | None = None
+) -> dict[str, Any]:
+    body = body or ResolveBody()
+    await run(
+        context,
+        cmd.ResolveException(
+            exception_id=exception_id, resolved_by=body.resolved_by or role.value, note=body.note
+        ),
+    )
+    return exception_view(context.writer.floor.exceptions[exception_id])

@@ -1,0 +1,66 @@
+"""Items and locations, written by the ERP/WMS."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import commands as cmd
+from web.deps import CanRead, CanWriteMasterData, Context
+from web.routes.commands import run
+from web.views import location_view
+
+router = APIRouter(tags=["master data"])
+
+Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^/+#\s]+$")]
+
+
+class ItemBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(default="", max_length=500)
+    gtins: list[Annotated[str, Field(pattern=r"^\d{8}$|^\d{12,14}$")]] = Field(default_factory=list)
+    unit_weight_g: float | None = Field(default=None, ge=0)
+
+
+class LocationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zone: str = Field(min_length=1, max_length=64)
+    module: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^/+#\s]+$")
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    on_hand: int | None = Field(default=None, ge=0)
+
+
+@router.put("/items/{sku}")
+async def put_item(
+    sku: Code, body: ItemBody, context: Context, _role: CanWriteMasterData, response: Response
+) -> dict[str, Any]:
+    applied = await run(
+        context,
+        cmd.UpsertItem(
+            sku=sku, description=body.description, gtins=tuple(body.gtins), unit_weight_g=body.unit_weight_g
+        ),
+    )
+    if applied.outcome.reply.get("created"):
+        response.status_code = status.HTTP_201_CREATED
+    return {"sku": sku, **body.model_dump()}
+
+
+@router.put("/locations/{code}")
+async def put_location(
+    code: Code, body: LocationBody, context: Context, _role: CanWriteMasterData, response: Response
+) -> dict[str, Any]:
+    applied = await run(
+        context,
+        cmd.UpsertLocation(code=code, zone=body.zone, module=body.module, sku=body.sku, on_hand=body.on_hand),
+    )
+    if applied.outcome.reply.get("created"):
+        response.status_code = status.HTTP_201_CREATED
+    return location_view(context.writer.floor, code)
+
+
+@router.get("/locations")
+async def list_locations(context: Context, _role: CanRead, zone: str | None = None) -> list[dict[str, Any]]:
+    floor = context.writer.floor
+    return [location_view(floor, c) for c, loc in floor.locations.items() if zone in (None, loc.zone)]

@@ -1,0 +1,99 @@
+"""Orders: received from the ERP, started at a zone, cancelled, and read back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import commands as cmd
+from web.deps import CanRead, CanWriteOrders, Context
+from web.routes.commands import run
+from web.views import order_view
+
+router = APIRouter(tags=["orders"])
+
+OrderId = Annotated[str, Path(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class LineBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_id: Name
+    sku: Name
+    qty: int = Field(ge=1, le=100_000)
+    location: Name | None = None
+
+
+class OrderBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: Name
+    priority: int = 0
+    tote: Name | None = None
+    lines: list[LineBody] = Field(min_length=1, max_length=1000)
+
+
+class StartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zone: Name
+    operator: Name | None = None
+    tote: Name | None = None
+
+
+def _order(context: Context, order_id: str) -> dict[str, Any]:
+    order = context.writer.floor.orders.get(order_id)
+    if order is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id!r}")
+    return order_view(order)
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED)
+async def post_order(
+    body: OrderBody, context: Context, _role: CanWriteOrders, response: Response
+) -> dict[str, Any]:
+    applied = await run(
+        context,
+        cmd.ReceiveOrder(
+            order_id=body.order_id,
+            priority=body.priority,
+            tote=body.tote,
+            lines=tuple(
+                cmd.NewOrderLine(line_id=ln.line_id, sku=ln.sku, qty=ln.qty, location=ln.location)
+                for ln in body.lines
+            ),
+        ),
+    )
+    if not applied.outcome.reply.get("created"):
+        response.status_code = status.HTTP_200_OK  # an identical replay
+    return _order(context, body.order_id)
+
+
+@router.get("/orders/{order_id}")
+async def get_order(order_id: OrderId, context: Context, _role: CanRead) -> dict[str, Any]:
+    return _order(context, order_id)
+
+
+@router.get("/orders")
+async def list_orders(
+    context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
+) -> list[dict[str, Any]]:
+    return [
+        order_view(o) for o in context.writer.floor.orders.values() if status_filter in (None, o.status.value)
+    ]
+
+
+@router.post("/orders/{order_id}/start")
+async def start_order(
+    order_id: OrderId, body: StartBody, context: Context, _role: CanWriteOrders
+) -> dict[str, Any]:
+    applied = await run(
+        context, cmd.StartOrder(order_id=order_id, zone=body.zone, operator=body.operator, tote=body.tote)
+    )
+    return {**_order(context, order_id), "started": {"zone": body.zone, **applied.outcome.reply}}
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel_order(order_id: OrderId, context: Context, _role: CanWriteOrders) -> dict[str, Any]:
+    await run(context, cmd.CancelOrder(order_id=order_id))
+    return _order(context, order_id)

@@ -1,0 +1,61 @@
+"""WebSocket `/api/v1/stream?token=...&after=seq`: a snapshot (or the missed deltas), then deltas."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from edge.roles import Permission
+from web.deps import role_for
+from web.stream import cancel_quietly
+
+router = APIRouter(tags=["stream"])
+
+POLICY_VIOLATION = 1008
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket, token: str = "", after: int | None = None) -> None:
+    context = websocket.app.state.context
+    role = role_for(context, token)
+    # Accept, then close with 1008: a refused handshake reaches a browser only as a bare 1006, and the
+    # dashboard must be able to tell "wrong token" from "edge unreachable".
+    await websocket.accept()
+    if role is None or not role.allows(Permission.READ):
+        await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")
+        return
+    hub = context.hub
+    client = hub.connect()
+    try:
+        missed = hub.since(after) if after is not None else None
+        if missed is None:
+            await websocket.send_json({**hub.snapshot(), "role": role.value})
+        else:
+            for delta in missed:
+                await websocket.send_json(delta)
+        # Reading is only to notice the client leaving; the dashboard sends nothing we act on.
+        reader = asyncio.create_task(_drain(websocket), name="stream-reader")
+        try:
+            while not reader.done():
+                sender = asyncio.create_task(hub.next_message(client))
+                done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if sender not in done:
+                    await cancel_quietly(sender)
+                    break
+                await websocket.send_json(sender.result())
+        finally:
+            await cancel_quietly(reader)
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client went away mid-send
+    finally:
+        hub.disconnect(client)
+        with contextlib.suppress(RuntimeError):
+            await websocket.close()
+
+
+async def _drain(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
