@@ -26,9 +26,7 @@ class MqttEndpoint:
     password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
 
     @classmethod
-    def from_url(
-        cls, url: str, *, username: str | None = None, password: str | None = None
-    ) -> MqttEndpoint:
+    def from_url(cls, url: str, *, username: str | None = None, password: str | None = None) -> MqttEndpoint:
         """Parse `mqtt://host:port` or `mqtts://host:port` (TLS); explicit credentials win over the URL's."""
         parts = urlsplit(url)
         if parts.scheme not in _SCHEMES:

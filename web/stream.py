@@ -57,7 +57,17 @@ class StreamHub:
                 {"id": d.id, "kind": d.kind, "online": d.online, "last_seen": d.last_seen}
                 for d in floor.devices.values()
             ],
+            "recent_events": self.recent_events(50),
         }
+
+    def recent_events(self, limit: int) -> list[dict[str, Any]]:
+        """The last events this hub relayed, oldest first, so a new dashboard's feed starts full."""
+        found: list[dict[str, Any]] = []
+        for delta in reversed(self._recent):
+            found.extend(reversed(delta["events"]))
+            if len(found) >= limit:
+                break
+        return list(reversed(found[:limit]))
 
     def on_commit(self, committed: Committed) -> None:
         floor = self.floor()

@@ -1,7 +1,7 @@
 // FloorGate dashboard: opens the live stream with a token, renders zones and lit bins, events, exceptions.
 "use strict";
 
-const state = { locations: new Map(), zones: [], exceptions: new Map(), role: null, seq: 0, events: 0, started: Date.now() };
+const state = { locations: new Map(), zones: [], exceptions: new Map(), role: null, seq: 0, times: [] };
 const $ = (id) => document.getElementById(id);
 let socket = null;
 let retry = 500;
@@ -43,7 +43,8 @@ function apply(msg) {
     state.zones = msg.zones; state.locations.clear(); state.exceptions.clear();
     msg.locations.forEach((l) => state.locations.set(l.code, l));
     msg.exceptions.forEach((x) => state.exceptions.set(x.id, x));
-    $("events").innerHTML = "";
+    $("events").innerHTML = ""; state.times = [];
+    (msg.recent_events || []).forEach(addEvent);
     renderZones();
   } else {
     msg.locations.forEach((l) => { state.locations.set(l.code, l); renderBin(l); });
@@ -106,7 +107,8 @@ async function resolve(id, button) {
 }
 
 function addEvent(e) {
-  state.events += 1;
+  state.times.push(Date.parse(e.timestamp));
+  if (state.times.length > 500) state.times.shift();
   const li = document.createElement("li"); li.className = "new";
   const d = e.data;
   const subject = d.order || d.device || d.location || "";
@@ -119,8 +121,9 @@ function addEvent(e) {
 
 function renderKpis() {
   const lit = [...state.locations.values()].filter((l) => l.light).length;
-  const minutes = Math.max((Date.now() - state.started) / 60000, 1 / 60);
-  $("kpis").textContent = `${lit} lit · ${state.exceptions.size} open exceptions · ${(state.events / minutes / 60).toFixed(1)} events/s · seq ${state.seq}`;
+  const since = Date.now() - 60000;
+  const lastMinute = state.times.filter((t) => t >= since).length;
+  $("kpis").textContent = `${lit} lit · ${state.exceptions.size} open exceptions · ${(lastMinute / 60).toFixed(1)} events/s (last minute) · seq ${state.seq}`;
 }
 
 $("login").addEventListener("submit", (ev) => {
