@@ -33,6 +33,31 @@ class LinkDown(Exception):
     """The link has no broker connection right now (or lost it mid-publish); the caller resends later."""
 
 
+class Delivery:
+    """The broker's acknowledgement of one inbound QoS 1 message, held back until it is safe to give.
+
+    The link acknowledges a message when its handler returns, unless the handler took the ack with
+    `take()`; then whoever it passed it to (the writer, after the commit) calls it. A message that was
+    never acknowledged because the edge died is delivered again by the broker (persistent session),
+    and its id makes the second delivery harmless.
+    """
+
+    __slots__ = ("_ack", "taken")
+
+    def __init__(self, ack: Callable[[], None] | None = None) -> None:
+        self._ack = ack
+        self.taken = False
+
+    def take(self) -> Callable[[], None]:
+        self.taken = True
+        return self.settle
+
+    def settle(self) -> None:
+        ack, self._ack = self._ack, None
+        if ack is not None:
+            ack()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class InboundMessage:
     """An MQTT message as adapters see it: our own type, so no adapter depends on aiomqtt's."""
@@ -41,6 +66,7 @@ class InboundMessage:
     payload: bytes
     qos: int = 0
     retain: bool = False
+    delivery: Delivery = field(default_factory=Delivery, compare=False, repr=False)
 
 
 MessageHandler = Callable[[InboundMessage], Awaitable[None]]
@@ -216,6 +242,8 @@ class MqttLink:
         # dozens in flight on purpose (that is how they reach thousands per second), so only warn at a
         # backlog that means the broker is not keeping up.
         client.pending_calls_threshold = PENDING_PUBLISHES_WARNING
+        # PUBACK only once the message is committed (see Delivery), not when paho reads it off the socket.
+        client._client.manual_ack_set(True)
         # A fresh client per connection: aiomqtt 2.5 does not reset its "connected" future after an
         # unexpected disconnect, so re-entering the same client would not wait for the next CONNACK.
         async with client:
@@ -229,7 +257,7 @@ class MqttLink:
                 for listener in self._listeners:
                     self._spawn(self._notify(listener), name=f"mqtt-connect-listener {listener!r}")
                 async for message in client.messages:
-                    await self._dispatch(message)
+                    await self._dispatch(message, session)
             except asyncio.CancelledError:
                 if self._session is session:
                     await self._say_offline(client)
@@ -266,12 +294,26 @@ class MqttLink:
                 extra={"topic_filter": topic_filter, "error": str(err)},
             )
 
-    async def _dispatch(self, message: aiomqtt.Message) -> None:
+    def _acker(self, session: _Session, mid: int, qos: int) -> Callable[[], None] | None:
+        if qos == 0:
+            return None
+
+        def ack() -> None:
+            # A message id belongs to the connection it came on: after a reconnect the broker sends the
+            # message again and that copy is the one to acknowledge.
+            if self._session is session and not session.lost.done():
+                session.client._client.ack(mid, qos)
+
+        return ack
+
+    async def _dispatch(self, message: aiomqtt.Message, session: _Session) -> None:
+        payload = message.payload
         inbound = InboundMessage(
             topic=message.topic.value,
-            payload=message.payload,
+            payload=payload if isinstance(payload, bytes) else str(payload).encode(),
             qos=message.qos,
             retain=message.retain,
+            delivery=Delivery(self._acker(session, message.mid, message.qos)),
         )
         handled = False
         for route in self._routes:
@@ -290,6 +332,8 @@ class MqttLink:
         if not handled:
             # Normal after a route was removed: the persistent session still delivers what it queued.
             logger.debug("MQTT message with no route", extra={"topic": inbound.topic})
+        if not inbound.delivery.taken:
+            inbound.delivery.settle()
 
     async def _notify(self, listener: ConnectListener) -> None:
         try:

@@ -58,6 +58,9 @@ Subscriber = Callable[[Committed], None]
 class _Pending:
     command: Command
     reply: asyncio.Future[Applied] | None
+    # Called once the command is settled: committed, or judged a duplicate, rejected or failed. The MQTT
+    # link acknowledges the device's message only then, so the broker keeps it until it is safe.
+    on_commit: Callable[[], None] | None = None
     outcome: Outcome | None = None
     records: list[EventRecord] = field(default_factory=list)
 
@@ -114,9 +117,9 @@ class Writer:
         """Called after every commit, on the event loop; must not block."""
         self._subscribers.append(subscriber)
 
-    async def submit(self, command: Command) -> None:
+    async def submit(self, command: Command, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue a device command; waiting for room is the backpressure on a busy floor."""
-        await self._queue.put(_Pending(command=command, reply=None))
+        await self._queue.put(_Pending(command=command, reply=None, on_commit=on_commit))
 
     async def execute(self, command: Command) -> Applied:
         """Apply a command and wait until it is committed. Raises CommandRejected or WriterUnavailable."""
@@ -161,6 +164,8 @@ class Writer:
         for pending in batch:
             if pending.reply is not None and not pending.reply.done() and pending.outcome is not None:
                 pending.reply.set_result(Applied(outcome=pending.outcome, events=pending.records))
+            if pending.on_commit is not None:
+                pending.on_commit()
         for subscriber in self._subscribers:
             try:
                 subscriber(committed)

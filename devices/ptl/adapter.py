@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from core.commands import Command, PressButton, RecordDeviceFault, ReportDeviceStatus
 from core.instructions import Instruction
@@ -36,7 +36,14 @@ from devices.ptl.codec import (
 
 logger = logging.getLogger(__name__)
 
-Submit = Callable[[Command], Awaitable[None]]
+
+class Submit(Protocol):
+    """The writer's queue: `on_commit` runs once the command is durably applied (or judged a duplicate)."""
+
+    def __call__(
+        self, command: Command, /, *, on_commit: Callable[[], None] | None = None
+    ) -> Awaitable[None]: ...
+
 
 DEVICE_KIND = "ptl"
 TRANSPORT = "mqtt"
@@ -193,7 +200,8 @@ class PtlAdapter:
                 module=module,
                 button=event.button,
                 display=event.display,
-            )
+            ),
+            on_commit=message.delivery.take(),
         )
 
     async def _on_ack(self, message: InboundMessage) -> None:
@@ -233,7 +241,8 @@ class PtlAdapter:
             await self._malformed(module, message, err)
             return
         await self._submit(
-            ReportDeviceStatus(device=module, kind=DEVICE_KIND, online=online, transport=TRANSPORT)
+            ReportDeviceStatus(device=module, kind=DEVICE_KIND, online=online, transport=TRANSPORT),
+            on_commit=message.delivery.take(),
         )
 
     async def _malformed(self, module: str, message: InboundMessage, err: MalformedPayload) -> None:
@@ -249,7 +258,8 @@ class PtlAdapter:
                 kind=DEVICE_KIND,
                 reason=str(err),
                 detail={"topic": message.topic, "payload": excerpt[:PAYLOAD_EXCERPT_CHARS]},
-            )
+            ),
+            on_commit=message.delivery.take(),
         )
 
     # -- outbound -----------------------------------------------------------------------------------

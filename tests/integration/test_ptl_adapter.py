@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -46,12 +46,20 @@ class RecordingSubmit:
 
     commands: list[Command] = field(default_factory=list)
     fail_next: int = 0
+    # Like the writer, settle each device message once "committed" (here: at once) unless told to hold.
+    hold_acks: bool = False
+    held: list[Callable[[], None]] = field(default_factory=list)
 
-    async def __call__(self, command: Command) -> None:
+    async def __call__(self, command: Command, *, on_commit: Callable[[], None] | None = None) -> None:
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("writer refused the command")
         self.commands.append(command)
+        if on_commit is not None:
+            if self.hold_acks:
+                self.held.append(on_commit)
+            else:
+                on_commit()
 
     def of(self, kind: type[C]) -> list[C]:
         return [command for command in self.commands if isinstance(command, kind)]
@@ -580,3 +588,21 @@ async def test_an_abruptly_cut_connection_publishes_the_will_then_the_link_comes
         # And it works again: a published cmd goes through the new connection.
         edge.adapter.send(light(MODULE, 1))
         await wait_until(lambda: edge.adapter.stats.published == 1, what="a cmd after the reconnect")
+
+
+async def test_an_event_is_acknowledged_to_the_broker_only_once_it_is_committed(mosquitto: Mosquitto) -> None:
+    """A press whose commit never happened (the edge died) is delivered again; a committed one is not."""
+    site = new_site()
+    holding = RecordingSubmit(hold_acks=True)
+    async with running_edge(mosquitto.url, site=site, submitted=holding) as edge:
+        async with raw_client(mosquitto.url) as module:
+            for event_id in ("uncommitted", "committed"):
+                payload = f'{{"id":"{event_id}","button":"confirm","display":"1"}}'.encode()
+                await module.publish(ptl_topic(site, MODULE, PtlTopic.EVENT), payload, qos=1)
+        await wait_until(lambda: len(holding.of(PressButton)) == 2, what="both events submitted")
+        holding.held[1]()  # only the second one is "committed" before the edge goes away
+
+    again = RecordingSubmit()
+    async with running_edge(mosquitto.url, site=site, edge_id=edge.edge_id, submitted=again):
+        await wait_until(lambda: again.of(PressButton), what="the uncommitted event delivered again")
+        assert [c.message_id for c in again.of(PressButton)] == [f"ptl:{MODULE}:uncommitted"]

@@ -198,3 +198,26 @@ async def test_a_crashing_rule_does_not_stop_the_writer_or_lose_the_rest_of_the_
     assert applied.events[-1].type in {"pick.confirmed", "order.zone_completed"}
     assert writer.floor.locations["A-01"].on_hand == 10
     assert writer.stats.failed == 1
+
+
+async def test_a_device_message_is_settled_only_after_its_commit_even_when_a_duplicate(
+    tmp_path: Path, stopper
+) -> None:
+    db = tmp_path / "fg.db"
+    writer, task = await started_writer(open_store(db))
+    stopper(task)
+    await seed(writer)
+    settled: list[tuple[str, int]] = []
+
+    def settle(name: str) -> Callable[[], None]:
+        def done() -> None:
+            with sqlite3.connect(db) as raw:
+                settled.append((name, raw.execute("SELECT count(*) FROM inbound_messages").fetchone()[0]))
+
+        return done
+
+    press = cmd.PressButton(message_id="ptl:M1:once", module="M1", button=cmd.Button.CONFIRM, display="2")
+    await writer.submit(press, on_commit=settle("first"))
+    await writer.submit(press, on_commit=settle("duplicate"))
+    await wait_until(lambda: len(settled) == 2, what="both settled")
+    assert settled == [("first", 1), ("duplicate", 1)]  # the id was on disk before either was settled
