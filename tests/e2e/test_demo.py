@@ -1,0 +1,69 @@
+"""`floorgate demo` as a new user runs it: it prints a URL and a token, pickers complete orders, Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.brokers import free_port
+from tests.support.waiting import wait_until_sync
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_completes_orders_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    http_port, mqtt_port = free_port(), free_port()
+    out = tmp_path / "demo.out"
+    with out.open("wb") as sink:
+        demo = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "demo",
+                "--port",
+                str(http_port),
+                "--mqtt-port",
+                str(mqtt_port),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--seconds-per-pick",
+                "0.05",
+                "--seed",
+                "1",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        match = wait_until_sync(
+            lambda: re.search(r"dashboard\s+(http://\S+/dashboard\?token=(\S+))", out.read_text()),
+            timeout=60,
+            what="the dashboard URL and token",
+        )
+        token = match.group(2)
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{http_port}/api/v1", headers={"Authorization": f"Bearer {token}"}
+        )
+        picked = wait_until_sync(
+            lambda: (
+                len(api.get("/orders", params={"status": "picked"}).json()) >= 5
+                and api.get("/orders", params={"status": "picked"}).json()
+            ),
+            timeout=60,
+            what="five orders picked by the simulated pickers",
+        )
+        assert all(line["status"] in {"picked", "short"} for order in picked for line in order["lines"])
+        devices = api.get("/devices").json()
+        assert sum(1 for d in devices if d["kind"] == "ptl") >= 40
+        assert httpx.get(match.group(1).split("?")[0]).status_code == 200
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=30)
+    assert code == 0, out.read_text()[-3000:]
