@@ -112,3 +112,59 @@ class ResolveException(Command):
     exception_id: int
     resolved_by: str | None = None
     note: str | None = None
+
+
+class StationKind(StrEnum):
+    PACK = "pack"
+    ZONE = "zone"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefineStation(Command):
+    """A station of the site file: a zone's start station, or a weigh-verify pack station."""
+
+    station: str
+    kind: StationKind
+    zone: str | None = None
+    tolerance_g: float = 0.0
+    tolerance_pct: float = 0.0
+    tare_g: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordScan(Command):
+    """A scanner at a station read a code. `data` is the raw text, AIM prefix and GS separators included."""
+
+    station: str
+    data: str
+    scanner: str | None = None
+
+
+class ScaleCondition(StrEnum):
+    """What the scale says about its reading, beyond the number."""
+
+    OK = "ok"
+    OVERLOAD = "overload"
+    UNDERLOAD = "underload"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordWeight(Command):
+    """A weight from the scale at a station. `stable` is already decided by the scale adapter."""
+
+    station: str
+    grams: float
+    stable: bool
+    condition: ScaleCondition = ScaleCondition.OK
+    scale: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OverrideWeightCheck(Command):
+    """A supervisor accepts a failed weight check for the order at a pack station."""
+
+    station: str
+    order_id: str
+    reason: str
+    by: str | None = None
