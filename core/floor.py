@@ -29,11 +29,15 @@ from core.model import (
     Order,
     OrderLine,
     OrderStatus,
+    Station,
     Zone,
     ZoneRun,
 )
 
 C = TypeVar("C", bound=cmd.Command)
+
+# A flow that handles scans at one kind of station: (station, code as scanned, now) -> outcome.
+ScanFlow = Callable[[Station, cmd.RecordScan, float], "Outcome"]
 
 
 @dataclass(slots=True)
@@ -102,7 +106,10 @@ class Floor:
         self.lights: dict[str, Light] = {}
         self.devices: dict[str, Device] = {}
         self.exceptions: dict[int, FloorException] = {}
+        self.stations: dict[str, Station] = {}
         self.changes = Changes()
+        # Scan flows by station kind; each capability (zone start stations, pack stations) registers its own.
+        self._scan_flows: dict[str, ScanFlow] = {}
         self._location_by_module: dict[str, str] = {}
         # location code -> (order_id, line_id) whose light it shows now
         self._holder: dict[str, tuple[str, str]] = {}
@@ -124,6 +131,8 @@ class Floor:
             cmd.ReportDeviceStatus: self._report_device_status,
             cmd.RecordDeviceFault: self._record_device_fault,
             cmd.ResolveException: self._resolve_exception,
+            cmd.DefineStation: self._define_station,
+            cmd.RecordScan: self._record_scan,
         }
 
     # -- entry point -------------------------------------------------------------------------------
@@ -211,6 +220,38 @@ class Floor:
         self.zones[command.zone] = Zone(id=command.zone, scan_verify=command.scan_verify, name=command.name)
         self.changes.zones.add(command.zone)
         return Outcome()
+
+    def _define_station(self, command: cmd.DefineStation, now: float) -> Outcome:
+        if command.zone is not None and command.zone not in self.zones:
+            raise invalid(f"station {command.station!r} names unknown zone {command.zone!r}", field="zone")
+        self.stations[command.station] = Station(
+            id=command.station,
+            kind=command.kind.value,
+            zone=command.zone,
+            tolerance_g=command.tolerance_g,
+            tolerance_pct=command.tolerance_pct,
+            tare_g=command.tare_g,
+        )
+        return Outcome()
+
+    def _record_scan(self, command: cmd.RecordScan, now: float) -> Outcome:
+        station = self.stations.get(command.station)
+        flow = self._scan_flows.get(station.kind) if station is not None else None
+        if station is None or flow is None:
+            outcome = Outcome()
+            what = (
+                "an unknown station" if station is None else f"a {station.kind} station, which takes no scans"
+            )
+            self._raise(
+                outcome,
+                now,
+                kind="unexpected_scan",
+                message=f"scan {command.data!r} at {what} ({command.station!r})",
+                device=command.scanner or command.station,
+                detail={"station": command.station, "data": command.data},
+            )
+            return outcome
+        return flow(station, command, now)
 
     def _upsert_item(self, command: cmd.UpsertItem, now: float) -> Outcome:
         existing = self.items.get(command.sku)

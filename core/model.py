@@ -35,6 +35,18 @@ class Zone:
 
 
 @dataclass(slots=True)
+class Station:
+    """A zone's start station or a weigh-verify pack station (from the site file)."""
+
+    id: str
+    kind: str
+    zone: str | None = None
+    tolerance_g: float = 0.0
+    tolerance_pct: float = 0.0
+    tare_g: float = 0.0
+
+
+@dataclass(slots=True)
 class Item:
     sku: str
     description: str = ""

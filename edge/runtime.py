@@ -18,6 +18,7 @@ from devices.mqtt_transport import MqttEndpoint
 from devices.ptl.adapter import PtlAdapter
 from edge.config import SiteConfig
 from edge.roles import Role
+from edge.station_devices import DeviceContext, StationDevice, station_devices
 from edge.store import Store, make_engine
 from edge.writer import Writer
 from web.app import create_app
@@ -47,6 +48,7 @@ class EdgeParts:
     hub: StreamHub
     server: uvicorn.Server
     tokens: Mapping[str, Role]
+    devices: list[StationDevice] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -86,6 +88,7 @@ async def build(
         for instruction in committed.instructions:
             ptl.send(instruction)
 
+    devices = station_devices(DeviceContext(config=config, submit=writer.submit, link=link))
     writer.subscribe(send_lights)
     writer.subscribe(hub.on_commit)
     tokens = {**config.tokens_by_value(), **(extra_tokens or {})}
@@ -125,6 +128,7 @@ async def build(
         hub=hub,
         server=server,
         tokens=tokens,
+        devices=devices,
         started_at=parts_started,
     )
 
@@ -150,6 +154,19 @@ async def apply_site(parts: EdgeParts) -> None:
     for zone in config.owned_zones():
         await writer.execute(cmd.DefineZone(zone=zone.id, scan_verify=zone.scan_verify, name=zone.name or ""))
     owned = {zone.id for zone in config.owned_zones()}
+    for station in config.stations:
+        if station.zone is not None and station.zone not in owned:
+            continue
+        await writer.execute(
+            cmd.DefineStation(
+                station=station.id,
+                kind=cmd.StationKind(station.kind),
+                zone=station.zone,
+                tolerance_g=station.tolerance_g,
+                tolerance_pct=station.tolerance_pct,
+                tare_g=station.tare_g,
+            )
+        )
     for spec in config.locations:
         if spec.zone not in owned:
             continue
@@ -178,6 +195,8 @@ async def run_edge(
         log.info("lit modules queued to be sent their state again", extra={"modules": resent})
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
+        for device in parts.devices:
+            tasks.create_task(device.run(), name=device.name)
         server_task = tasks.create_task(parts.server.serve(), name="http")
         try:
             await _wait_started(parts.server, server_task)
