@@ -168,3 +168,13 @@ class OverrideWeightCheck(Command):
     order_id: str
     reason: str
     by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RaiseException(Command):
+    """Infrastructure (e.g. the webhook relay) asks for a person's attention."""
+
+    kind: str
+    message: str
+    device: str | None = None
+    detail: dict[str, object] = field(default_factory=dict)

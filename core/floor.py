@@ -131,6 +131,7 @@ class Floor:
             cmd.ReportDeviceStatus: self._report_device_status,
             cmd.RecordDeviceFault: self._record_device_fault,
             cmd.ResolveException: self._resolve_exception,
+            cmd.RaiseException: self._raise_exception,
             cmd.DefineStation: self._define_station,
             cmd.RecordScan: self._record_scan,
         }
@@ -794,6 +795,18 @@ class Floor:
             now,
             kind="device_fault",
             message=f"{command.kind} {command.device!r}: {command.reason}",
+            device=command.device,
+            detail=dict(command.detail),
+        )
+        return outcome
+
+    def _raise_exception(self, command: cmd.RaiseException, now: float) -> Outcome:
+        outcome = Outcome()
+        self._raise(
+            outcome,
+            now,
+            kind=command.kind,
+            message=command.message,
             device=command.device,
             detail=dict(command.detail),
         )

@@ -13,6 +13,7 @@ class Permission(enum.StrEnum):
     OVERRIDE = "override"
     WRITE_MASTER_DATA = "write_master_data"
     WRITE_ORDERS = "write_orders"
+    REPLAY = "replay"
     ADMIN = "admin"
 
 
@@ -37,7 +38,9 @@ class Role(enum.StrEnum):
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.VIEWER: frozenset({Permission.READ}),
-        Role.SUPERVISOR: frozenset({Permission.READ, Permission.RESOLVE, Permission.OVERRIDE}),
+        Role.SUPERVISOR: frozenset(
+            {Permission.READ, Permission.RESOLVE, Permission.OVERRIDE, Permission.REPLAY}
+        ),
         Role.ERP: frozenset({Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS}),
         Role.ADMIN: frozenset(Permission),
     }

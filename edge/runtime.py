@@ -17,9 +17,13 @@ from devices.mqtt_link import MqttLink
 from devices.mqtt_transport import MqttEndpoint
 from devices.ptl.adapter import PtlAdapter
 from edge.config import SiteConfig
+from edge.delivery_store import DeliveryStore
+from edge.outbox import Endpoint, EndpointRegistry
+from edge.relay import WebhookRelay
 from edge.roles import Role
 from edge.station_devices import DeviceContext, StationDevice, station_devices
 from edge.store import Store, make_engine
+from edge.webhooks import WebhookService
 from edge.writer import Writer
 from web.app import create_app
 from web.context import WebContext
@@ -49,6 +53,8 @@ class EdgeParts:
     server: uvicorn.Server
     tokens: Mapping[str, Role]
     devices: list[StationDevice] = field(default_factory=list)
+    relay: WebhookRelay | None = None
+    webhooks: WebhookService | None = None
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -74,12 +80,30 @@ async def build(
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
+    deliveries = DeliveryStore(store.engine)
+    endpoints = await asyncio.to_thread(WebhookService.load, deliveries, config, time.time())
+    registry = EndpointRegistry(endpoints)
     writer = Writer(
         store=store,
         floor=loaded.floor,
         last_seq=loaded.last_seq,
         recent_inbound_ids=loaded.recent_inbound_ids,
+        outbox=registry,
     )
+
+    async def endpoint_gone(endpoint: Endpoint, reason: str) -> None:
+        await writer.execute(
+            cmd.RaiseException(
+                kind="webhook_endpoint_gone",
+                message=f"webhook endpoint {endpoint.id!r} was disabled: {reason}; "
+                "deliveries wait for it to be re-enabled",
+                device=f"webhook:{endpoint.id}",
+                detail={"endpoint": endpoint.id},
+            )
+        )
+
+    relay = WebhookRelay(deliveries=deliveries, registry=registry, on_gone=endpoint_gone)
+    webhooks = WebhookService(registry=registry, deliveries=deliveries, relay=relay)
     link = MqttLink(mqtt, config.site.id, config.edge.id)
     ptl = PtlAdapter(link, config.site.id, writer.submit)
     hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
@@ -90,6 +114,7 @@ async def build(
 
     devices = station_devices(DeviceContext(config=config, submit=writer.submit, link=link))
     writer.subscribe(send_lights)
+    writer.subscribe(lambda committed: relay.wake() if committed.events else None)
     writer.subscribe(hub.on_commit)
     tokens = {**config.tokens_by_value(), **(extra_tokens or {})}
     parts_started = time.time()
@@ -104,7 +129,8 @@ async def build(
             module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
             for module, p in ptl.pending().items()
         },
-        extra_metrics=lambda: _ptl_metrics(ptl),
+        extra_metrics=lambda: {**_ptl_metrics(ptl), **webhooks.metrics()},
+        webhooks=webhooks,
         started_at=parts_started,
         mqtt_connected=lambda: link.connected,
     )
@@ -129,6 +155,8 @@ async def build(
         server=server,
         tokens=tokens,
         devices=devices,
+        relay=relay,
+        webhooks=webhooks,
         started_at=parts_started,
     )
 
@@ -195,6 +223,8 @@ async def run_edge(
         log.info("lit modules queued to be sent their state again", extra={"modules": resent})
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
+        if parts.relay is not None:
+            tasks.create_task(parts.relay.run(), name="webhook-relay")
         for device in parts.devices:
             tasks.create_task(device.run(), name=device.name)
         server_task = tasks.create_task(parts.server.serve(), name="http")

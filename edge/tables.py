@@ -111,3 +111,38 @@ class InboundMessageRow(SQLModel, table=True):
     __tablename__ = "inbound_messages"
     id: str = Field(primary_key=True)
     received_at: float = Field(index=True)
+
+
+class WebhookEndpointRow(SQLModel, table=True):
+    """An ERP receiver: URL, event filter, and its signing secrets (the previous one while rotating)."""
+
+    __tablename__ = "webhook_endpoints"
+    id: str = Field(primary_key=True)
+    url: str
+    name: str | None = None
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret: str
+    previous_secret: str | None = None
+    previous_secret_until: float | None = None
+    enabled: bool = True
+    disabled_reason: str | None = None
+    source: str = "api"  # "site" for endpoints from the site file
+    created_at: float
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event owed to one endpoint: written in the same transaction as the event itself."""
+
+    __tablename__ = "webhook_deliveries"
+    endpoint_id: str = Field(primary_key=True)
+    event_seq: int = Field(primary_key=True)
+    event_id: str
+    event_type: str
+    order_id: str | None = Field(default=None, index=True)
+    status: str = Field(index=True)  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: float
+    last_status_code: int | None = None
+    last_error: str | None = None
+    created_at: float
+    delivered_at: float | None = None

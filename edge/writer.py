@@ -20,7 +20,9 @@ from core.commands import Command
 from core.errors import CommandRejected
 from core.floor import Floor, Outcome
 from core.instructions import Instruction
+from edge.delivery_store import DELIVERIES
 from edge.ids import new_event_id
+from edge.outbox import EndpointRegistry
 from edge.store import Batch, EventRecord, Store, StoreError, batch_rows
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class Writer:
         max_batch: int = 1000,
         queue_size: int = 20_000,
         remember_inbound: int = 200_000,
+        outbox: EndpointRegistry | None = None,
     ) -> None:
         self.store = store
         self.floor = floor
@@ -103,6 +106,7 @@ class Writer:
             (i, None) for i in reversed(recent_inbound_ids or [])
         )
         self._subscribers: list[Subscriber] = []
+        self.outbox = outbox or EndpointRegistry()
         self.store_error: str | None = None
 
     @property
@@ -143,6 +147,8 @@ class Writer:
         rows = batch_rows(self.floor)
         records = [r for p in applied for r in p.records]
         rows.events = records
+        # The outbox: each matching endpoint's delivery is written in the same transaction as its event.
+        rows.add(DELIVERIES, self.outbox.delivery_rows(records, now))
         rows.inbound_ids = [(p.command.message_id, now) for p in applied if p.command.message_id]
         changes = self.floor.changes
         committed = Committed(

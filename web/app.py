@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from web.context import WebContext
-from web.routes import floor, health, master_data, orders, stream
+from web.routes import floor, health, master_data, orders, stream, webhooks
 
 STATIC = Path(__file__).parent / "static"
 
@@ -23,7 +23,7 @@ def create_app(context: WebContext) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.context = context
-    for router in (master_data.router, orders.router, floor.router, stream.router):
+    for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api/v1")

@@ -8,6 +8,7 @@ from typing import Any
 
 from edge.roles import Role
 from edge.store import Store
+from edge.webhooks import WebhookService
 from edge.writer import Writer
 from web.stream import StreamHub
 
@@ -26,4 +27,5 @@ class WebContext:
     extra_metrics: Callable[[], Mapping[str, float]] = dict
     started_at: float = 0.0
     mqtt_connected: Callable[[], bool] = lambda: True
+    webhooks: WebhookService | None = None
     extra: dict[str, Any] = field(default_factory=dict)

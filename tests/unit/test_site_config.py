@@ -675,7 +675,12 @@ def test_secrets_do_not_appear_in_error_messages() -> None:
 
 def test_roles_grant_their_permissions_and_no_others() -> None:
     assert Role.VIEWER.permissions == {Permission.READ}
-    assert Role.SUPERVISOR.permissions == {Permission.READ, Permission.RESOLVE, Permission.OVERRIDE}
+    assert Role.SUPERVISOR.permissions == {
+        Permission.READ,
+        Permission.RESOLVE,
+        Permission.OVERRIDE,
+        Permission.REPLAY,
+    }
     assert Role.ERP.permissions == {Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS}
     assert Role.ADMIN.permissions == set(Permission)
     assert set(ROLE_PERMISSIONS) == set(Role)

@@ -80,6 +80,9 @@ async def metrics(context: Context, _role: CanRead) -> Response:
         "# TYPE floorgate_stream_clients gauge",
         f"floorgate_stream_clients {len(context.hub.clients)}",
     ]
-    for name, value in sorted(context.extra_metrics().items()):
+    extra = dict(context.extra_metrics())
+    if context.webhooks is not None:
+        extra.update(await context.webhooks.backlog())
+    for name, value in sorted(extra.items()):
         lines.append(f"{name} {value}")
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

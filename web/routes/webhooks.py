@@ -1,0 +1,139 @@
+"""Webhook endpoints (admin) and deliveries (read; supervisors may replay)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.roles import Permission, Role
+from edge.webhooks import WebhookProblem, WebhookService
+from web.deps import CanRead, Context, require
+from web.routes.commands import field_location
+
+router = APIRouter(tags=["webhooks"], prefix="/webhooks")
+
+CanAdmin = Annotated[Role, Depends(require(Permission.ADMIN))]
+CanReplay = Annotated[Role, Depends(require(Permission.REPLAY))]
+Pattern = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_*]+(\.[a-z_*]+)?$")]
+
+
+class EndpointBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[Pattern] = Field(default_factory=lambda: ["*"], min_length=1)
+    secret: str | None = Field(default=None, max_length=200, description="whsec_…; generated when left out")
+    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class EndpointPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    events: list[Pattern] | None = Field(default=None, min_length=1)
+    enabled: bool | None = None
+
+
+class RotateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_seconds: float = Field(default=86_400, ge=0, le=30 * 86_400)
+    secret: str | None = Field(default=None, max_length=200)
+
+
+def _service(context: Context) -> WebhookService:
+    service = context.webhooks
+    if service is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="webhooks are not running on this edge"
+        )
+    return service
+
+
+Service = Annotated[WebhookService, Depends(_service)]
+
+
+def _problem(err: WebhookProblem) -> HTTPException:
+    if err.not_found:
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
+    if err.field:
+        return HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": field_location(err.field), "msg": str(err), "type": "value_error"}],
+        )
+    return HTTPException(status.HTTP_409_CONFLICT, detail=str(err))
+
+
+@router.get("/endpoints")
+async def list_endpoints(service: Service, _role: CanAdmin) -> list[dict[str, Any]]:
+    return [e.public() for e in service.registry.all()]
+
+
+@router.post("/endpoints", status_code=status.HTTP_201_CREATED)
+async def create_endpoint(body: EndpointBody, service: Service, _role: CanAdmin) -> dict[str, Any]:
+    try:
+        endpoint, secret = await service.create(
+            url=body.url, events=body.events, secret=body.secret, name=body.name
+        )
+    except WebhookProblem as err:
+        raise _problem(err) from err
+    return {**endpoint.public(), "secret": secret}
+
+
+@router.patch("/endpoints/{endpoint_id}")
+async def update_endpoint(
+    endpoint_id: str, body: EndpointPatch, service: Service, _role: CanAdmin
+) -> dict[str, Any]:
+    try:
+        endpoint = await service.update(endpoint_id, url=body.url, events=body.events, enabled=body.enabled)
+    except WebhookProblem as err:
+        raise _problem(err) from err
+    return endpoint.public()
+
+
+@router.post("/endpoints/{endpoint_id}/rotate")
+async def rotate_secret(
+    endpoint_id: str, service: Service, _role: CanAdmin, body: RotateBody | None = None
+) -> dict[str, Any]:
+    body = body or RotateBody()
+    try:
+        endpoint, secret = await service.rotate(
+            endpoint_id, overlap_seconds=body.overlap_seconds, secret=body.secret
+        )
+    except WebhookProblem as err:
+        raise _problem(err) from err
+    return {**endpoint.public(), "secret": secret}
+
+
+@router.get("/deliveries")
+async def list_deliveries(
+    service: Service,
+    _role: CanRead,
+    status_filter: Annotated[Literal["pending", "delivered", "failed"] | None, Query(alias="status")] = None,
+    order_id: str | None = None,
+    endpoint: str | None = None,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(
+        service.deliveries.list_deliveries,
+        status=status_filter,
+        order_id=order_id,
+        endpoint_id=endpoint,
+        after_seq=after_seq,
+        limit=limit,
+    )
+
+
+@router.post("/deliveries/replay")
+async def replay_failed(service: Service, _role: CanReplay, endpoint: str | None = None) -> dict[str, Any]:
+    return {"replayed": await service.replay_failed(endpoint)}
+
+
+@router.post("/deliveries/{delivery}/replay")
+async def replay_delivery(delivery: str, service: Service, _role: CanReplay) -> dict[str, Any]:
+    try:
+        await service.replay_one(delivery)
+    except WebhookProblem as err:
+        raise _problem(err) from err
+    return {"replayed": 1, "id": delivery}
