@@ -53,6 +53,45 @@ class PickConfirmed(Event):
     picked: int
     operator: str | None
     on_hand: int | None
+    # Captured from the item scan in a scan-verify zone (GS1 AIs 10, 21, 17); absent when not scanned.
+    lot: str | None = None
+    serial: str | None = None
+    expiry: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        body = asdict(self)
+        for key in ("lot", "serial", "expiry"):
+            if body[key] is None:
+                del body[key]
+        return body
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ItemScanned(Event):
+    """An item scan matched a lit line: the line's confirm now counts, with what the scan carried."""
+
+    TYPE: ClassVar[str] = "pick.scanned"
+    order: str
+    line: str
+    sku: str
+    location: str
+    zone: str
+    gtin: str
+    lot: str | None
+    serial: str | None
+    expiry: str | None
+    operator: str | None
+    station: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OperatorSignedIn(Event):
+    """A badge scan at a station: that operator works there now (and picks what it starts)."""
+
+    TYPE: ClassVar[str] = "station.operator_signed_in"
+    station: str
+    operator: str
+    previous: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -154,3 +193,46 @@ class ExceptionResolved(Event):
     kind: str
     resolved_by: str | None
     note: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PackVerified(Event):
+    """A carton weighed within tolerance of what its order should weigh: the order is packed."""
+
+    TYPE: ClassVar[str] = "pack.verified"
+    order: str
+    station: str
+    expected_g: float
+    measured_g: float
+    delta_g: float
+    tolerance_g: float
+    scale: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PackRejected(Event):
+    """A carton weighed outside tolerance: an item missing or extra. The packer may fix it and re-weigh."""
+
+    TYPE: ClassVar[str] = "pack.rejected"
+    order: str
+    station: str
+    expected_g: float
+    measured_g: float
+    delta_g: float
+    tolerance_g: float
+    scale: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PackOverridden(Event):
+    """A supervisor accepted a carton that failed (or could not take) the weight check: the order is packed."""
+
+    TYPE: ClassVar[str] = "pack.overridden"
+    order: str
+    station: str
+    expected_g: float | None
+    measured_g: float | None
+    delta_g: float | None
+    tolerance_g: float | None
+    reason: str
+    by: str | None

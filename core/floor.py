@@ -33,6 +33,8 @@ from core.model import (
     Zone,
     ZoneRun,
 )
+from core.packing import PackStations
+from core.zone_scans import ZoneScans
 
 C = TypeVar("C", bound=cmd.Command)
 
@@ -61,6 +63,8 @@ class Changes:
     lights: set[str] = field(default_factory=set)
     devices: set[str] = field(default_factory=set)
     exceptions: set[int] = field(default_factory=set)
+    stations: set[str] = field(default_factory=set)
+    pack_stations: set[str] = field(default_factory=set)  # weigh-verify state (core/packing.py)
 
     def clear(self) -> None:
         for part in (
@@ -72,6 +76,8 @@ class Changes:
             self.lights,
             self.devices,
             self.exceptions,
+            self.stations,
+            self.pack_stations,
         ):
             part.clear()
 
@@ -110,6 +116,11 @@ class Floor:
         self.changes = Changes()
         # Scan flows by station kind; each capability (zone start stations, pack stations) registers its own.
         self._scan_flows: dict[str, ScanFlow] = {}
+        self._zone_scans = ZoneScans(self)
+        self._scan_flows[cmd.StationKind.ZONE.value] = self._zone_scan
+        # Weigh-verify at pack stations lives in core/packing.py; the floor only routes to it.
+        self.packing = PackStations(self)
+        self._scan_flows[cmd.StationKind.PACK.value] = self._pack_scan
         self._location_by_module: dict[str, str] = {}
         # location code -> (order_id, line_id) whose light it shows now
         self._holder: dict[str, tuple[str, str]] = {}
@@ -134,6 +145,8 @@ class Floor:
             cmd.RaiseException: self._raise_exception,
             cmd.DefineStation: self._define_station,
             cmd.RecordScan: self._record_scan,
+            cmd.RecordWeight: self._record_weight,
+            cmd.OverrideWeightCheck: self._override_weight_check,
         }
 
     # -- entry point -------------------------------------------------------------------------------
@@ -157,8 +170,10 @@ class Floor:
         lights: Iterable[Light] = (),
         devices: Iterable[Device] = (),
         exceptions: Iterable[FloorException] = (),
+        stations: Iterable[Station] = (),
     ) -> None:
         """Load state read back from the store and rebuild the indexes derived from it."""
+        self.stations = {s.id: s for s in stations}
         self.zones = {z.id: z for z in zones}
         self.items = {i.sku: i for i in items}
         self.locations = {loc.code: loc for loc in locations}
@@ -225,6 +240,7 @@ class Floor:
     def _define_station(self, command: cmd.DefineStation, now: float) -> Outcome:
         if command.zone is not None and command.zone not in self.zones:
             raise invalid(f"station {command.station!r} names unknown zone {command.zone!r}", field="zone")
+        previous = self.stations.get(command.station)
         self.stations[command.station] = Station(
             id=command.station,
             kind=command.kind.value,
@@ -232,8 +248,31 @@ class Floor:
             tolerance_g=command.tolerance_g,
             tolerance_pct=command.tolerance_pct,
             tare_g=command.tare_g,
+            # The site file is read again on every start; who is signed in there is live state.
+            operator=previous.operator if previous is not None else None,
         )
+        self.changes.stations.add(command.station)
         return Outcome()
+
+    def _zone_scan(self, station: Station, command: cmd.RecordScan, now: float) -> Outcome:
+        outcome = Outcome()
+        self._zone_scans.handle(station, command, now, outcome)
+        return outcome
+
+    def _pack_scan(self, station: Station, command: cmd.RecordScan, now: float) -> Outcome:
+        outcome = Outcome()
+        self.packing.scan(station, command, now, outcome)
+        return outcome
+
+    def _record_weight(self, command: cmd.RecordWeight, now: float) -> Outcome:
+        outcome = Outcome()
+        self.packing.weigh(command, now, outcome)
+        return outcome
+
+    def _override_weight_check(self, command: cmd.OverrideWeightCheck, now: float) -> Outcome:
+        outcome = Outcome()
+        self.packing.override(command, now, outcome)
+        return outcome
 
     def _record_scan(self, command: cmd.RecordScan, now: float) -> Outcome:
         station = self.stations.get(command.station)
@@ -551,7 +590,11 @@ class Floor:
         if shown is None:
             # A module that reports no value: confirm means "as requested", short means "none there".
             shown = requested if command.button is cmd.Button.CONFIRM else 0
-        if shown > requested:
+        if shown > 0 and self._zone_scans.needs_item_scan(self.locations[code], line):
+            # Scan-verify zone: nothing counts as picked until the item was scanned (an empty bin's
+            # short of zero needs no scan: there is nothing to scan).
+            self._reject_pick(order, line, command.display, "scan_required", outcome)
+        elif shown > requested:
             self._reject_pick(order, line, command.display, "over_pick", outcome)
         elif shown == requested:
             self._complete_line(order, line, shown, LineStatus.PICKED, outcome, now)
@@ -617,6 +660,9 @@ class Floor:
                     picked=line.picked,
                     operator=run.operator,
                     on_hand=location.on_hand,
+                    lot=line.scan.lot if line.scan else None,
+                    serial=line.scan.serial if line.scan else None,
+                    expiry=line.scan.expiry if line.scan else None,
                 )
             )
         else:

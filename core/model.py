@@ -44,6 +44,8 @@ class Station:
     tolerance_g: float = 0.0
     tolerance_pct: float = 0.0
     tare_g: float = 0.0
+    # Who badged in last at this station (zone start stations): orders started here are theirs.
+    operator: str | None = None
 
 
 @dataclass(slots=True)
@@ -63,6 +65,17 @@ class Location:
     on_hand: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ItemScan:
+    """What an item scan at a lit location proved: the GTIN, and the lot/serial/expiry it carried."""
+
+    gtin: str
+    lot: str | None = None
+    serial: str | None = None
+    expiry: str | None = None
+    station: str | None = None
+
+
 @dataclass(slots=True)
 class OrderLine:
     line_id: str
@@ -73,6 +86,8 @@ class OrderLine:
     status: LineStatus = LineStatus.OPEN
     # Place in its location's queue while another order holds the light there; None when not waiting.
     ticket: int | None = None
+    # The item scan that armed this line in a scan-verify zone; its lot/serial/expiry go into the pick.
+    scan: ItemScan | None = None
 
 
 @dataclass(slots=True)

@@ -63,6 +63,7 @@ def make_client(
     keepalive: int = 30,
     max_queued_incoming: int = 0,
     max_queued_outgoing: int | None = None,
+    max_inflight: int = 1000,
 ) -> aiomqtt.Client:
     """An aiomqtt client whose sockets have TCP_NODELAY set.
 

@@ -47,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the edge as the site file says")
     run.add_argument("--config", type=Path, required=True, help="site file (TOML)")
 
-    sim = sub.add_parser("sim", help="only the simulated PTL modules and pickers, against an edge elsewhere")
+    sim = sub.add_parser(
+        "sim",
+        help="only the simulated PTL modules, pickers and scanners (codes as `STATION CODE` lines on stdin)",
+    )
     sim.add_argument("--config", type=Path, required=True, help="the site file of that edge")
     sim.add_argument("--broker", help="MQTT broker URL (default: the site file's [mqtt] url)")
     sim.add_argument("--seconds-per-pick", type=float, default=1.0)
@@ -149,10 +152,14 @@ async def _sim(config: SiteConfig, args: argparse.Namespace) -> None:
         endpoint = config.mqtt.endpoint()
     else:
         raise SystemExit("no broker: pass --broker or give the site file an [mqtt] url")
+    from edge.scanner_wiring import scanner_simulations
+    from firmware_sim.scanner_cli import run_scanner_sims
+
     modules = [loc.module for loc in config.locations if loc.module]
-    if not modules:
+    if not modules and not any(station.scanner for station in config.stations):
         raise SystemExit("the site file declares no locations with a module: nothing to simulate")
     async with ModuleBank(endpoint, config.site.id, modules) as bank, asyncio.TaskGroup() as tasks:
+        tasks.create_task(run_scanner_sims(scanner_simulations(config)), name="scanners")
         for zone in config.zones:
             zone_modules = [loc.module for loc in config.locations if loc.zone == zone.id and loc.module]
             if zone_modules:

@@ -608,6 +608,8 @@ class SerialScanner(_Section):
     baud: Baud = 9600
     suffix: str = Field(default="\r", min_length=1)
     """What the scanner sends after each barcode."""
+    prefix: str = ""
+    """What the scanner sends before each barcode, if it is set to send anything."""
 
 
 class HidScanner(_Section):
@@ -615,6 +617,8 @@ class HidScanner(_Section):
     device: Name
     """The evdev device, best given by its stable /dev/input/by-id/ path."""
     layout: KeyboardLayout = "us"
+    max_gap_ms: int = Field(default=200, ge=10, le=10_000)
+    """A scan whose keys stop for longer than this is dropped as incomplete."""
 
 
 class MqttDevice(_Section):

@@ -18,6 +18,7 @@ from core.errors import CommandRejected
 from core.model import OrderStatus
 from devices.mqtt_transport import MqttEndpoint
 from edge.config import SiteConfig, parse_site
+from edge.demo_packing import PackingFlow
 from edge.embedded_broker import EmbeddedBroker
 from edge.roles import Role
 from edge.runtime import EdgeParts, build, run_edge
@@ -50,7 +51,10 @@ def demo_site_toml(*, data_dir: Path, http_port: int) -> str:
                     f'sku = "SKU-{code}"\non_hand = 400\n'
                 )
     for n in (1, 2):
-        lines.append(f'[[stations]]\nid = "PACK-{n}"\nkind = "pack"\ntolerance_g = 15\ntare_g = 120\n')
+        lines.append(
+            f'[[stations]]\nid = "PACK-{n}"\nkind = "pack"\ntolerance_g = 15\ntare_g = 120\n'
+            'scale = { transport = "mqtt" }\n'
+        )
     return "\n".join(lines)
 
 
@@ -202,10 +206,12 @@ async def run_demo(options: DemoOptions) -> None:
                     return
                 await asyncio.sleep(0.05)
             flow_task = tasks.create_task(flow.run(), name="order-flow")
+            # PACK-1 and PACK-2 weigh every picked order on simulated MQTT scales (edge/demo_packing.py).
+            packing = tasks.create_task(PackingFlow(parts, endpoint, rng).run(), name="packing")
             progress = tasks.create_task(_progress(parts, flow), name="progress")
             if options.duration is not None:
                 await asyncio.sleep(options.duration)
-                for task in (flow_task, progress, edge):
+                for task in (flow_task, packing, progress, edge):
                     task.cancel()
 
 

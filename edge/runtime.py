@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,11 @@ from devices.mqtt_transport import MqttEndpoint
 from devices.ptl.adapter import PtlAdapter
 from edge.config import SiteConfig
 from edge.delivery_store import DeliveryStore
+from edge.device_types import DeviceContext, StationDevice
 from edge.outbox import Endpoint, EndpointRegistry
 from edge.relay import WebhookRelay
 from edge.roles import Role
-from edge.station_devices import DeviceContext, StationDevice, station_devices
+from edge.station_devices import station_devices
 from edge.store import Store, make_engine
 from edge.webhooks import WebhookService
 from edge.writer import Writer
@@ -106,7 +107,14 @@ async def build(
     webhooks = WebhookService(registry=registry, deliveries=deliveries, relay=relay)
     link = MqttLink(mqtt, config.site.id, config.edge.id)
     ptl = PtlAdapter(link, config.site.id, writer.submit)
-    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+    hub = StreamHub(
+        floor=lambda: writer.floor,
+        last_seq=lambda: writer.last_seq,
+        pending_commands=lambda: {
+            module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
+            for module, p in ptl.pending().items()
+        },
+    )
 
     def send_lights(committed: Any) -> None:
         for instruction in committed.instructions:
@@ -125,10 +133,7 @@ async def build(
         store=store,
         tokens=tokens,
         hub=hub,
-        pending_commands=lambda: {
-            module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
-            for module, p in ptl.pending().items()
-        },
+        pending_commands=hub.pending_commands,
         extra_metrics=lambda: {**_ptl_metrics(ptl), **webhooks.metrics()},
         webhooks=webhooks,
         started_at=parts_started,
@@ -173,19 +178,25 @@ def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:
 
 
 async def apply_site(parts: EdgeParts) -> None:
-    """Bring the floor in line with the site file: its zones, and the locations it declares.
+    """Bring the floor in line with the site file: its zones, stations and the locations it declares.
 
     A location's on-hand from the file only seeds a new location: on a restart the live count wins.
+    Commands go to the writer together, so thousands of locations share a few transactions, and a
+    location the floor already has as the file says is left alone.
     """
     config = parts.config
     writer = parts.writer
-    for zone in config.owned_zones():
-        await writer.execute(cmd.DefineZone(zone=zone.id, scan_verify=zone.scan_verify, name=zone.name or ""))
     owned = {zone.id for zone in config.owned_zones()}
-    for station in config.stations:
-        if station.zone is not None and station.zone not in owned:
-            continue
-        await writer.execute(
+    await _execute_all(
+        writer,
+        [
+            cmd.DefineZone(zone=zone.id, scan_verify=zone.scan_verify, name=zone.name or "")
+            for zone in config.owned_zones()
+        ],
+    )
+    await _execute_all(
+        writer,
+        [
             cmd.DefineStation(
                 station=station.id,
                 kind=cmd.StationKind(station.kind),
@@ -194,12 +205,22 @@ async def apply_site(parts: EdgeParts) -> None:
                 tolerance_pct=station.tolerance_pct,
                 tare_g=station.tare_g,
             )
-        )
+            for station in config.stations
+            if station.zone is None or station.zone in owned
+        ],
+    )
+    changed = []
     for spec in config.locations:
         if spec.zone not in owned:
             continue
         existing = writer.floor.locations.get(spec.code)
-        await writer.execute(
+        if (
+            existing is not None
+            and (existing.zone, existing.module) == (spec.zone, spec.module)
+            and spec.sku in (None, existing.sku)
+        ):
+            continue
+        changed.append(
             cmd.UpsertLocation(
                 code=spec.code,
                 zone=spec.zone,
@@ -208,6 +229,12 @@ async def apply_site(parts: EdgeParts) -> None:
                 on_hand=spec.on_hand if existing is None else None,
             )
         )
+    await _execute_all(writer, changed)
+
+
+async def _execute_all(writer: Writer, commands: Sequence[cmd.Command], chunk: int = 5000) -> None:
+    for start in range(0, len(commands), chunk):
+        await asyncio.gather(*(writer.execute(c) for c in commands[start : start + chunk]))
 
 
 async def run_edge(
@@ -223,6 +250,7 @@ async def run_edge(
         log.info("lit modules queued to be sent their state again", extra={"modules": resent})
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
+        tasks.create_task(parts.hub.run(), name="stream-ticker")
         if parts.relay is not None:
             tasks.create_task(parts.relay.run(), name="webhook-relay")
         for device in parts.devices:

@@ -25,15 +25,18 @@ from core.model import (
     ExceptionStatus,
     FloorException,
     Item,
+    ItemScan,
     Light,
     LineStatus,
     Location,
     Order,
     OrderLine,
     OrderStatus,
+    Station,
     Zone,
     ZoneRun,
 )
+from core.packing import PackPhase, PackStationState
 from edge.tables import (
     DeviceRow,
     EventRow,
@@ -41,9 +44,12 @@ from edge.tables import (
     InboundMessageRow,
     ItemRow,
     LightRow,
+    LineScanRow,
     LocationRow,
     OrderLineRow,
     OrderRow,
+    PackStationRow,
+    StationRow,
     ZoneRow,
 )
 
@@ -66,6 +72,9 @@ DEVICES = _table(DeviceRow)
 EXCEPTIONS = _table(ExceptionRow)
 EVENTS = _table(EventRow)
 INBOUND = _table(InboundMessageRow)
+STATIONS = _table(StationRow)
+LINE_SCANS = _table(LineScanRow)
+PACK_STATIONS = _table(PackStationRow)
 
 
 class StoreError(Exception):
@@ -230,6 +239,16 @@ class Store:
                     status=LineStatus(r.status),
                     ticket=r.ticket,
                 )
+            for r in conn.execute(select(LINE_SCANS)):
+                scanned = lines_by_order.get(r.order_id, {}).get(r.line_id)
+                if scanned is not None:
+                    scanned.scan = ItemScan(
+                        gtin=r.gtin, lot=r.lot, serial=r.serial, expiry=r.expiry, station=r.station
+                    )
+            stations = [
+                Station(id=r.id, kind=r.kind, zone=r.zone, operator=r.operator)
+                for r in conn.execute(select(STATIONS))
+            ]
             orders = [
                 Order(
                     order_id=r.order_id,
@@ -277,6 +296,22 @@ class Store:
                 )
                 for r in conn.execute(select(EXCEPTIONS))
             ]
+            pack_stations = [
+                PackStationState(
+                    station=r.station,
+                    phase=PackPhase(r.phase),
+                    order_id=r.order_id,
+                    expected_g=r.expected_g,
+                    tolerance_g=r.tolerance_g,
+                    measured_g=r.measured_g,
+                    delta_g=r.delta_g,
+                    problem=r.problem,
+                    message=r.message,
+                    await_zero=r.await_zero,
+                    updated_at=r.updated_at,
+                )
+                for r in conn.execute(select(PACK_STATIONS))
+            ]
             last_seq = conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0
             recent = [
                 r.id
@@ -293,7 +328,9 @@ class Store:
             lights=lights,
             devices=devices,
             exceptions=exceptions,
+            stations=stations,
         )
+        floor.packing.restore(pack_stations)
         return Loaded(floor=floor, last_seq=int(last_seq), recent_inbound_ids=recent)
 
     def events_after(
@@ -384,7 +421,32 @@ def batch_rows(floor: Floor) -> Batch:
         ),
     )
     batch.add(EXCEPTIONS, (_exception_row(floor.exceptions[k]) for k in changes.exceptions))
+    batch.add(
+        STATIONS,
+        (
+            {"id": st.id, "kind": st.kind, "zone": st.zone, "operator": st.operator}
+            for st in (floor.stations[k] for k in changes.stations)
+        ),
+    )
+    batch.add(LINE_SCANS, _line_scan_rows(floor, changes.lines))
+    batch.add(PACK_STATIONS, (_pack_station_row(floor.packing.state(k)) for k in changes.pack_stations))
     return batch
+
+
+def _pack_station_row(state: PackStationState) -> dict[str, Any]:
+    return {
+        "station": state.station,
+        "phase": state.phase.value,
+        "order_id": state.order_id,
+        "expected_g": state.expected_g,
+        "tolerance_g": state.tolerance_g,
+        "measured_g": state.measured_g,
+        "delta_g": state.delta_g,
+        "problem": state.problem,
+        "message": state.message,
+        "await_zero": state.await_zero,
+        "updated_at": state.updated_at,
+    }
 
 
 def _order_row(order: Order) -> dict[str, Any]:
@@ -421,6 +483,25 @@ def _line_row(order: Order, line_id: str) -> dict[str, Any]:
         "status": line.status.value,
         "ticket": line.ticket,
     }
+
+
+def _line_scan_rows(floor: Floor, lines: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    rows = []
+    for order_id, line_id in lines:
+        scan = floor.orders[order_id].lines[line_id].scan
+        if scan is not None:
+            rows.append(
+                {
+                    "order_id": order_id,
+                    "line_id": line_id,
+                    "gtin": scan.gtin,
+                    "lot": scan.lot,
+                    "serial": scan.serial,
+                    "expiry": scan.expiry,
+                    "station": scan.station,
+                }
+            )
+    return rows
 
 
 def _exception_row(x: FloorException) -> dict[str, Any]:

@@ -146,3 +146,43 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = None
     created_at: float
     delivered_at: float | None = None
+
+
+class StationRow(SQLModel, table=True):
+    """Live state of a site-file station (who is signed in there); the rest comes from the site file."""
+
+    __tablename__ = "stations"
+    id: str = Field(primary_key=True)
+    kind: str
+    zone: str | None = None
+    operator: str | None = None
+
+
+class LineScanRow(SQLModel, table=True):
+    """The item scan that armed an order line in a scan-verify zone (its own table: old stores gain it)."""
+
+    __tablename__ = "line_scans"
+    order_id: str = Field(primary_key=True)
+    line_id: str = Field(primary_key=True)
+    gtin: str
+    lot: str | None = None
+    serial: str | None = None
+    expiry: str | None = None
+    station: str | None = None
+
+
+class PackStationRow(SQLModel, table=True):
+    """Weigh-verify state of a pack station that must survive a restart: its order and verdict."""
+
+    __tablename__ = "pack_stations"
+    station: str = Field(primary_key=True)
+    phase: str
+    order_id: str | None = None
+    expected_g: float | None = None
+    tolerance_g: float | None = None
+    measured_g: float | None = None
+    delta_g: float | None = None
+    problem: str | None = None
+    message: str = ""
+    await_zero: bool = False
+    updated_at: float | None = None

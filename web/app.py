@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from web.context import WebContext
-from web.routes import floor, health, master_data, orders, stream, webhooks
+from web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
 STATIC = Path(__file__).parent / "static"
 
@@ -25,16 +25,14 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.context = context
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(stations.router, prefix="/api/v1")
     app.include_router(health.router)
+    app.include_router(pages.router)  # /dashboard, /stations/{id}, /zones/{id}
     app.include_router(health.router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/dashboard")
-
-    @app.get("/dashboard", include_in_schema=False)
-    async def dashboard() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
 
     return app

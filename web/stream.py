@@ -2,7 +2,9 @@
 
 The hub is a writer subscriber: after each commit it builds one delta and offers it to every client's
 bounded queue without waiting. A client whose queue is full is marked for resync and gets a fresh
-snapshot instead of the deltas it missed.
+snapshot instead of the deltas it missed. Every message carries the KPIs (web/kpis.py) as of its sending;
+a ticker (`run`) offers a small delta once a second so KPIs, rates and commands awaiting an ack move
+even on a quiet floor.
 """
 
 from __future__ import annotations
@@ -10,15 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.floor import Floor
 from core.model import ExceptionStatus, OrderStatus
 from edge.writer import Committed
-from web.views import event_view, exception_view, location_view, order_view
+from web.kpis import KpiTracker
+from web.views import (
+    device_view,
+    event_view,
+    exception_view,
+    location_view,
+    order_view,
+    pack_station_views,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,23 @@ class StreamClient:
     dropped: int = 0
 
 
+# Keys of the entity lists a delta carries, and the field that identifies an entity in each.
+ENTITY_KEYS: Mapping[str, str] = {
+    "locations": "code",
+    "orders": "order_id",
+    "exceptions": "id",
+    "devices": "id",
+    "stations": "id",
+}
+
+
+@dataclass(kw_only=True, slots=True)
+class HubStats:
+    overflows: int = 0  # times a client's queue was full: its backlog was dropped, a snapshot is owed
+    resyncs: int = 0  # snapshots sent to clients that fell behind
+    messages: int = 0  # messages handed to clients (snapshots and coalesced deltas)
+
+
 @dataclass
 class StreamHub:
     floor: Callable[[], Floor]
@@ -39,24 +67,60 @@ class StreamHub:
     client_queue: int = 256
     coalesce_seconds: float = 0.1
     history: int = 2000
+    tick_seconds: float = 1.0
+    clock: Callable[[], float] = time.time
+    # module -> {"seq", "attempts", "age_s"}: light commands still waiting for an ack (from the PTL adapter)
+    pending_commands: Callable[[], Mapping[str, Mapping[str, Any]]] = dict
+    kpis: KpiTracker | None = None
     clients: set[StreamClient] = field(default_factory=set)
+    stats: HubStats = field(default_factory=HubStats)
     _recent: deque[dict[str, Any]] = field(default_factory=deque)
+    # The seq of the last batch this hub saw committed. The writer's own counter runs ahead while a batch
+    # is being committed; a snapshot must never claim a seq whose delta has not been sent yet.
+    _committed_seq: int | None = None
+    _stations_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kpis is None:
+            self.kpis = KpiTracker(shift_started_at=self.clock())
+
+    @property
+    def seq(self) -> int:
+        return self.last_seq() if self._committed_seq is None else self._committed_seq
+
+    def kpi_view(self) -> dict[str, Any]:
+        assert self.kpis is not None
+        return self.kpis.view(self.clock())
+
+    def awaiting_ack(self) -> dict[str, dict[str, Any]]:
+        return {module: dict(info) for module, info in self.pending_commands().items()}
+
+    def device_views(self, device_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        floor = self.floor()
+        pending = self.pending_commands()
+        now = self.clock()
+        ids = sorted(floor.devices) if device_ids is None else device_ids
+        return [
+            device_view(floor, floor.devices[d], awaiting_ack=pending.get(d), now=now)
+            for d in ids
+            if d in floor.devices
+        ]
 
     def snapshot(self) -> dict[str, Any]:
         floor = self.floor()
         return {
             "type": "snapshot",
-            "seq": self.last_seq(),
+            "seq": self.seq,
             "zones": [{"id": z.id, "name": z.name or z.id} for z in floor.zones.values()],
             "locations": [location_view(floor, code) for code in floor.locations],
             "orders": [order_view(o) for o in floor.orders.values() if o.status in ACTIVE_ORDER_STATUSES],
             "exceptions": [
                 exception_view(x) for x in floor.exceptions.values() if x.status is ExceptionStatus.OPEN
             ],
-            "devices": [
-                {"id": d.id, "kind": d.kind, "online": d.online, "last_seen": d.last_seen}
-                for d in floor.devices.values()
-            ],
+            "devices": self.device_views(),
+            "stations": pack_station_views(floor),
+            "awaiting_ack": self.awaiting_ack(),
+            "kpis": self.kpi_view(),
             "recent_events": self.recent_events(50),
         }
 
@@ -71,28 +135,73 @@ class StreamHub:
 
     def on_commit(self, committed: Committed) -> None:
         floor = self.floor()
+        assert self.kpis is not None
+        for record in committed.events:
+            self.kpis.record(record.type, record.data, record.occurred_at)
+        if committed.events:
+            self._committed_seq = committed.events[-1].seq
         codes = set(committed.locations)
         for module in committed.lights:
             code = floor.location_of_module(module)
             if code is not None:
                 codes.add(code)
+        # A confirmed line changes its order without the order itself being marked changed (the store
+        # writes the line alone), so every order an event names is sent again too.
+        order_ids = list(
+            dict.fromkeys([*committed.orders, *(e.order_id for e in committed.events if e.order_id)])
+        )
         delta: dict[str, Any] = {
             "type": "delta",
-            "seq": committed.events[-1].seq if committed.events else self.last_seq(),
+            "seq": self.seq,
             "events": [event_view(e) for e in committed.events],
             "locations": [location_view(floor, c) for c in sorted(codes) if c in floor.locations],
-            "orders": [order_view(floor.orders[o]) for o in committed.orders if o in floor.orders],
+            "orders": [order_view(floor.orders[o]) for o in order_ids if o in floor.orders],
             "exceptions": [
                 exception_view(floor.exceptions[x]) for x in committed.exceptions if x in floor.exceptions
             ],
-            "devices": [
-                {"id": d.id, "kind": d.kind, "online": d.online, "last_seen": d.last_seen}
-                for d in (floor.devices[k] for k in committed.devices if k in floor.devices)
-            ],
+            "devices": self.device_views(sorted(committed.devices)),
+            "stations": self._changed_stations(floor),
         }
         self._recent.append(delta)
         while len(self._recent) > self.history:
             self._recent.popleft()
+        self._offer(delta)
+
+    def _changed_stations(self, floor: Floor) -> list[dict[str, Any]]:
+        """Pack stations whose view changed since last sent: the live scale reading changes without an
+        event, so the hub compares views (a site has a handful of pack stations) instead of trusting events.
+        """
+        changed = []
+        for view in pack_station_views(floor):
+            if self._stations_sent.get(view["id"]) != view:
+                self._stations_sent[view["id"]] = view
+                changed.append(view)
+        return changed
+
+    def tick(self) -> None:
+        """Offer every client a small delta so rates and waiting acks move on a quiet floor too."""
+        stations = self._changed_stations(self.floor())
+        if stations:
+            # A state change a resuming client must not miss: kept like a commit's delta.
+            self._recent.append({"type": "delta", "seq": self.seq, "events": [], "stations": stations})
+        if self.clients:
+            self._offer(
+                {
+                    "type": "delta",
+                    "seq": self.seq,
+                    "events": [],
+                    "stations": stations,
+                    "awaiting_ack": self.awaiting_ack(),
+                }
+            )
+
+    async def run(self) -> None:
+        """The ticker; runs until cancelled."""
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self.tick()
+
+    def _offer(self, delta: dict[str, Any]) -> None:
         for client in self.clients:
             if client.resync:
                 continue
@@ -102,10 +211,13 @@ class StreamHub:
                 # Never wait for a slow client: drop its backlog and send it a snapshot when it catches up.
                 client.resync = True
                 client.dropped += 1
+                self.stats.overflows += 1
 
     def since(self, after: int) -> list[dict[str, Any]] | None:
         """Deltas after `after` if the hub still holds all of them, else None (the client must resync)."""
-        if after >= self.last_seq():
+        if after > self.seq:
+            return None  # a seq this edge never committed (another edge's, or a wiped store): resync
+        if after == self.seq:
             return []
         event_deltas = [d for d in self._recent if d["events"]]
         if not event_deltas or event_deltas[0]["events"][0]["seq"] > after + 1:
@@ -131,7 +243,8 @@ class StreamHub:
         merged = [first]
         while not client.queue.empty():
             merged.append(client.queue.get_nowait())
-        return merge_deltas(merged)
+        self.stats.messages += 1
+        return {**merge_deltas(merged), "kpis": self.kpi_view()}
 
     @staticmethod
     def _overflowed(client: StreamClient) -> bool:
@@ -141,20 +254,24 @@ class StreamHub:
         while not client.queue.empty():
             client.queue.get_nowait()
         client.resync = False
+        self.stats.resyncs += 1
+        self.stats.messages += 1
         return self.snapshot()
 
 
 def merge_deltas(deltas: list[dict[str, Any]]) -> dict[str, Any]:
-    if len(deltas) == 1:
-        return deltas[0]
-    merged: dict[str, Any] = {"type": "delta", "seq": deltas[-1]["seq"], "events": []}
-    keyed: dict[str, dict[Any, Any]] = {"locations": {}, "orders": {}, "exceptions": {}, "devices": {}}
-    keys = {"locations": "code", "orders": "order_id", "exceptions": "id", "devices": "id"}
+    """One delta equivalent to applying `deltas` in order: all events, the latest state of each entity."""
+    merged: dict[str, Any] = {"type": "delta", "seq": max(d["seq"] for d in deltas), "events": []}
+    keyed: dict[str, dict[Any, Any]] = {part: {} for part in ENTITY_KEYS}
     for delta in deltas:
         merged["events"].extend(delta["events"])
         for part, index in keyed.items():
-            for entry in delta[part]:
-                index[entry[keys[part]]] = entry  # the later state of an entity wins
+            for entry in delta.get(part, ()):
+                key = entry[ENTITY_KEYS[part]]
+                index.pop(key, None)  # re-insert: the latest change of an entity goes last
+                index[key] = entry  # the later state of an entity wins
+        if "awaiting_ack" in delta:
+            merged["awaiting_ack"] = delta["awaiting_ack"]  # a whole map each time: the latest wins
     for part, index in keyed.items():
         merged[part] = list(index.values())
     return merged

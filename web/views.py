@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from core.floor import Floor
-from core.model import FloorException, Light, Order
+from core.model import Device, FloorException, Light, Order, Station
+from core.packing import PackStationState
 from edge.store import EventRecord
 
 
@@ -34,7 +36,13 @@ def order_view(order: Order) -> dict[str, Any]:
             for line in order.lines.values()
         ],
         "zones": [
-            {"zone": run.zone, "operator": run.operator, "color": run.color, "done": run.done}
+            {
+                "zone": run.zone,
+                "picker": run.picker,
+                "operator": run.operator,
+                "color": run.color,
+                "done": run.done,
+            }
             for run in order.runs.values()
         ],
     }
@@ -96,3 +104,65 @@ def event_view(record: EventRecord) -> dict[str, Any]:
         "order_id": record.order_id,
         "data": record.data,
     }
+
+
+def device_view(
+    floor: Floor, device: Device, *, awaiting_ack: Mapping[str, Any] | None, now: float
+) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "kind": device.kind,
+        "transport": device.transport,
+        "online": device.online,
+        "last_seen": iso(device.last_seen),
+        "seconds_since_seen": round(now - device.last_seen, 3) if device.last_seen else None,
+        "location": floor.location_of_module(device.id) if device.kind == "ptl" else None,
+        "awaiting_ack": dict(awaiting_ack) if awaiting_ack is not None else None,
+    }
+
+
+def station_view(station: Station, state: PackStationState | None) -> dict[str, Any]:
+    """A station as packers and supervisors see it; a pack station adds its weigh-verify state.
+
+    The same shape as GET /api/v1/stations (web/routes/stations.py), plus `overridable`: whether a
+    supervisor may accept the station's current order (a rejected weight, or no unit weight to check).
+    """
+    view: dict[str, Any] = {"id": station.id, "kind": station.kind, "zone": station.zone}
+    if station.kind != "pack":
+        return view
+    phase = state.phase.value if state else "idle"
+    view.update(
+        {
+            "tolerance_g": station.tolerance_g,
+            "tolerance_pct": station.tolerance_pct,
+            "tare_g": station.tare_g,
+            "state": phase,
+            "order_id": state.order_id if state else None,
+            "expected_g": state.expected_g if state else None,
+            "tolerance_applied_g": state.tolerance_g if state else None,
+            "measured_g": state.measured_g if state else None,
+            "delta_g": state.delta_g if state else None,
+            "verdict": state.verdict if state else None,
+            "problem": state.problem if state else None,
+            "message": state.message if state else "scan an order",
+            "scale": {
+                "device": state.scale if state else None,
+                "grams": state.grams if state else None,
+                "stable": state.stable if state else False,
+                "condition": state.condition.value if state else "ok",
+            },
+            "updated_at": iso(state.updated_at) if state else None,
+            "overridable": state is not None
+            and state.order_id is not None
+            and (phase == "rejected" or (phase == "blocked" and state.problem == "pack_missing_unit_weight")),
+        }
+    )
+    return view
+
+
+def pack_station_views(floor: Floor) -> list[dict[str, Any]]:
+    return [
+        station_view(station, floor.packing.states.get(station.id))
+        for station in sorted(floor.stations.values(), key=lambda s: s.id)
+        if station.kind == "pack"
+    ]

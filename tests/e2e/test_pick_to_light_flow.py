@@ -352,5 +352,6 @@ async def test_floorgate_sim_picks_orders_on_an_edge_running_elsewhere(
         assert [(ln["picked"], ln["status"]) for ln in order["lines"]] == [(2, "picked"), (4, "picked")]
     finally:
         sim.terminate()
-        assert sim.wait(timeout=15) == 0
+        sim_code = sim.wait(timeout=15)
         edge.stop()
+    assert sim_code == 0

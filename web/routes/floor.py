@@ -13,7 +13,7 @@ from core import commands as cmd
 from core.model import ExceptionStatus
 from web.deps import CanRead, CanResolve, Context
 from web.routes.commands import run
-from web.views import event_view, exception_view, iso
+from web.views import device_view, event_view, exception_view
 
 router = APIRouter(tags=["floor"])
 
@@ -41,18 +41,15 @@ async def list_devices(context: Context, _role: CanRead) -> list[dict[str, Any]]
     pending = context.pending_commands()
     now = time.time()
     return [
-        {
-            "id": d.id,
-            "kind": d.kind,
-            "transport": d.transport,
-            "online": d.online,
-            "last_seen": iso(d.last_seen),
-            "seconds_since_seen": round(now - d.last_seen, 3) if d.last_seen else None,
-            "location": floor.location_of_module(d.id) if d.kind == "ptl" else None,
-            "awaiting_ack": pending.get(d.id),
-        }
+        device_view(floor, d, awaiting_ack=pending.get(d.id), now=now)
         for d in sorted(floor.devices.values(), key=lambda d: d.id)
     ]
+
+
+@router.get("/kpis")
+async def kpis(context: Context, _role: CanRead) -> dict[str, Any]:
+    """Shift and last-15-minute KPIs from committed events: the same numbers the stream carries."""
+    return context.hub.kpi_view()
 
 
 @router.get("/exceptions")

@@ -79,6 +79,14 @@ async def metrics(context: Context, _role: CanRead) -> Response:
         f"{sum(1 for x in floor.exceptions.values() if x.status is ExceptionStatus.OPEN)}",
         "# TYPE floorgate_stream_clients gauge",
         f"floorgate_stream_clients {len(context.hub.clients)}",
+        "# HELP floorgate_stream_overflows_total Stream clients found with a full queue (dropped to resync).",
+        "# TYPE floorgate_stream_overflows_total counter",
+        f"floorgate_stream_overflows_total {context.hub.stats.overflows}",
+        "# HELP floorgate_stream_resyncs_total Snapshots sent to stream clients that fell behind.",
+        "# TYPE floorgate_stream_resyncs_total counter",
+        f"floorgate_stream_resyncs_total {context.hub.stats.resyncs}",
+        "# TYPE floorgate_stream_messages_total counter",
+        f"floorgate_stream_messages_total {context.hub.stats.messages}",
     ]
     extra = dict(context.extra_metrics())
     if context.webhooks is not None:

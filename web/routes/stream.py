@@ -9,7 +9,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from edge.roles import Permission
 from web.deps import role_for
-from web.stream import cancel_quietly
+from web.stream import cancel_quietly, merge_deltas
 
 router = APIRouter(tags=["stream"])
 
@@ -31,10 +31,10 @@ async def stream(websocket: WebSocket, token: str = "", after: int | None = None
     try:
         missed = hub.since(after) if after is not None else None
         if missed is None:
-            await websocket.send_json({**hub.snapshot(), "role": role.value})
-        else:
-            for delta in missed:
-                await websocket.send_json(delta)
+            await websocket.send_json({**hub.snapshot(), "role": role.value, "site": context.site_id})
+        elif missed:
+            # What the client missed, as one message: a reconnect must not burst past the coalescing rate.
+            await websocket.send_json({**merge_deltas(missed), "kpis": hub.kpi_view()})
         # Reading is only to notice the client leaving; the dashboard sends nothing we act on.
         reader = asyncio.create_task(_drain(websocket), name="stream-reader")
         try:

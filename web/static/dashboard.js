@@ -1,132 +1,257 @@
-// FloorGate dashboard: opens the live stream with a token, renders zones and lit bins, events, exceptions.
+// FloorGate supervisor view: KPIs, zones with live lights, pickers, pack stations, exceptions, devices, events.
 "use strict";
 
-const state = { locations: new Map(), zones: [], exceptions: new Map(), role: null, seq: 0, times: [] };
-const $ = (id) => document.getElementById(id);
-let socket = null;
-let retry = 500;
+const resolving = new Set();
+const overrideDraft = { station: null, reason: "", error: "" };
+const stationCardKeys = new Map();
 
-function token() {
-  const fromUrl = new URLSearchParams(location.search).get("token");
-  if (fromUrl) { sessionStorage.setItem("fg-token", fromUrl); history.replaceState(null, "", location.pathname); }
-  return sessionStorage.getItem("fg-token");
+function renderHeader() {
+  $("site").textContent = live.site ? `site ${live.site}` : "";
+  $("role").textContent = live.role ? `role: ${live.role}` : "";
+  $("clock").textContent = `seq ${live.seq}`;
 }
 
-function showLogin(message) {
-  $("floor").hidden = true; $("login").hidden = false; $("login-error").textContent = message || "";
-}
-
-function connect() {
-  const t = token();
-  if (!t) { showLogin(); return; }
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  const after = state.seq ? `&after=${state.seq}` : "";
-  socket = new WebSocket(`${proto}://${location.host}/api/v1/stream?token=${encodeURIComponent(t)}${after}`);
-  let opened = false;
-  socket.onmessage = (msg) => { opened = true; retry = 500; apply(JSON.parse(msg.data)); };
-  socket.onclose = (ev) => {
-    setConnected(false);
-    if (ev.code === 1008 || (!opened && ev.code === 1006 && !state.seq)) {
-      sessionStorage.removeItem("fg-token"); showLogin("That token was refused."); return;
-    }
-    setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
-  };
-}
-
-function setConnected(on) { const c = $("conn"); c.textContent = on ? "live" : "offline"; c.className = "pill " + (on ? "on" : "off"); }
-
-function apply(msg) {
-  setConnected(true);
-  $("login").hidden = true; $("floor").hidden = false;
-  if (msg.type === "snapshot") {
-    state.role = msg.role || state.role;
-    state.zones = msg.zones; state.locations.clear(); state.exceptions.clear();
-    msg.locations.forEach((l) => state.locations.set(l.code, l));
-    msg.exceptions.forEach((x) => state.exceptions.set(x.id, x));
-    $("events").innerHTML = ""; state.times = [];
-    (msg.recent_events || []).forEach(addEvent);
-    renderZones();
-  } else {
-    msg.locations.forEach((l) => { state.locations.set(l.code, l); renderBin(l); });
-    msg.exceptions.forEach((x) => x.status === "open" ? state.exceptions.set(x.id, x) : state.exceptions.delete(x.id));
-    msg.events.forEach(addEvent);
-  }
-  state.seq = msg.seq;
-  renderExceptions(); renderKpis();
-}
-
-function renderZones() {
-  const root = $("zones"); root.innerHTML = "";
-  for (const zone of state.zones) {
-    const section = document.createElement("section");
-    section.className = "zone"; section.dataset.zone = zone.id;
-    const title = document.createElement("h2");
-    title.textContent = zone.name && zone.name !== zone.id ? zone.name : `Zone ${zone.id}`;
-    const grid = document.createElement("div"); grid.className = "grid";
-    section.append(title, grid);
-    root.appendChild(section);
-  }
-  for (const loc of state.locations.values()) renderBin(loc);
-}
-
-function renderBin(loc) {
-  let el = document.querySelector(`[data-location="${CSS.escape(loc.code)}"]`);
-  if (!el) {
-    const grid = document.querySelector(`[data-zone="${CSS.escape(loc.zone)}"] .grid`);
-    if (!grid) return;
-    el = document.createElement("div"); el.dataset.location = loc.code; el.dataset.module = loc.module || "";
-    grid.appendChild(el);
-  }
-  const light = loc.light;
-  el.className = "bin" + (light ? ` lit c-${light.color} blink-${light.blink}` : "") + (loc.online === false ? " offline" : "");
-  el.title = `${loc.code} · module ${loc.module || "-"} · ${loc.sku || "no sku"} · on hand ${loc.on_hand ?? "?"}`;
-  const code = document.createElement("div"); code.className = "code"; code.textContent = loc.code;
-  const qty = document.createElement("div"); qty.className = "qty"; qty.dataset.testid = "display";
-  qty.textContent = light ? light.display : "";
-  el.replaceChildren(code, qty);
-}
-
-function renderExceptions() {
-  const ul = $("exceptions"); ul.innerHTML = "";
-  const canResolve = state.role === "supervisor" || state.role === "admin";
-  for (const x of state.exceptions.values()) {
-    const li = document.createElement("li"); li.dataset.exception = x.id;
-    li.textContent = `${x.kind}: ${x.message}` + (x.count > 1 ? ` (×${x.count})` : "");
-    if (canResolve) {
-      const b = document.createElement("button"); b.textContent = "Resolve";
-      b.onclick = () => resolve(x.id, b); li.appendChild(b);
-    }
-    ul.appendChild(li);
-  }
-}
-
-async function resolve(id, button) {
-  button.disabled = true;
-  const r = await fetch(`/api/v1/exceptions/${id}/resolve`, { method: "POST", headers: { Authorization: `Bearer ${token()}`, "Content-Type": "application/json" }, body: "{}" });
-  if (!r.ok) { button.disabled = false; button.textContent = `failed (${r.status})`; }
-}
-
-function addEvent(e) {
-  state.times.push(Date.parse(e.timestamp));
-  if (state.times.length > 500) state.times.shift();
-  const li = document.createElement("li"); li.className = "new";
-  const d = e.data;
-  const subject = d.order || d.device || d.location || "";
-  const line = d.line ? ` line ${d.line}` : "";
-  const qty = d.picked !== undefined ? ` picked ${d.picked}/${d.qty}` : "";
-  li.textContent = `#${e.seq} ${e.type} ${subject}${line}${qty}`;
-  const ol = $("events"); ol.prepend(li);
-  while (ol.children.length > 60) ol.lastChild.remove();
+function kpiCard(label, main, sub, tone, testid) {
+  return el("div", { class: `kpi ${tone || ""}`, dataset: { testid } },
+    el("div", { class: "kpi-label" }, label),
+    el("div", { class: "kpi-value" }, main),
+    el("div", { class: "kpi-sub" }, sub));
 }
 
 function renderKpis() {
-  const lit = [...state.locations.values()].filter((l) => l.light).length;
-  const since = Date.now() - 60000;
-  const lastMinute = state.times.filter((t) => t >= since).length;
-  $("kpis").textContent = `${lit} lit · ${state.exceptions.size} open exceptions · ${(lastMinute / 60).toFixed(1)} events/s (last minute) · seq ${state.seq}`;
+  const k = live.kpis;
+  if (!k) return;
+  const w = k.last_15m, s = k.shift;
+  const online = [...live.devices.values()].filter((d) => d.online).length;
+  const accuracyTone = w.pick_accuracy !== null && w.pick_accuracy < 0.98 ? "warn" : "";
+  $("kpis").replaceChildren(
+    kpiCard("Lines / hour · 15 min", w.lines_per_hour.toFixed(0), `${w.lines} lines · shift ${s.lines_per_hour.toFixed(0)}/h, ${s.lines} lines`, "", "kpi-lines"),
+    kpiCard("Pick accuracy · 15 min", percent(w.pick_accuracy), `${w.rejected_picks} refused picks · shift ${percent(s.pick_accuracy)}`, accuracyTone, "kpi-accuracy"),
+    kpiCard("Shorts · 15 min", String(w.shorts), `shift ${s.shorts}`, w.shorts ? "warn" : "", "kpi-shorts"),
+    kpiCard("Weight-check failures · 15 min", `${w.weight_failures} / ${w.weight_checks}`, `shift ${s.weight_failures} / ${s.weight_checks} · ${s.overrides} overridden`, w.weight_failures ? "bad" : "", "kpi-weight"),
+    kpiCard("Events / s · 15 min", w.events_per_s.toFixed(1), `shift ${s.events_per_s.toFixed(1)}/s · ${s.events} events`, "", "kpi-events"),
+    kpiCard("Open exceptions", String(live.exceptions.size), `${online}/${live.devices.size} devices online`, live.exceptions.size ? "bad" : "", "kpi-exceptions"),
+  );
 }
 
-$("login").addEventListener("submit", (ev) => {
-  ev.preventDefault(); sessionStorage.setItem("fg-token", $("token").value); connect();
+function renderZones() {
+  const root = $("zones");
+  root.replaceChildren(...live.zones.map((zone) => el("section", { class: "panel zone", dataset: { zone: zone.id } },
+    el("h2", {},
+      zone.name && zone.name !== zone.id ? zone.name : `Zone ${zone.id}`,
+      el("a", { class: "screen-link", href: `/zones/${encodeURIComponent(zone.id)}` }, "zone screen ↗"),
+      el("span", { class: "zone-stats", dataset: { zoneStats: zone.id } })),
+    el("div", { class: "grid" }))));
+  for (const loc of live.locations.values()) renderBin(loc);
+  renderZoneStats();
+}
+
+function renderZoneStats() {
+  for (const zone of live.zones) {
+    const node = document.querySelector(`[data-zone-stats="${CSS.escape(zone.id)}"]`);
+    if (!node) continue;
+    const locs = [...live.locations.values()].filter((l) => l.zone === zone.id);
+    const lit = locs.filter((l) => l.light).length;
+    const offline = locs.filter((l) => l.online === false).length;
+    node.textContent = `${lit} lit · ${locs.length} bins` + (offline ? ` · ${offline} offline` : "");
+    node.className = "zone-stats" + (offline ? " bad-text" : "");
+  }
+}
+
+function renderBin(loc) {
+  let node = document.querySelector(`[data-location="${CSS.escape(loc.code)}"]`);
+  if (!node) {
+    const grid = document.querySelector(`[data-zone="${CSS.escape(loc.zone)}"] .grid`);
+    if (!grid) return;
+    node = el("div", { dataset: { location: loc.code, module: loc.module || "" } });
+    grid.append(node);
+  }
+  const light = loc.light;
+  const unacked = loc.module && live.awaitingAck[loc.module];
+  node.className = "bin" + (light ? ` lit c-${light.color} blink-${light.blink}` : "")
+    + (loc.online === false ? " offline" : "") + (unacked ? " unacked" : "");
+  node.title = `${loc.code} · module ${loc.module || "-"} · ${loc.sku || "no sku"} · on hand ${loc.on_hand ?? "?"}`
+    + (light ? ` · order ${light.order_id} line ${light.line_id}` : "");
+  node.replaceChildren(...[
+    el("div", { class: "code" }, loc.code),
+    el("div", { class: "qty", dataset: { testid: "display" } }, light ? light.display : ""),
+    loc.online === false ? el("div", { class: "health" }, "offline") : null,
+    unacked ? el("div", { class: "health", title: "command awaiting ack" }, "⟳") : null,
+  ].filter(Boolean));
+}
+
+function renderPickers() {
+  const byPicker = new Map();
+  for (const p of (live.kpis ? live.kpis.last_15m.pickers : [])) byPicker.set(p.picker, p);
+  const rows = activePickers().map((p) => {
+    const stats = byPicker.get(p.picker);
+    const pct = p.lines.length ? Math.round((p.done / p.lines.length) * 100) : 0;
+    return el("tr", { dataset: { picker: p.picker } },
+      el("td", {}, el("span", { class: `swatch c-${p.color}` }), p.picker),
+      el("td", {}, p.zone),
+      el("td", {}, p.order),
+      el("td", {}, el("div", { class: "progress" }, el("div", { class: `bar c-${p.color}`, style: { width: `${pct}%` } })),
+        el("span", { class: "progress-text" }, `${p.done}/${p.lines.length} lines`)),
+      el("td", { class: "num" }, stats ? stats.lines_per_hour.toFixed(0) : "—"),
+      el("td", { class: "num" }, stats ? percent(stats.pick_accuracy) : "—"),
+      el("td", { class: "num" }, stats ? String(stats.shorts) : "0"));
+  });
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "Nobody is picking right now.")));
+  $("pickers").replaceChildren(...rows);
+}
+
+const VERDICT_TEXT = { verified: "PASS", rejected: "FAIL", overridden: "ACCEPTED", weighing: "WEIGHING", idle: "IDLE", blocked: "BLOCKED" };
+
+function stationCard(st) {
+  const reading = st.scale || {};
+  const card = el("div", { class: `station phase-${st.state}`, dataset: { station: st.id } },
+    el("div", { class: "station-head" },
+      el("strong", {}, st.id),
+      el("span", { class: `verdict v-${st.state}`, dataset: { testid: "verdict" } }, VERDICT_TEXT[st.state] || st.state),
+      el("a", { class: "screen-link", href: `/stations/${encodeURIComponent(st.id)}` }, "packer screen ↗")),
+    el("div", { class: "station-order" }, st.order_id ? `order ${st.order_id}` : "no order"),
+    el("div", { class: "weights" },
+      el("div", {}, el("span", { class: "muted" }, "expected "), el("b", {}, grams(st.expected_g)), st.tolerance_applied_g !== null ? el("span", { class: "muted" }, ` ± ${grams(st.tolerance_applied_g)}`) : null),
+      el("div", {}, el("span", { class: "muted" }, "measured "), el("b", {}, grams(st.measured_g)),
+        st.delta_g !== null ? el("span", { class: st.verdict === "rejected" ? "bad-text" : "muted" }, ` (${st.delta_g > 0 ? "+" : ""}${grams(st.delta_g)})`) : null),
+      el("div", { class: "muted" }, `scale ${reading.grams === null || reading.grams === undefined ? "—" : grams(reading.grams)}${reading.stable ? " stable" : ""}${reading.condition && reading.condition !== "ok" ? ` · ${reading.condition}` : ""}`)),
+    st.message ? el("div", { class: "station-msg" }, st.message) : null);
+  if (st.overridable && live.canAct()) card.append(overrideForm(st));
+  return card;
+}
+
+function overrideForm(st) {
+  if (overrideDraft.station !== st.id) {
+    return el("button", { class: "act", dataset: { testid: "override" }, onclick: () => {
+      overrideDraft.station = st.id; overrideDraft.reason = ""; overrideDraft.error = "";
+      stationCardKeys.clear(); renderStations();
+      const input = document.querySelector(`[data-station="${CSS.escape(st.id)}"] input`);
+      if (input) input.focus();
+    } }, "Override weight check…");
+  }
+  const input = el("input", { type: "text", placeholder: "reason (required)", maxlength: 200, value: overrideDraft.reason, dataset: { testid: "override-reason" },
+    oninput: (ev) => { overrideDraft.reason = ev.target.value; } });
+  input.value = overrideDraft.reason;
+  const submit = async (ev) => {
+    ev.preventDefault();
+    const reason = overrideDraft.reason.trim();
+    if (!reason) { overrideDraft.error = "Say why the carton is accepted."; stationCardKeys.clear(); renderStations(); return; }
+    const result = await api("POST", `/stations/${encodeURIComponent(st.id)}/override`, { order_id: st.order_id, reason });
+    if (result.ok) { overrideDraft.station = null; overrideDraft.error = ""; }
+    else overrideDraft.error = `Refused (${result.status}): ${result.detail}`;
+    stationCardKeys.clear(); renderStations();
+  };
+  return el("form", { class: "override", onsubmit: submit },
+    input,
+    el("button", { type: "submit", class: "act", dataset: { testid: "override-confirm" } }, `Accept order ${st.order_id}`),
+    el("button", { type: "button", class: "ghost", onclick: () => { overrideDraft.station = null; stationCardKeys.clear(); renderStations(); } }, "Cancel"),
+    overrideDraft.error ? el("p", { class: "bad-text", role: "alert" }, overrideDraft.error) : null);
+}
+
+function renderStations() {
+  const root = $("stations");
+  const stations = [...live.stations.values()].sort((a, b) => a.id.localeCompare(b.id));
+  if (!stations.length) { root.replaceChildren(el("p", { class: "muted" }, "No pack stations on this edge.")); stationCardKeys.clear(); return; }
+  const seen = new Set();
+  for (const st of stations) {
+    seen.add(st.id);
+    // Rebuild a card only when its station changed: a supervisor may be typing an override reason in it.
+    const key = JSON.stringify(st) + live.role;
+    if (stationCardKeys.get(st.id) === key && root.querySelector(`[data-station="${CSS.escape(st.id)}"]`)) continue;
+    stationCardKeys.set(st.id, key);
+    const focused = document.activeElement && document.activeElement.closest(`[data-station="${CSS.escape(st.id)}"]`) && document.activeElement.tagName === "INPUT";
+    const card = stationCard(st);
+    const old = root.querySelector(`[data-station="${CSS.escape(st.id)}"]`);
+    if (old) old.replaceWith(card); else root.append(card);
+    if (focused) { const input = card.querySelector("input"); if (input) input.focus(); }
+  }
+  for (const node of [...root.children]) if (!seen.has(node.dataset.station)) node.remove();
+}
+
+function renderExceptions() {
+  $("exception-count").textContent = live.exceptions.size ? String(live.exceptions.size) : "";
+  const items = [...live.exceptions.values()].sort((a, b) => b.id - a.id).map((x) => {
+    const li = el("li", { dataset: { exception: x.id } },
+      el("div", { class: "x-head" }, el("span", { class: "x-kind" }, x.kind), el("span", { class: "muted" }, ` ${clock(x.last_at || x.raised_at)}`),
+        x.count > 1 ? el("span", { class: "count" }, `×${x.count}`) : null),
+      el("div", { class: "x-msg" }, x.message));
+    if (live.canAct()) {
+      li.append(el("button", { class: "act", disabled: resolving.has(x.id), dataset: { testid: "resolve" }, onclick: async (ev) => {
+        resolving.add(x.id); ev.target.disabled = true;
+        const result = await api("POST", `/exceptions/${x.id}/resolve`, {});
+        resolving.delete(x.id);
+        if (!result.ok) { ev.target.disabled = false; ev.target.textContent = `Resolve failed (${result.status})`; }
+      } }, "Resolve"));
+    }
+    return li;
+  });
+  if (!items.length) items.push(el("li", { class: "muted" }, "No open exceptions."));
+  $("exceptions").replaceChildren(...items);
+}
+
+function renderDevices() {
+  const devices = [...live.devices.values()];
+  const online = devices.filter((d) => d.online).length;
+  const offline = devices.filter((d) => d.online === false);
+  const waiting = Object.keys(live.awaitingAck);
+  $("device-summary").textContent = `${online} of ${devices.length} online · ${offline.length} offline · ${waiting.length} command${waiting.length === 1 ? "" : "s"} awaiting ack`;
+  $("device-summary").className = "summary" + (offline.length ? " bad-text" : "");
+  const rank = (d) => (d.online === false ? 0 : live.awaitingAck[d.id] ? 1 : d.kind !== "ptl" ? 2 : 3);
+  devices.sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
+  const shown = devices.slice(0, 10);
+  const rows = shown.map((d) => {
+    const pending = live.awaitingAck[d.id];
+    return el("tr", { dataset: { device: d.id }, class: d.online === false ? "bad-row" : "" },
+      el("td", {}, d.id), el("td", {}, d.kind),
+      el("td", {}, el("span", { class: `dot ${d.online ? "on" : d.online === false ? "off" : ""}` }), d.online ? "online" : d.online === false ? "offline" : "unknown"),
+      el("td", {}, ago(d.last_seen)),
+      el("td", {}, pending ? `seq ${pending.seq} · ${pending.attempts} tries · ${pending.age_s.toFixed(1)} s` : "—"));
+  });
+  if (devices.length > shown.length) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted" }, `+ ${devices.length - shown.length} more, all online with nothing awaiting ack`)));
+  $("devices").replaceChildren(...rows);
+}
+
+function describe(e) {
+  const d = e.data || {};
+  const bits = [];
+  if (d.order) bits.push(d.order);
+  if (d.line) bits.push(`line ${d.line}`);
+  if (d.location) bits.push(`@ ${d.location}`);
+  if (d.picked !== undefined && d.qty !== undefined) bits.push(`${d.picked}/${d.qty}`);
+  if (d.operator) bits.push(`by ${d.operator}`);
+  if (d.station) bits.push(`at ${d.station}`);
+  if (d.measured_g !== undefined && d.measured_g !== null) bits.push(`${grams(d.measured_g)} vs ${grams(d.expected_g)}`);
+  if (d.device && !d.location) bits.push(d.device);
+  if (d.message) bits.push(d.message);
+  return bits.join(" ");
+}
+
+function renderEvents() {
+  const items = live.events.slice(-40).reverse().map((e) => el("li", { class: `ev t-${e.type.split(".")[0]}`, dataset: { seq: e.seq } },
+    el("span", { class: "ev-time" }, clock(e.timestamp)),
+    el("span", { class: "ev-type" }, e.type),
+    el("span", { class: "ev-text" }, describe(e))));
+  $("events").replaceChildren(...items);
+}
+
+let zonesDirty = true;
+const renderAll = scheduleRender(() => {
+  renderHeader();
+  if (zonesDirty) { renderZones(); zonesDirty = false; }
+  renderKpis(); renderZoneStats(); renderPickers(); renderStations(); renderExceptions(); renderDevices(); renderEvents();
 });
-connect();
+
+live.onChange((msg) => {
+  if (msg.type === "snapshot") { zonesDirty = true; stationCardKeys.clear(); }
+  else {
+    for (const loc of msg.locations || []) renderBin(loc);
+    // Bins whose modules gained or lost a waiting command: redraw their ack marker.
+    if (msg.awaiting_ack) for (const loc of live.locations.values()) if (loc.module) {
+      const node = document.querySelector(`[data-location="${CSS.escape(loc.code)}"]`);
+      if (node && node.classList.contains("unacked") !== Boolean(live.awaitingAck[loc.module])) renderBin(loc);
+    }
+  }
+  renderAll();
+});
+
+startLive();

@@ -1,0 +1,1 @@
+"""Scales: pure wire codecs (MT-SICS, Toledo continuous, NCI SCP-01), stable-weight detection, transports."""

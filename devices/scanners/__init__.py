@@ -1,0 +1,1 @@
+"""Barcode scanners: HID keyboard-wedge (evdev or raw input_event records), serial and MQTT."""

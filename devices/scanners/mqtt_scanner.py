@@ -1,0 +1,115 @@
+"""MQTT scanners: `floorgate/{site}/scanner/{id}/scan` with `{"id": "...", "data": "..."}` → RecordScan.
+
+The message id makes a QoS 1 redelivery harmless (`scanner:{id}:{msgid}`), and the broker's ack is
+handed to the writer so it is given only after the scan is committed. A payload that cannot be read
+becomes a device fault; a scanner id no station names becomes an exception via an unknown station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+
+from core.commands import RecordDeviceFault, RecordScan, ReportDeviceStatus
+from devices.mqtt_link import InboundMessage, MqttLink
+from devices.ptl.adapter import Submit
+
+logger = logging.getLogger(__name__)
+
+DEVICE_KIND = "scanner"
+PAYLOAD_EXCERPT_CHARS = 200
+
+
+class MalformedScan(ValueError):
+    """A scanner payload that is not `{"id": str, "data": str}`."""
+
+
+def scanner_filter(site: str) -> str:
+    return f"floorgate/{site}/scanner/+/scan"
+
+
+def scanner_topic(site: str, scanner: str) -> str:
+    return f"floorgate/{site}/scanner/{scanner}/scan"
+
+
+def parse_scanner_topic(site: str, topic: str) -> str | None:
+    prefix, suffix = f"floorgate/{site}/scanner/", "/scan"
+    if not topic.startswith(prefix) or not topic.endswith(suffix):
+        return None
+    scanner = topic[len(prefix) : -len(suffix)]
+    return scanner if scanner and "/" not in scanner else None
+
+
+def decode_scan(payload: bytes) -> tuple[str, str]:
+    """(message id, data) of a scan payload. Raises MalformedScan."""
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MalformedScan(f"not JSON: {err}") from err
+    if not isinstance(body, dict):
+        raise MalformedScan("not a JSON object")
+    message_id, data = body.get("id"), body.get("data")
+    if not isinstance(message_id, str) or not message_id:
+        raise MalformedScan('"id" must be a non-empty string')
+    if not isinstance(data, str):
+        raise MalformedScan('"data" must be a string')
+    return message_id, data
+
+
+def encode_scan(message_id: str, data: str) -> bytes:
+    return json.dumps({"id": message_id, "data": data}).encode()
+
+
+class MqttScannerAdapter:
+    """Every MQTT scanner of the site on one route; `stations` maps each scanner's MQTT id to its station."""
+
+    def __init__(self, link: MqttLink, site: str, stations: Mapping[str, str], submit: Submit) -> None:
+        self.name = "scanners-mqtt"
+        self._site = site
+        self._stations = dict(stations)
+        self._submit = submit
+        self._seen: set[str] = set()
+        self.malformed = 0
+        link.route(scanner_filter(site), self._on_scan)
+
+    async def run(self) -> None:
+        # Everything happens in the link's route; this only keeps the adapter's place among the tasks.
+        await asyncio.Event().wait()
+
+    async def _on_scan(self, message: InboundMessage) -> None:
+        scanner = parse_scanner_topic(self._site, message.topic)
+        if scanner is None:
+            return
+        try:
+            message_id, data = decode_scan(message.payload)
+        except MalformedScan as err:
+            self.malformed += 1
+            logger.warning("malformed scanner message", extra={"device": scanner, "reason": str(err)})
+            excerpt = message.payload[: PAYLOAD_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+            await self._submit(
+                RecordDeviceFault(
+                    device=scanner,
+                    kind=DEVICE_KIND,
+                    reason=str(err),
+                    detail={"topic": message.topic, "payload": excerpt[:PAYLOAD_EXCERPT_CHARS]},
+                ),
+                on_commit=message.delivery.take(),
+            )
+            return
+        if scanner not in self._seen:
+            # MQTT scanners have no status topic: the first scan of a run says the scanner is there.
+            self._seen.add(scanner)
+            await self._submit(
+                ReportDeviceStatus(device=scanner, kind=DEVICE_KIND, online=True, transport="mqtt")
+            )
+        await self._submit(
+            RecordScan(
+                message_id=f"scanner:{scanner}:{message_id}",
+                station=self._stations.get(scanner, scanner),
+                data=data,
+                scanner=scanner,
+            ),
+            on_commit=message.delivery.take(),
+        )

@@ -1,0 +1,71 @@
+"""Builds the scale adapters of the site file's pack stations (serial ports and MQTT scales).
+
+`edge.station_devices` lists `scale_devices` among the builders the edge runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from devices.scales.mqtt_scale import MqttScaleAdapter
+from devices.scales.serial_scale import SerialScaleAdapter
+from devices.scales.stability import StabilityMode, StabilityPolicy
+from edge.config import MqttDevice, SerialScale, SiteConfig, StationSpec
+from edge.device_types import DeviceContext, StationDevice
+
+# How each protocol's motion flag is trusted by default. All three report motion honestly on the scales
+# we know; a station whose scale lies gets `flag+time` or `time` (see devices/scales/stability.py).
+STABILITY_BY_PROTOCOL: Mapping[str, StabilityPolicy] = MappingProxyType(
+    {
+        "mt-sics": StabilityPolicy(mode=StabilityMode.FLAG),
+        "toledo-continuous": StabilityPolicy(mode=StabilityMode.FLAG),
+        "nci": StabilityPolicy(mode=StabilityMode.FLAG),
+    }
+)
+MQTT_STABILITY = StabilityPolicy(mode=StabilityMode.FLAG)
+
+
+def serial_scale_id(station: StationSpec) -> str:
+    """The device id of a station's serial scale, as /devices and exceptions show it."""
+    return f"{station.id}-scale"
+
+
+def _owned(config: SiteConfig, station: StationSpec) -> bool:
+    owned = {zone.id for zone in config.owned_zones()}
+    return station.zone is None or station.zone in owned
+
+
+def scale_devices(context: DeviceContext) -> list[StationDevice]:
+    config = context.config
+    devices: list[StationDevice] = []
+    mqtt_scales: dict[str, str] = {}
+    for station in config.stations:
+        scale = station.scale
+        if scale is None or not _owned(config, station):
+            continue
+        if isinstance(scale, SerialScale):
+            devices.append(
+                SerialScaleAdapter(
+                    station=station.id,
+                    device=serial_scale_id(station),
+                    port=scale.port,
+                    baud=scale.baud,
+                    protocol=scale.protocol,
+                    submit=context.submit,
+                    stability=STABILITY_BY_PROTOCOL[scale.protocol],
+                )
+            )
+        elif isinstance(scale, MqttDevice):
+            mqtt_scales[scale.id] = station.id
+    if mqtt_scales:
+        devices.append(
+            MqttScaleAdapter(
+                context.link,
+                config.site.id,
+                context.submit,
+                mqtt_scales,
+                stability=dict.fromkeys(mqtt_scales, MQTT_STABILITY),
+            )
+        )
+    return devices

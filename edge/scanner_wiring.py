@@ -1,0 +1,80 @@
+"""Builds the scanner adapters the site file's stations name: serial ports, HID devices and MQTT scanners."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devices.scanners.hid import HidScannerAdapter
+from devices.scanners.mqtt_scanner import MqttScannerAdapter
+from devices.scanners.serial_framing import SerialFraming
+from devices.scanners.serial_scanner import SerialScannerAdapter
+from edge.config import HidScanner, MqttDevice, SerialScanner, SiteConfig
+from edge.device_types import DeviceContext, StationDevice
+from firmware_sim.scanner_cli import SimulatedScanner
+
+
+def scanner_device_id(station: str) -> str:
+    """The id a serial or HID scanner has in GET /devices and events (MQTT scanners use their MQTT id)."""
+    return f"{station}-scanner"
+
+
+def scanner_devices(context: DeviceContext) -> list[StationDevice]:
+    config = context.config
+    owned = {zone.id for zone in config.owned_zones()}
+    devices: list[StationDevice] = []
+    mqtt_stations: dict[str, str] = {}
+    for station in config.stations:
+        spec = station.scanner
+        if spec is None or (station.zone is not None and station.zone not in owned):
+            continue
+        if isinstance(spec, SerialScanner):
+            devices.append(
+                SerialScannerAdapter(
+                    station=station.id,
+                    device_id=scanner_device_id(station.id),
+                    port=spec.port,
+                    baud=spec.baud,
+                    framing=SerialFraming(suffix=spec.suffix.encode(), prefix=spec.prefix.encode()),
+                    submit=context.submit,
+                )
+            )
+        elif isinstance(spec, HidScanner):
+            devices.append(
+                HidScannerAdapter(
+                    station=station.id,
+                    device_id=scanner_device_id(station.id),
+                    path=spec.device,
+                    layout=spec.layout,
+                    max_gap=spec.max_gap_ms / 1000,
+                    submit=context.submit,
+                )
+            )
+        elif isinstance(spec, MqttDevice):
+            mqtt_stations[spec.id] = station.id
+    if mqtt_stations:
+        devices.append(MqttScannerAdapter(context.link, config.site.id, mqtt_stations, context.submit))
+    return devices
+
+
+def scanner_simulations(config: SiteConfig) -> list[SimulatedScanner]:
+    """What `floorgate sim` plays: a device for each serial and HID scanner of the site file."""
+    specs = []
+    for station in config.stations:
+        spec = station.scanner
+        if isinstance(spec, SerialScanner):
+            specs.append(
+                SimulatedScanner(
+                    station=station.id,
+                    transport="serial",
+                    path=Path(spec.port),
+                    prefix=spec.prefix.encode(),
+                    suffix=spec.suffix.encode(),
+                )
+            )
+        elif isinstance(spec, HidScanner):
+            specs.append(
+                SimulatedScanner(
+                    station=station.id, transport="hid", path=Path(spec.device), layout=spec.layout
+                )
+            )
+    return specs

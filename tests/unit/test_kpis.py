@@ -1,0 +1,120 @@
+"""KPIs from committed events: shift totals, the rolling 15-minute window, rates and accuracy."""
+
+from __future__ import annotations
+
+import pytest
+
+from web.kpis import MIN_SPAN_S, UNKNOWN_PICKER, KpiTracker
+
+pytestmark = pytest.mark.unit
+
+START = 1_700_000_000.0
+
+
+def confirmed(picker: str | None = "ann") -> tuple[str, dict[str, object]]:
+    return "pick.confirmed", {"operator": picker, "qty": 2, "picked": 2}
+
+
+def test_lines_per_hour_and_accuracy_count_per_picker_and_in_total() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    for n in range(30):
+        kpis.record(*confirmed("ann"), at=START + n)
+    for n in range(10):
+        kpis.record(*confirmed("bob"), at=START + n)
+    kpis.record("pick.short", {"operator": "bob", "short": 1}, at=START + 20)
+    kpis.record("pick.rejected", {"operator": "bob", "reason": "over_pick"}, at=START + 21)
+
+    view = kpis.view(START + 1800)  # half an hour into the shift
+
+    shift = view["shift"]
+    assert shift["lines"] == 41
+    assert shift["lines_per_hour"] == 82.0  # 41 lines in half an hour
+    assert shift["shorts"] == 1
+    assert shift["rejected_picks"] == 1
+    assert shift["pick_accuracy"] == round(41 / 42, 4)  # a short is accurate; a refused pick is not
+    pickers = {p["picker"]: p for p in shift["pickers"]}
+    assert pickers["ann"]["lines"] == 30
+    assert pickers["ann"]["lines_per_hour"] == 60.0
+    assert pickers["ann"]["pick_accuracy"] == 1.0
+    assert pickers["bob"]["lines"] == 11
+    assert pickers["bob"]["shorts"] == 1
+    assert pickers["bob"]["pick_accuracy"] == round(11 / 12, 4)
+    assert [p["picker"] for p in shift["pickers"]] == ["ann", "bob"]  # busiest first
+
+
+def test_the_rolling_window_forgets_events_older_than_fifteen_minutes() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    kpis.record(*confirmed(), at=START + 10)
+    kpis.record("pack.rejected", {"order": "O-1"}, at=START + 10)
+    kpis.record(*confirmed(), at=START + 1000)
+
+    view = kpis.view(START + 1200)
+    assert view["shift"]["lines"] == 2
+    assert view["shift"]["weight_failures"] == 1
+    assert view["last_15m"]["lines"] == 1
+    assert view["last_15m"]["weight_failures"] == 0
+    assert view["last_15m"]["seconds"] == 900.0
+    assert view["last_15m"]["lines_per_hour"] == 4.0  # one line in a quarter of an hour
+    assert view["last_15m"]["pickers"] == [
+        {
+            "picker": "ann",
+            "lines": 1,
+            "lines_per_hour": 4.0,
+            "shorts": 0,
+            "rejected_picks": 0,
+            "pick_accuracy": 1.0,
+        }
+    ]
+
+    later = kpis.view(START + 1000 + 901)
+    assert later["last_15m"]["lines"] == 0
+    assert later["last_15m"]["pickers"] == []  # a picker who left the window leaves the table
+    assert later["last_15m"]["pick_accuracy"] is None  # no attempts: no accuracy to claim
+    assert later["shift"]["lines"] == 2
+
+
+def test_weight_checks_count_passes_failures_and_overrides() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    kpis.record("pack.verified", {"order": "O-1"}, at=START + 1)
+    kpis.record("pack.rejected", {"order": "O-2"}, at=START + 2)
+    kpis.record("pack.overridden", {"order": "O-2"}, at=START + 3)
+
+    window = kpis.view(START + 60)["last_15m"]
+    assert (window["weight_checks"], window["weight_failures"], window["overrides"]) == (2, 1, 1)
+
+
+def test_events_per_second_counts_every_event_and_a_young_shift_is_not_blown_up() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    for n in range(120):
+        kpis.record("device.online", {"device": f"M-{n}"}, at=START + 0.5)
+
+    young = kpis.view(START + 1)["shift"]
+    assert young["events_per_s"] == round(120 / MIN_SPAN_S, 2)  # not 120/s after one second
+    assert kpis.view(START + 240)["shift"]["events_per_s"] == 0.5
+
+
+def test_a_line_without_an_operator_is_still_counted() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    kpis.record(*confirmed(None), at=START + 5)
+    assert kpis.view(START + 10)["shift"]["pickers"][0]["picker"] == UNKNOWN_PICKER
+
+
+def test_events_before_the_shift_and_a_clock_step_back_are_handled() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    kpis.record(*confirmed(), at=START - 5)  # last shift's
+    kpis.record(*confirmed(), at=START + 100)
+    kpis.record(*confirmed(), at=START + 50)  # the clock stepped back: counted, in the newest bucket
+    view = kpis.view(START + 120)
+    assert view["shift"]["lines"] == 2
+    assert view["last_15m"]["lines"] == 2
+    assert kpis.view(START + 100 + 901)["last_15m"]["lines"] == 0
+
+
+def test_starting_a_new_shift_resets_the_counts() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    kpis.record(*confirmed(), at=START + 1)
+    kpis.start_shift(START + 3600)
+    kpis.record(*confirmed(), at=START + 3601)
+    view = kpis.view(START + 3700)
+    assert view["shift"]["lines"] == 1
+    assert view["last_15m"]["lines"] == 1

@@ -1,0 +1,175 @@
+"""The stream hub without sockets: merging deltas, resync of a slow client, resume from a seq."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from core import commands as cmd
+from core.floor import Floor
+from edge.store import EventRecord
+from edge.writer import Committed
+from web.kpis import KpiTracker
+from web.stream import StreamHub, merge_deltas
+
+pytestmark = pytest.mark.unit
+
+NOW = 1_700_000_000.0
+
+
+def delta(seq: int, **parts: Any) -> dict[str, Any]:
+    return {"type": "delta", "seq": seq, "events": parts.pop("events", []), **parts}
+
+
+def test_merged_deltas_keep_every_event_in_order_and_the_latest_state_of_each_entity() -> None:
+    merged = merge_deltas(
+        [
+            delta(
+                5,
+                events=[{"seq": 5}],
+                locations=[{"code": "A-01", "light": {"display": "3"}}, {"code": "A-02", "light": None}],
+                orders=[{"order_id": "O-1", "status": "picking"}],
+                awaiting_ack={"A-01": {"seq": 1}},
+            ),
+            delta(6, events=[{"seq": 6}], locations=[{"code": "A-01", "light": None}]),
+            delta(6, stations=[{"id": "PACK-1", "state": "weighing"}], awaiting_ack={}),
+            delta(7, events=[{"seq": 7}], orders=[{"order_id": "O-1", "status": "picked"}]),
+        ]
+    )
+    assert merged["seq"] == 7
+    assert [e["seq"] for e in merged["events"]] == [5, 6, 7]
+    assert {loc["code"]: loc["light"] for loc in merged["locations"]} == {"A-01": None, "A-02": None}
+    assert merged["orders"] == [{"order_id": "O-1", "status": "picked"}]
+    assert merged["stations"] == [{"id": "PACK-1", "state": "weighing"}]
+    assert merged["exceptions"] == []
+    assert merged["awaiting_ack"] == {}  # a whole map each time: the latest one wins
+
+
+def make_floor() -> Floor:
+    floor = Floor()
+    floor.handle(cmd.DefineZone(zone="A"), NOW)
+    floor.handle(cmd.UpsertLocation(code="A-01", zone="A", module="M-1", sku="S-1", on_hand=5), NOW)
+    floor.handle(
+        cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK, tolerance_g=10, tare_g=100), NOW
+    )
+    floor.changes.clear()
+    return floor
+
+
+class Edge:
+    """The writer's side of the hub, by hand: commits with consecutive seqs."""
+
+    def __init__(self, **hub_options: Any) -> None:
+        self.floor = make_floor()
+        self.seq = 0
+        self.clock = NOW
+        self.hub = StreamHub(
+            floor=lambda: self.floor,
+            last_seq=lambda: self.seq,
+            clock=lambda: self.clock,
+            kpis=KpiTracker(shift_started_at=NOW),
+            **hub_options,
+        )
+
+    def commit(self, *types: str, locations: tuple[str, ...] = ()) -> None:
+        records = []
+        for event_type in types:
+            self.seq += 1
+            records.append(
+                EventRecord(
+                    seq=self.seq,
+                    id=f"evt_{self.seq}",
+                    type=event_type,
+                    occurred_at=self.clock,
+                    order_id=None,
+                    data={"operator": "ann"},
+                )
+            )
+        self.hub.on_commit(
+            Committed(
+                events=records,
+                instructions=[],
+                lights=[],
+                orders=[],
+                devices=[],
+                exceptions=[],
+                locations=list(locations),
+            )
+        )
+
+
+async def test_a_client_that_falls_behind_gets_a_snapshot_while_others_get_every_delta() -> None:
+    edge = Edge(client_queue=3, coalesce_seconds=0)
+    slow = edge.hub.connect()
+    fast = edge.hub.connect()
+    received: list[int] = []
+    for _ in range(10):
+        edge.commit("pick.confirmed")
+        message = await edge.hub.next_message(fast)  # the fast client keeps up
+        received += [e["seq"] for e in message["events"]]
+
+    assert received == list(range(1, 11))
+    assert slow.resync  # its queue overflowed and the hub stopped filling it: the edge never waited
+    catch_up = await edge.hub.next_message(slow)
+    assert catch_up["type"] == "snapshot"
+    assert catch_up["seq"] == 10
+    assert catch_up["kpis"]["shift"]["lines"] == 10
+    assert edge.hub.stats.resyncs == 1
+    edge.commit("pick.short")
+    after = await edge.hub.next_message(slow)  # back to deltas after the snapshot
+    assert after["type"] == "delta"
+    assert [e["seq"] for e in after["events"]] == [11]
+
+
+async def test_deltas_that_arrive_within_the_window_are_sent_as_one_message() -> None:
+    edge = Edge(coalesce_seconds=0.05)
+    client = edge.hub.connect()
+    for _ in range(5):
+        edge.commit("pick.confirmed", locations=("A-01",))
+    message = await asyncio.wait_for(edge.hub.next_message(client), timeout=2)
+    assert [e["seq"] for e in message["events"]] == [1, 2, 3, 4, 5]
+    assert [loc["code"] for loc in message["locations"]] == ["A-01"]
+    assert message["kpis"]["last_15m"]["lines"] == 5
+    assert client.queue.empty()
+
+
+def test_resume_sends_what_was_missed_or_asks_for_a_resync() -> None:
+    edge = Edge(history=3)
+    for _ in range(5):
+        edge.commit("pick.confirmed")
+    assert edge.hub.since(5) == []
+    assert [d["seq"] for d in edge.hub.since(3) or []] == [4, 5]
+    assert [d["seq"] for d in edge.hub.since(2) or []] == [3, 4, 5]
+    assert edge.hub.since(1) is None  # the hub no longer holds seq 2: resync
+    assert edge.hub.since(99) is None  # a seq this edge never committed: resync
+
+
+def test_a_snapshot_never_claims_a_seq_whose_delta_was_not_sent() -> None:
+    edge = Edge()
+    edge.commit("pick.confirmed")
+    edge.seq = 7  # the writer numbered a batch it is still committing
+    assert edge.hub.snapshot()["seq"] == 1
+
+
+def test_a_scale_reading_shows_in_the_delta_even_without_an_event() -> None:
+    edge = Edge()
+    client = edge.hub.connect()
+    edge.floor.handle(cmd.RecordWeight(station="PACK-1", grams=250.0, stable=False, scale="S-1"), NOW)
+    edge.commit()
+    sent = client.queue.get_nowait()
+    assert [s["id"] for s in sent["stations"]] == ["PACK-1"]
+    assert sent["stations"][0]["scale"]["grams"] == 250.0
+    edge.commit()
+    assert client.queue.get_nowait()["stations"] == []  # unchanged: not sent again
+
+
+def test_the_ticker_offers_waiting_acks_to_every_client() -> None:
+    edge = Edge()
+    edge.hub.pending_commands = lambda: {"M-1": {"seq": 3, "attempts": 2, "age_s": 1.5}}
+    client = edge.hub.connect()
+    edge.hub.tick()
+    tick = client.queue.get_nowait()
+    assert tick["awaiting_ack"] == {"M-1": {"seq": 3, "attempts": 2, "age_s": 1.5}}
+    assert tick["events"] == []

@@ -1,0 +1,69 @@
+"""Stations: what each one is doing, a scan as if read there, and a supervisor's weight-check override."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import commands as cmd
+from edge.roles import Permission, Role
+from web.deps import CanRead, CanWriteOrders, Context, require
+from web.routes.commands import run
+from web.views import station_view
+
+router = APIRouter(tags=["stations"])
+
+CanOverride = Annotated[Role, Depends(require(Permission.OVERRIDE))]
+StationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _view(context: Context, station_id: str) -> dict[str, Any]:
+    floor = context.writer.floor
+    return station_view(floor.stations[station_id], floor.packing.states.get(station_id))
+
+
+@router.get("/stations")
+async def list_stations(context: Context, _role: CanRead) -> list[dict[str, Any]]:
+    floor = context.writer.floor
+    return [
+        station_view(station, floor.packing.states.get(station.id))
+        for station in sorted(floor.stations.values(), key=lambda s: s.id)
+    ]
+
+
+class OverrideBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/stations/{station_id}/override")
+async def override_weight_check(
+    station_id: StationId, body: OverrideBody, context: Context, role: CanOverride
+) -> dict[str, Any]:
+    """A supervisor accepts a failed weight check: the order is packed, the reason is recorded."""
+    applied = await run(
+        context,
+        cmd.OverrideWeightCheck(
+            station=station_id, order_id=body.order_id, reason=body.reason, by=role.value
+        ),
+    )
+    return {"station": _view(context, station_id), "events": [r.type for r in applied.events]}
+
+
+class ScanBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: str = Field(min_length=1, max_length=512)
+
+
+@router.post("/stations/{station_id}/scan")
+async def scan_at_station(
+    station_id: StationId, body: ScanBody, context: Context, _role: CanWriteOrders
+) -> dict[str, Any]:
+    """The same as a scanner at the station reading `data` (for a station screen without a scanner)."""
+    if station_id not in context.writer.floor.stations:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no station {station_id!r}")
+    await run(context, cmd.RecordScan(station=station_id, data=body.data, scanner=None))
+    return _view(context, station_id)
