@@ -1,0 +1,406 @@
+"""The benchmark: mosquitto, a `floorgate run` edge in its own process, and loader processes.
+
+    .venv/bin/python -m bench.run                      # everything, the design's sizes
+    .venv/bin/python -m bench.run --quick              # a short run to see that it works
+
+It measures, each in its own phase: what the loaders reach against a trivial echo (so the edge's
+figure is not the loaders' limit); device events per second through the whole write path, flat out;
+button press -> next light command latency at a fixed rate; the edge's RSS and CPU; and the restart
+time with 10k modules, 100k locations and 10k open orders until every lit module has its command
+again. It prints a table and writes JSON to bench/results/, with the machine and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-admin-token"
+SITE = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mosquitto = subprocess.run(
+        ["mosquitto", "-h"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "mosquitto": mosquitto[0] if mosquitto else "?",
+    }
+
+
+@contextmanager
+def mosquitto(workdir: Path) -> Iterator[str]:
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
+        "max_inflight_messages 1000\nmax_queued_messages 1000000\n"
+    )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    process = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def modules(count: int) -> list[str]:
+    return [f"M{n:05d}" for n in range(1, count + 1)]
+
+
+def site_file(
+    workdir: Path, broker: str, http_port: int, module_names: list[str], extra_locations: int = 0
+) -> Path:
+    parts = [
+        textwrap.dedent(
+            f"""\
+            [site]
+            id = "{SITE}"
+            [edge]
+            id = "edge-1"
+            data_dir = "{workdir / "data"}"
+            [mqtt]
+            url = "{broker}"
+            [http]
+            port = {http_port}
+            [[tokens]]
+            token = "{TOKEN}"
+            role = "admin"
+            [[zones]]
+            id = "Z"
+            """
+        )
+    ]
+    for name in module_names:
+        parts.append(
+            f'[[locations]]\ncode = "L{name[1:]}"\nzone = "Z"\nmodule = "{name}"\nsku = "S{name[1:]}"\non_hand = 1000000\n'
+        )
+    for n in range(extra_locations):
+        parts.append(f'[[locations]]\ncode = "X{n:06d}"\nzone = "Z"\nsku = "SX{n:06d}"\non_hand = 1000\n')
+    path = workdir / "site.toml"
+    path.write_text("\n".join(parts))
+    return path
+
+
+@dataclass
+class Edge:
+    config: Path
+    http_port: int
+    process: subprocess.Popen[bytes] | None = None
+    samples: list[tuple[float, int, float]] = field(default_factory=list)  # (t, rss bytes, cpu seconds)
+
+    def start(self, log: Path) -> float:
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "--log-level", "WARNING", "run", "--config", str(self.config)],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the edge exited: see {log}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError("the edge did not become healthy within 120 s")
+
+    def sample(self) -> tuple[int, float]:
+        assert self.process is not None
+        pid = self.process.pid
+        with open(f"/proc/{pid}/status") as status:
+            rss = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        self.samples.append((time.monotonic(), rss, cpu))
+        return rss, cpu
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(
+            f"http://127.0.0.1:{self.http_port}/metrics",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        ).text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+
+async def seed_orders(http_port: int, module_names: list[str], orders: int, lines: int) -> float:
+    """Orders of `lines` lines on distinct modules, all started: each module gets a deep queue of lines,
+    so every press lights the next line at once (the press -> next light command the bench measures)."""
+    started = time.monotonic()
+    operators = ["ann", "bob", "cat", "dan", "eve", "fay", "gus"]
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{http_port}/api/v1",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        limits=limits,
+        timeout=60,
+    ) as api:
+        gate = asyncio.Semaphore(16)
+
+        async def one(n: int) -> None:
+            chosen = [module_names[(n * lines + i) % len(module_names)] for i in range(lines)]
+            body = {
+                "order_id": f"B{n:06d}",
+                "lines": [
+                    {"line_id": str(i), "sku": f"S{m[1:]}", "qty": 1, "location": f"L{m[1:]}"}
+                    for i, m in enumerate(chosen)
+                ],
+            }
+            async with gate:
+                response = await api.post("/orders", json=body)
+                response.raise_for_status()
+                started_order = await api.post(
+                    f"/orders/B{n:06d}/start", json={"zone": "Z", "operator": operators[n % len(operators)]}
+                )
+                started_order.raise_for_status()
+
+        await asyncio.gather(*(one(n) for n in range(orders)))
+    return time.monotonic() - started
+
+
+def run_loaders(
+    broker: str,
+    module_names: list[str],
+    loaders: int,
+    duration: float,
+    rate: float | None,
+    workdir: Path,
+    tag: str,
+) -> dict[str, Any]:
+    chunk = (len(module_names) + loaders - 1) // loaders
+    processes = []
+    outs = []
+    for index in range(loaders):
+        part = module_names[index * chunk : (index + 1) * chunk]
+        out = workdir / f"{tag}-{index}.json"
+        outs.append(out)
+        command = [
+            sys.executable,
+            "-m",
+            "firmware_sim.loadgen",
+            "--broker",
+            broker,
+            "--site",
+            SITE,
+            "--modules",
+            f"{part[0]}-{part[-1]}",
+            "--duration",
+            str(duration),
+            "--out",
+            str(out),
+        ]
+        if rate:
+            command += ["--rate", str(rate / loaders)]
+        processes.append(subprocess.Popen(command, cwd=ROOT))
+    for process in processes:
+        process.wait(timeout=duration + 120)
+    results = [json.loads(out.read_text()) for out in outs]
+    answered = sum(r["answered"] for r in results)
+    return {
+        "loaders": loaders,
+        "rate_offered": rate,
+        "answered": answered,
+        "per_second": round(answered / duration, 1),
+        "latency_ms_by_loader": [r["latency_ms"] for r in results],
+        "latency_ms_worst_p99": max((r["latency_ms"]["p99"] or 0) for r in results),
+        "latency_ms_p50": max((r["latency_ms"]["p50"] or 0) for r in results),
+        "latency_ms_p95": max((r["latency_ms"]["p95"] or 0) for r in results),
+    }
+
+
+def echo_baseline(
+    broker: str, module_names: list[str], loaders: int, duration: float, workdir: Path
+) -> dict[str, Any]:
+    echo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.echo",
+            "--broker",
+            broker,
+            "--site",
+            SITE,
+            "--light",
+            f"{module_names[0]}-{module_names[-1]}",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        time.sleep(2)
+        return run_loaders(broker, module_names, loaders, duration, None, workdir, "echo")
+    finally:
+        echo.terminate()
+        echo.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.run", description="FloorGate benchmark")
+    parser.add_argument("--modules", type=int, default=1000)
+    parser.add_argument("--loaders", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=500, help="fixed press rate for the latency phase")
+    parser.add_argument("--orders", type=int, default=600)
+    parser.add_argument("--lines", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="short phases, small sizes")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if args.quick:
+        args.modules, args.duration, args.orders, args.lines = 200, 8, 60, 50
+    command = " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]])
+    result: dict[str, Any] = {
+        "command": command,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    names = modules(args.modules)
+    with tempfile.TemporaryDirectory(prefix="fg-bench-") as tmp:
+        workdir = Path(tmp)
+        with mosquitto(workdir) as broker:
+            say(f"echo baseline: {args.loaders} loaders flat out against a trivial echo, {args.duration:g} s")
+            result["echo"] = echo_baseline(broker, names, args.loaders, args.duration, workdir)
+        with mosquitto(workdir) as broker:
+            http_port = free_port()
+            edge = Edge(site_file(workdir, broker, http_port, names), http_port)
+            say(f"starting the edge with {args.modules} modules")
+            result["edge_start_s"] = round(edge.start(workdir / "edge.log"), 2)
+            try:
+                # Enough queued lines that the loaders never run dry: what they can press against the echo,
+                # for both phases, with a margin.
+                lines_needed = 1.5 * args.duration * (result["echo"]["per_second"] + args.rate)
+                orders = max(args.orders, int(lines_needed / args.lines) + 1)
+                say(f"seeding {orders} orders x {args.lines} lines through the API")
+                result["seed_s"] = round(asyncio.run(seed_orders(http_port, names, orders, args.lines)), 2)
+                cpu0 = edge.sample()[1]
+                events0 = edge.metric("floorgate_events_total")
+                t0 = time.monotonic()
+                say(f"throughput: {args.loaders} loaders flat out, {args.duration:g} s")
+                result["throughput"] = run_loaders(
+                    broker, names, args.loaders, args.duration, None, workdir, "flat"
+                )
+                rss, cpu1 = edge.sample()
+                elapsed = time.monotonic() - t0
+                result["throughput"]["edge_events_per_s"] = round(
+                    (edge.metric("floorgate_events_total") - events0) / elapsed, 1
+                )
+                result["throughput"]["edge_cpu_percent"] = round(100 * (cpu1 - cpu0) / elapsed, 1)
+                result["throughput"]["edge_rss_mb"] = round(rss / 2**20, 1)
+                say(f"latency: {args.rate:g} presses/s for {args.duration:g} s")
+                cpu0, t0 = edge.sample()[1], time.monotonic()
+                result["latency"] = run_loaders(
+                    broker, names, args.loaders, args.duration, args.rate, workdir, "rate"
+                )
+                rss, cpu1 = edge.sample()
+                result["latency"]["edge_cpu_percent"] = round(
+                    100 * (cpu1 - cpu0) / (time.monotonic() - t0), 1
+                )
+                result["latency"]["edge_rss_mb"] = round(rss / 2**20, 1)
+            finally:
+                edge.stop()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-{int(time.time())}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print_table(result)
+    say(f"written to {path}")
+
+
+def print_table(result: dict[str, Any]) -> None:
+    m = result["machine"]
+    print(
+        f"\nFloorGate bench — {m['cores']} cores {m['cpu']}, {m['memory_gib']} GiB, Python {m['python']}, {m['mosquitto']}"
+    )
+    print(f"command: {result['command']}\n")
+    rows = [
+        ("loaders vs trivial echo (loader limit)", f"{result['echo']['per_second']:,.0f} presses/s", ""),
+        (
+            "device events/s through the write path",
+            f"{result['throughput']['per_second']:,.0f} presses/s",
+            "bar 2,000 · goal 10,000",
+        ),
+        ("  events committed/s (event log)", f"{result['throughput']['edge_events_per_s']:,.0f}", ""),
+        (
+            "  edge CPU / RSS flat out",
+            f"{result['throughput']['edge_cpu_percent']}% / {result['throughput']['edge_rss_mb']} MB",
+            "",
+        ),
+        (
+            f"press -> next light p50/p95/p99 at {result['latency']['rate_offered']:g}/s",
+            f"{result['latency']['latency_ms_p50']} / {result['latency']['latency_ms_p95']} / {result['latency']['latency_ms_worst_p99']} ms",
+            "bar p99 10 ms · goal 2 ms",
+        ),
+        ("  achieved rate", f"{result['latency']['per_second']:,.0f} presses/s", ""),
+        ("edge start until healthy", f"{result['edge_start_s']} s", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:<28} {target}")
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Load generator: many simulated PTL modules on a few connections, pressing confirm on lit modules.
+
+Run as its own process (the bench starts several, since one Python process tops out near 4-6k QoS 1
+round trips a second). Each press's latency is taken here, in the loader: from publishing the button
+event to receiving the module's next command (the light the edge sent after committing the pick).
+
+    python -m firmware_sim.loadgen --broker mqtt://127.0.0.1:1883 --site bench --modules M00001-M01000 \
+        --rate 250 --duration 30 --out result.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from core.commands import Button
+from devices.mqtt_transport import MqttEndpoint, make_client
+from devices.ptl.codec import (
+    MalformedPayload,
+    ModuleEvent,
+    PtlTopic,
+    decode_command,
+    encode_ack,
+    encode_event,
+    parse_ptl_topic,
+    ptl_topic,
+)
+
+log = logging.getLogger("loadgen")
+
+
+@dataclass
+class Module:
+    name: str
+    connection: int
+    seq: int = -1
+    display: str | None = None
+    lit: bool = False
+    pressed_at: float | None = None
+    pressed_seq: int = -1
+
+
+@dataclass
+class Stats:
+    presses: int = 0
+    answered: int = 0
+    commands: int = 0
+    malformed: int = 0
+    latencies: list[float] = field(default_factory=list)
+    first_press: float | None = None
+    last_answer: float | None = None
+
+
+def module_names(spec: str) -> list[str]:
+    """`M00001-M01000` (a numbered range with a common prefix) or a comma list."""
+    if "," in spec or "-" not in spec:
+        return [m for m in spec.split(",") if m]
+    first, last = spec.split("-", 1)
+    prefix = first.rstrip("0123456789")
+    width = len(first) - len(prefix)
+    return [f"{prefix}{n:0{width}d}" for n in range(int(first[len(prefix) :]), int(last[len(prefix) :]) + 1)]
+
+
+class LoadGenerator:
+    def __init__(
+        self,
+        *,
+        endpoint: MqttEndpoint,
+        site: str,
+        modules: list[str],
+        connections: int,
+        rate: float | None,
+        duration: float,
+    ) -> None:
+        self.endpoint = endpoint
+        self.site = site
+        self.modules = {name: Module(name, i % connections) for i, name in enumerate(modules)}
+        self.connections = connections
+        self.rate = rate
+        self.duration = duration
+        self.stats = Stats()
+        self._clients: dict[int, aiomqtt.Client] = {}
+        self._ready: deque[str] = deque()
+        self._ready_event = asyncio.Event()
+        self._ids = 0
+
+    async def run(self) -> Stats:
+        try:
+            for index in range(self.connections):
+                client = make_client(
+                    self.endpoint, identifier=f"loadgen-{os.getpid()}-{index}", max_queued_outgoing=100_000
+                )
+                await client.__aenter__()
+                self._clients[index] = client
+            await self._measure()
+        finally:
+            for client in self._clients.values():
+                # The figures are taken; a disconnect stuck behind unacknowledged publishes must not hang us.
+                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                    async with asyncio.timeout(5):
+                        await client.__aexit__(None, None, None)
+        return self.stats
+
+    async def _measure(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            readers = [tasks.create_task(self._read(i, c)) for i, c in self._clients.items()]
+            for index, client in self._clients.items():
+                topics = [
+                    (ptl_topic(self.site, m.name, PtlTopic.CMD), 1)
+                    for m in self.modules.values()
+                    if m.connection == index
+                ]
+                for start in range(0, len(topics), 500):
+                    await client.subscribe(topics[start : start + 500])
+            for module in self.modules.values():
+                await self._clients[module.connection].publish(
+                    ptl_topic(self.site, module.name, PtlTopic.STATUS), b"online", qos=1, retain=True
+                )
+            started = time.monotonic()
+            presser = tasks.create_task(self._press_loop(started))
+            await asyncio.sleep(self.duration)
+            presser.cancel()
+            # Let the last presses' answers arrive so they are counted, then stop.
+            await asyncio.sleep(min(2.0, self.duration / 5))
+            for reader in readers:
+                reader.cancel()
+
+    async def _read(self, index: int, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            parsed = parse_ptl_topic(self.site, str(message.topic))
+            if parsed is None:
+                continue
+            name, _kind = parsed
+            module = self.modules.get(name)
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            try:
+                command = decode_command(payload)
+            except MalformedPayload:
+                self.stats.malformed += 1
+                continue
+            if module is None or command.seq < module.seq:
+                continue
+            now = time.monotonic()
+            self.stats.commands += 1
+            client._client.publish(ptl_topic(self.site, name, PtlTopic.ACK), encode_ack(command.seq), qos=0)
+            if command.seq == module.seq:
+                continue  # a resend of what we show
+            module.seq = command.seq
+            if module.pressed_at is not None and command.seq > module.pressed_seq:
+                self.stats.answered += 1
+                self.stats.latencies.append(now - module.pressed_at)
+                self.stats.last_answer = now
+                module.pressed_at = None
+            module.lit = not command.off and command.color != "red"
+            module.display = command.display
+            if module.lit and module.pressed_at is None:
+                self._ready.append(name)
+                self._ready_event.set()
+
+    async def _press_loop(self, started: float) -> None:
+        interval = 1.0 / self.rate if self.rate else 0.0
+        next_at = started
+        while True:
+            if not self._ready:
+                self._ready_event.clear()
+                await self._ready_event.wait()
+            if interval:
+                next_at += interval
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            name = self._ready.popleft()
+            module = self.modules[name]
+            if not module.lit or module.pressed_at is not None:
+                continue
+            self._ids += 1
+            event = ModuleEvent(
+                id=f"{os.getpid()}-{self._ids}", button=Button.CONFIRM, display=module.display
+            )
+            module.pressed_at = time.monotonic()
+            module.pressed_seq = module.seq
+            self.stats.presses += 1
+            if self.stats.first_press is None:
+                self.stats.first_press = module.pressed_at
+            # Straight to paho: aiomqtt's publish waits for the PUBACK, which would make the loader do
+            # one round trip per press and measure itself instead of the edge.
+            self._clients[module.connection]._client.publish(
+                ptl_topic(self.site, name, PtlTopic.EVENT), encode_event(event), qos=1
+            )
+            if not interval:
+                await asyncio.sleep(0)  # flat out, but let the readers run
+
+
+def summary(stats: Stats, duration: float) -> dict[str, Any]:
+    lat = sorted(stats.latencies)
+
+    def pct(p: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else None
+
+    return {
+        "presses": stats.presses,
+        "answered": stats.answered,
+        "commands": stats.commands,
+        "malformed": stats.malformed,
+        "duration_s": duration,
+        "answered_per_s": round(stats.answered / duration, 1),
+        "latency_ms": {
+            "p50": pct(0.50),
+            "p95": pct(0.95),
+            "p99": pct(0.99),
+            "max": pct(1.0) if lat else None,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="loadgen", description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--site", required=True)
+    parser.add_argument("--modules", required=True, help="M00001-M01000 or a comma list")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rate", type=float, help="presses per second (omit: flat out)")
+    parser.add_argument("--duration", type=float, default=30)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    generator = LoadGenerator(
+        endpoint=MqttEndpoint.from_url(args.broker),
+        site=args.site,
+        modules=module_names(args.modules),
+        connections=args.connections,
+        rate=args.rate,
+        duration=args.duration,
+    )
+    stats = asyncio.run(generator.run())
+    args.out.write_text(json.dumps(summary(stats, args.duration)))
+
+
+if __name__ == "__main__":
+    main()
