@@ -188,8 +188,14 @@ def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
             loop.add_signal_handler(sig, task.cancel)
         await coro
 
-    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-        asyncio.run(runner())
+    from edge.runtime import EdgeStartupError
+
+    try:
+        with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
+            asyncio.run(runner())
+    except EdgeStartupError as err:
+        log.error("cannot start: %s", err)  # noqa: TRY400 - the message is the whole story, no traceback
+        return 2
     log.info("stopped")
     return 0
 

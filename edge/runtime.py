@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,26 @@ from web.stream import StreamHub
 log = logging.getLogger(__name__)
 
 
+class EdgeStartupError(Exception):
+    """The edge cannot start as configured; the message says what to change."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything else starts, so a port in use is a clear error at once."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        raise EdgeStartupError(
+            f"cannot listen for HTTP on {host}:{port}: {err.strerror or err}; "
+            "another process has the port, or the host is not this machine's: change [http] in the site file"
+        ) from err
+    sock.set_inheritable(True)
+    return sock
+
+
 class _EdgeServer(uvicorn.Server):
     """uvicorn without its own signal handlers: the edge decides how Ctrl-C shuts everything down."""
 
@@ -53,6 +74,7 @@ class EdgeParts:
     hub: StreamHub
     server: uvicorn.Server
     tokens: Mapping[str, Role]
+    http_socket: socket.socket
     devices: list[StationDevice] = field(default_factory=list)
     relay: WebhookRelay | None = None
     webhooks: WebhookService | None = None
@@ -67,6 +89,7 @@ async def build(
     config: SiteConfig, *, mqtt: MqttEndpoint, extra_tokens: Mapping[str, Role] | None = None
 ) -> EdgeParts:
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
+    http_socket = _listen(config.http.host, config.http.port)
     store = Store(make_engine(config.store.url))
     await asyncio.to_thread(store.create_schema)
     started = time.perf_counter()
@@ -159,6 +182,7 @@ async def build(
         hub=hub,
         server=server,
         tokens=tokens,
+        http_socket=http_socket,
         devices=devices,
         relay=relay,
         webhooks=webhooks,
@@ -255,7 +279,7 @@ async def run_edge(
             tasks.create_task(parts.relay.run(), name="webhook-relay")
         for device in parts.devices:
             tasks.create_task(device.run(), name=device.name)
-        server_task = tasks.create_task(parts.server.serve(), name="http")
+        server_task = tasks.create_task(parts.server.serve(sockets=[parts.http_socket]), name="http")
         try:
             await _wait_started(parts.server, server_task)
             if on_ready is not None:

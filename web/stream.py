@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -67,6 +68,9 @@ class StreamHub:
     client_queue: int = 256
     coalesce_seconds: float = 0.1
     history: int = 2000
+    # How long deltas are still kept after the last client left, so a dashboard whose connection blips
+    # resumes from its seq instead of reloading everything.
+    resume_grace_seconds: float = 60.0
     tick_seconds: float = 1.0
     clock: Callable[[], float] = time.time
     # module -> {"seq", "attempts", "age_s"}: light commands still waiting for an ack (from the PTL adapter)
@@ -79,6 +83,7 @@ class StreamHub:
     # is being committed; a snapshot must never claim a seq whose delta has not been sent yet.
     _committed_seq: int | None = None
     _stations_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _unwatched_since: float | None = -math.inf  # no client has ever connected
 
     def __post_init__(self) -> None:
         if self.kpis is None:
@@ -140,6 +145,15 @@ class StreamHub:
             self.kpis.record(record.type, record.data, record.occurred_at)
         if committed.events:
             self._committed_seq = committed.events[-1].seq
+        if (
+            self._unwatched_since is not None
+            and self.clock() - self._unwatched_since > self.resume_grace_seconds
+        ):
+            # Nobody to send a delta to, and nobody left to resume from these: a client that connects
+            # later gets a snapshot. Building views of busy orders on every commit is the costliest
+            # thing here, so an edge nobody watches does not pay for it.
+            self._recent.clear()
+            return
         codes = set(committed.locations)
         for module in committed.lights:
             code = floor.location_of_module(module)
@@ -227,10 +241,13 @@ class StreamHub:
     def connect(self) -> StreamClient:
         client = StreamClient(queue=asyncio.Queue(maxsize=self.client_queue))
         self.clients.add(client)
+        self._unwatched_since = None
         return client
 
     def disconnect(self, client: StreamClient) -> None:
         self.clients.discard(client)
+        if not self.clients:
+            self._unwatched_since = self.clock()
 
     async def next_message(self, client: StreamClient) -> dict[str, Any]:
         """The next message for this client: deltas merged over the coalescing window, or a snapshot."""

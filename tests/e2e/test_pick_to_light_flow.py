@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -355,3 +356,26 @@ async def test_floorgate_sim_picks_orders_on_an_edge_running_elsewhere(
         sim_code = sim.wait(timeout=15)
         edge.stop()
     assert sim_code == 0
+
+
+def test_an_http_port_in_use_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, mosquitto: Mosquitto, site: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        edge = EdgeProcess(
+            workdir=tmp_path, site=site, mqtt_url=mosquitto.url, http_port=taken.getsockname()[1]
+        )
+        edge.write_config()
+        result = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "run", "--config", str(edge.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen for HTTP on 127.0.0.1:{edge.http_port}" in result.stderr
+    assert "change [http]" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -137,6 +137,7 @@ async def test_deltas_that_arrive_within_the_window_are_sent_as_one_message() ->
 
 def test_resume_sends_what_was_missed_or_asks_for_a_resync() -> None:
     edge = Edge(history=3)
+    edge.hub.disconnect(edge.hub.connect())  # a dashboard whose connection dropped: it will resume
     for _ in range(5):
         edge.commit("pick.confirmed")
     assert edge.hub.since(5) == []
@@ -144,6 +145,27 @@ def test_resume_sends_what_was_missed_or_asks_for_a_resync() -> None:
     assert [d["seq"] for d in edge.hub.since(2) or []] == [3, 4, 5]
     assert edge.hub.since(1) is None  # the hub no longer holds seq 2: resync
     assert edge.hub.since(99) is None  # a seq this edge never committed: resync
+
+
+def test_an_edge_nobody_watches_builds_no_deltas_and_a_new_client_gets_a_snapshot() -> None:
+    edge = Edge()
+    edge.commit("pick.confirmed")
+    assert edge.hub.since(0) is None
+
+    edge.hub.connect()
+    edge.commit("pick.confirmed")
+    assert [d["seq"] for d in edge.hub.since(1) or []] == [2]
+
+
+def test_deltas_are_kept_for_a_grace_period_after_the_last_client_left() -> None:
+    edge = Edge()
+    edge.hub.disconnect(edge.hub.connect())
+    edge.clock += edge.hub.resume_grace_seconds - 1
+    edge.commit("pick.confirmed")
+    assert [d["seq"] for d in edge.hub.since(0) or []] == [1]
+    edge.clock += 2
+    edge.commit("pick.confirmed")
+    assert edge.hub.since(0) is None
 
 
 def test_a_snapshot_never_claims_a_seq_whose_delta_was_not_sent() -> None:
