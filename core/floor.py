@@ -38,6 +38,9 @@ from core.zone_scans import ZoneScans
 
 C = TypeVar("C", bound=cmd.Command)
 
+# A device's last-seen time is written to the store at most this often while it stays online.
+LAST_SEEN_SAVE_SECONDS = 30.0
+
 # A flow that handles scans at one kind of station: (station, code as scanned, now) -> outcome.
 ScanFlow = Callable[[Station, cmd.RecordScan, float], "Outcome"]
 
@@ -792,8 +795,15 @@ class Floor:
         if device is None:
             device = self.devices[device_id] = Device(id=device_id, kind=kind)
         device.last_seen = now
-        self.changes.devices.add(device_id)
-        if device.online is not True:
+        came_online = device.online is not True
+        if (
+            came_online
+            or device.last_seen_saved is None
+            or now - device.last_seen_saved >= LAST_SEEN_SAVE_SECONDS
+        ):
+            device.last_seen_saved = now
+            self.changes.devices.add(device_id)
+        if came_online:
             device.online = True
             outcome.events.append(
                 ev.DeviceOnline(device=device_id, kind=device.kind, transport=device.transport)

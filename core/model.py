@@ -137,6 +137,9 @@ class Device:
     transport: str = "mqtt"
     online: bool | None = None
     last_seen: float | None = None
+    # When `last_seen` was last handed to the store: a busy module is seen many times a second, and its
+    # row need not be rewritten for each press.
+    last_seen_saved: float | None = None
 
 
 class ExceptionStatus(StrEnum):

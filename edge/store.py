@@ -6,13 +6,14 @@ code runs against PostgreSQL (`[store] url = "postgresql+psycopg://..."`).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
+from sqlalchemy import JSON, Engine, Table, bindparam, create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -92,7 +93,8 @@ class EventRecord:
     order_id: str | None
     data: dict[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
+        """The event's row in the event log table."""
         return {
             "seq": self.seq,
             "id": self.id,
@@ -148,15 +150,65 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A statement compiled once for the engine's dialect, run through the driver with plain rows.
+
+    Building an upsert with SQLAlchemy for every batch cost about 3 ms (column proxies, cache keys);
+    the same SQL, generated once by SQLAlchemy for this dialect and executed with exec_driver_sql,
+    costs a few hundred microseconds, so the fsync is what a commit pays for.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    json_columns: frozenset[str]
+    positional: bool
+
+    def params(self, rows: Iterable[dict[str, Any]]) -> list[Any]:
+        json_columns = self.json_columns
+
+        def value(row: dict[str, Any], name: str) -> Any:
+            raw = row.get(name)
+            return json.dumps(raw) if name in json_columns and raw is not None else raw
+
+        if self.positional:
+            return [tuple(value(row, n) for n in self.names) for row in rows]
+        return [{n: value(row, n) for n in self.names} for row in rows]
+
+
+def _prepare(engine: Engine, statement: Any, table: Table) -> _Prepared:
+    compiled = statement.compile(dialect=engine.dialect)
+    positional = bool(compiled.positional)
+    names = tuple(compiled.positiontup) if positional and compiled.positiontup else tuple(compiled.params)
+    json_columns = frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
+    return _Prepared(sql=str(compiled), names=names, json_columns=json_columns, positional=positional)
+
+
 class Store:
     """Owns the engine. `commit` runs in a worker thread; the writer never calls it concurrently."""
 
     def __init__(self, engine: Engine, *, remember_inbound: int = 200_000) -> None:
         self.engine = engine
         self.remember_inbound = remember_inbound
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         if engine.dialect.name not in {"sqlite", "postgresql"}:
             raise StoreError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._prepared: dict[str, _Prepared] = {}
+
+    def _statement(self, table: Table) -> _Prepared:
+        """The upsert for a state table, or the plain insert for the append-only ones."""
+        prepared = self._prepared.get(table.name)
+        if prepared is None:
+            values: dict[str, Any] = {c.name: bindparam(c.name) for c in table.columns}
+            if table.name in {EVENTS.name, INBOUND.name}:
+                statement: Any = table.insert().values(values)
+            else:
+                keys = [c.name for c in table.primary_key.columns]
+                insert = self._insert(table).values(values)
+                updates = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+                statement = insert.on_conflict_do_update(index_elements=keys, set_=updates)
+            prepared = self._prepared[table.name] = _prepare(self.engine, statement, table)
+        return prepared
 
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
@@ -171,36 +223,19 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 for table_name, rows in batch.upserts.items():
-                    self._upsert(conn, SQLModel.metadata.tables[table_name], rows)
+                    self._run(conn, SQLModel.metadata.tables[table_name], rows)
                 if batch.events:
-                    conn.execute(
-                        EVENTS.insert(),
-                        [
-                            {
-                                "seq": e.seq,
-                                "id": e.id,
-                                "type": e.type,
-                                "occurred_at": e.occurred_at,
-                                "order_id": e.order_id,
-                                "data": e.data,
-                            }
-                            for e in batch.events
-                        ],
-                    )
+                    self._run(conn, EVENTS, [e.row() for e in batch.events])
                 if batch.inbound_ids:
-                    conn.execute(
-                        INBOUND.insert(), [{"id": i, "received_at": t} for i, t in batch.inbound_ids]
-                    )
+                    self._run(conn, INBOUND, [{"id": i, "received_at": t} for i, t in batch.inbound_ids])
         except SQLAlchemyError as err:
             raise StoreError(
                 f"commit of {len(batch.events)} events failed: {err.__class__.__name__}: {err}"
             ) from err
 
-    def _upsert(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        keys = [c.name for c in table.primary_key.columns]
-        stmt = self._insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+    def _run(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        prepared = self._statement(table)
+        conn.exec_driver_sql(prepared.sql, prepared.params(rows))
 
     def forget_inbound_before(self, cutoff: float) -> int:
         with self.engine.begin() as conn:

@@ -473,3 +473,16 @@ def test_an_unknown_module_exception_closes_itself_when_a_location_claims_the_mo
     assert isinstance(resolved, ev.ExceptionResolved)
     assert (resolved.exception_id, resolved.resolved_by) == (exception.id, "floorgate")
     assert exception.status.value == "resolved"
+
+
+def test_a_busy_modules_last_seen_is_saved_at_most_every_30_seconds(floor: Floor) -> None:
+    floor.handle(cmd.StartOrder(order_id="O1", zone="A"), NOW)
+    floor.changes.clear()
+    press(floor, "M-A-01", "1", cmd.Button.PLUS)
+    assert "M-A-01" in floor.changes.devices  # first sight: online, saved
+    floor.changes.clear()
+    floor.handle(cmd.PressButton(module="M-A-01", button=cmd.Button.PLUS, display="2"), NOW + 5)
+    assert "M-A-01" not in floor.changes.devices
+    assert floor.devices["M-A-01"].last_seen == NOW + 5  # the live view still moves
+    floor.handle(cmd.PressButton(module="M-A-01", button=cmd.Button.PLUS, display="3"), NOW + 31)
+    assert "M-A-01" in floor.changes.devices
