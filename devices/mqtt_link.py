@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho_mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from devices.mqtt_transport import MqttEndpoint, make_client
@@ -204,6 +205,22 @@ class MqttLink:
             sending.result()
         except aiomqtt.MqttError as err:
             raise LinkDown(f"publish to {topic} failed: {err}") from err
+
+    def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Hand a message to the connection without waiting for the broker's PUBACK.
+
+        For senders that learn of delivery some other way (a PTL module acks the command it shows, and
+        is sent it again otherwise): awaiting every PUBACK cost the event loop more than the publish.
+        Raises `LinkDown` when not connected or when the client cannot queue the message.
+        """
+        session = self._session
+        if session is None or session.lost.done():
+            raise LinkDown(f"not connected to {self._endpoint.url}")
+        info = session.client._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
+            raise LinkDown(
+                f"publish to {topic} refused by the MQTT client: {paho_mqtt.error_string(info.rc)}"
+            )
 
     # -- the reconnect loop -------------------------------------------------------------------------
 

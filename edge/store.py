@@ -6,6 +6,7 @@ code runs against PostgreSQL (`[store] url = "postgresql+psycopg://..."`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -13,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Table, bindparam, create_engine, delete, event, func, select
+from sqlalchemy import JSON, Engine, Table, bindparam, create_engine, delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -76,6 +76,13 @@ INBOUND = _table(InboundMessageRow)
 STATIONS = _table(StationRow)
 LINE_SCANS = _table(LineScanRow)
 PACK_STATIONS = _table(PackStationRow)
+
+
+# Columns added to existing tables after the first release, with the portable DDL that adds each one to an
+# older database. Nullable, no default: old rows read as "not set".
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("items", "weight_tolerance_g", "ALTER TABLE items ADD COLUMN weight_tolerance_g FLOAT"),
+)
 
 
 class StoreError(Exception):
@@ -194,6 +201,8 @@ class Store:
             raise StoreError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._prepared: dict[str, _Prepared] = {}
+        self._raw: Any = None
+        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
 
     def _statement(self, table: Table) -> _Prepared:
         """The upsert for a state table, or the plain insert for the append-only ones."""
@@ -212,30 +221,67 @@ class Store:
 
     def create_schema(self) -> None:
         SQLModel.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an older release up to date: create_all makes missing tables only."""
+        with self.engine.begin() as conn:
+            existing = inspect(conn)
+            for table, column, ddl in ADDED_COLUMNS:
+                if column not in {c["name"] for c in existing.get_columns(table)}:
+                    log.info("adding a column to the store", extra={"table": table, "column": column})
+                    conn.exec_driver_sql(ddl)
 
     def close(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
         self.engine.dispose()
 
     # -- writing -----------------------------------------------------------------------------------
 
     def commit(self, batch: Batch) -> None:
         """Write one batch in one transaction, or nothing at all."""
+        work: list[tuple[Table, Sequence[dict[str, Any]]]] = [
+            (SQLModel.metadata.tables[name], rows) for name, rows in batch.upserts.items()
+        ]
+        if batch.events:
+            work.append((EVENTS, [e.row() for e in batch.events]))
+        if batch.inbound_ids:
+            work.append((INBOUND, [{"id": i, "received_at": t} for i, t in batch.inbound_ids]))
         try:
-            with self.engine.begin() as conn:
-                for table_name, rows in batch.upserts.items():
-                    self._run(conn, SQLModel.metadata.tables[table_name], rows)
-                if batch.events:
-                    self._run(conn, EVENTS, [e.row() for e in batch.events])
-                if batch.inbound_ids:
-                    self._run(conn, INBOUND, [{"id": i, "received_at": t} for i, t in batch.inbound_ids])
-        except SQLAlchemyError as err:
+            # The writer's own DB-API connection, kept open: the commit is the hot path, and going
+            # through SQLAlchemy's Connection for each batch cost more than the SQL itself.
+            raw = self._write_connection()
+            cursor = raw.cursor()
+            try:
+                for table, rows in work:
+                    prepared = self._statement(table)
+                    cursor.executemany(prepared.sql, prepared.params(rows))
+                raw.commit()
+            except BaseException:
+                self._drop_write_connection(rollback=True)
+                raise
+            finally:
+                cursor.close()
+        except (SQLAlchemyError, self._dbapi_error) as err:
             raise StoreError(
                 f"commit of {len(batch.events)} events failed: {err.__class__.__name__}: {err}"
             ) from err
 
-    def _run(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        prepared = self._statement(table)
-        conn.exec_driver_sql(prepared.sql, prepared.params(rows))
+    def _write_connection(self) -> Any:
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
+        return self._raw
+
+    def _drop_write_connection(self, *, rollback: bool) -> None:
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        with contextlib.suppress(Exception):  # the connection may be what failed; it is dropped either way
+            if rollback:
+                raw.rollback()
+            raw.invalidate()
 
     def forget_inbound_before(self, cutoff: float) -> int:
         with self.engine.begin() as conn:
@@ -256,6 +302,7 @@ class Store:
                     description=r.description,
                     gtins=tuple(r.gtins or ()),
                     unit_weight_g=r.unit_weight_g,
+                    weight_tolerance_g=r.weight_tolerance_g,
                 )
                 for r in conn.execute(select(ITEMS))
             ]
@@ -414,6 +461,7 @@ def batch_rows(floor: Floor) -> Batch:
                 "description": i.description,
                 "gtins": list(i.gtins),
                 "unit_weight_g": i.unit_weight_g,
+                "weight_tolerance_g": i.weight_tolerance_g,
             }
             for i in (floor.items[k] for k in changes.items)
         ),

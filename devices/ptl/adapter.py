@@ -310,7 +310,9 @@ class PtlAdapter:
             wanted.payload = encode_command(wanted.instruction)
         self._in_flight.add(module)
         try:
-            await self._link.publish(
+            # No wait for the broker's PUBACK: the module's own ack is what counts, and a missing one
+            # sends the command again.
+            self._link.publish_nowait(
                 ptl_topic(self._site, module, PtlTopic.CMD), wanted.payload, qos=1, retain=True
             )
         except LinkDown:
