@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
+
+# Field names per event class, worked out once: payload() is on the hot path of every pick.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _copy(value: Any) -> Any:
+    # One level of copying is enough: event fields hold plain values, lists and dicts of plain values,
+    # and the payload must not change if the floor later changes what it shared with the event.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -11,7 +24,10 @@ class Event:
     TYPE: ClassVar[str] = ""
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        return {name: _copy(getattr(self, name)) for name in names}
 
     @property
     def order_id(self) -> str | None:
@@ -59,7 +75,7 @@ class PickConfirmed(Event):
     expiry: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        body = asdict(self)
+        body = Event.payload(self)
         for key in ("lot", "serial", "expiry"):
             if body[key] is None:
                 del body[key]
