@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import shutil
@@ -299,6 +300,104 @@ def echo_baseline(
         echo.wait(timeout=10)
 
 
+def seed_restart_state(data_dir: Path, modules_count: int, locations: int, orders: int) -> int:
+    """Write the design's restart load straight into a store, through the real writer and floor:
+    `locations` locations (the first `modules_count` with a module) and `orders` open orders, each
+    started so one bin per order is lit. Returns how many modules are lit."""
+    from core import commands as cmd
+    from edge.store import Store, make_engine
+    from edge.writer import Writer
+
+    async def seed() -> int:
+        store = Store(make_engine(f"sqlite:///{data_dir / 'floorgate.db'}"))
+        store.create_schema()
+        loaded = store.load()
+        writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq, max_batch=5000)
+        task = asyncio.create_task(writer.run())
+        await writer.execute(cmd.DefineZone(zone="Z"))
+        for n in range(locations):
+            module = f"M{n + 1:05d}" if n < modules_count else None
+            await writer.submit(
+                cmd.UpsertLocation(
+                    code=f"L{n + 1:06d}", zone="Z", module=module, sku=f"S{n + 1}", on_hand=100
+                )
+            )
+        for n in range(orders):
+            code = f"L{n % modules_count + 1:06d}"
+            line = cmd.NewOrderLine(line_id="1", sku=f"S{n % modules_count + 1}", qty=1, location=code)
+            await writer.submit(cmd.ReceiveOrder(order_id=f"R{n:06d}", lines=(line,)))
+            await writer.submit(cmd.StartOrder(order_id=f"R{n:06d}", zone="Z", operator=f"p{n % 7}"))
+        await writer.execute(cmd.DefineZone(zone="Z"))  # returns once everything before it is committed
+        lit = len(writer.floor.lit_commands())
+        task.cancel()
+        store.close()
+        return lit
+
+    return asyncio.run(seed())
+
+
+async def count_lit(broker: str, lit: int, ready: asyncio.Event, done: asyncio.Event) -> float:
+    from devices.mqtt_transport import MqttEndpoint, make_client
+    from devices.ptl.codec import PtlTopic, decode_command, parse_ptl_topic, ptl_filter
+
+    seen: set[str] = set()
+    async with make_client(MqttEndpoint.from_url(broker), identifier="bench-restart-watch") as client:
+        await client.subscribe(ptl_filter(SITE, PtlTopic.CMD), qos=1)
+        ready.set()
+        async for message in client.messages:
+            parsed = parse_ptl_topic(SITE, str(message.topic))
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if parsed and not decode_command(payload).off:
+                seen.add(parsed[0])
+                if len(seen) >= lit:
+                    done.set()
+                    return time.monotonic()
+    return math.inf
+
+
+def restart_phase(workdir: Path, modules_count: int, locations: int, orders: int) -> dict[str, Any]:
+    data = workdir / "restart-data"
+    data.mkdir()
+    say(f"restart: seeding {modules_count} modules, {locations} locations, {orders} open orders")
+    started = time.monotonic()
+    lit = seed_restart_state(data, modules_count, locations, orders)
+    seeded_s = time.monotonic() - started
+    with mosquitto(workdir) as broker:
+        http_port = free_port()
+        config = workdir / "restart.toml"
+        config.write_text(
+            f'[site]\nid = "{SITE}"\n[edge]\nid = "edge-1"\ndata_dir = "{data}"\n[mqtt]\nurl = "{broker}"\n'
+            f'[http]\nport = {http_port}\n[[tokens]]\ntoken = "{TOKEN}"\nrole = "admin"\n[[zones]]\nid = "Z"\n'
+        )
+        edge = Edge(config, http_port)
+
+        async def measure() -> tuple[float, float]:
+            ready, done = asyncio.Event(), asyncio.Event()
+            watcher = asyncio.create_task(count_lit(broker, lit, ready, done))
+            await ready.wait()
+            spawned = time.monotonic()
+            healthy = await asyncio.to_thread(edge.start, workdir / "restart-edge.log")
+            all_lit_at = await asyncio.wait_for(watcher, timeout=120)
+            return healthy, all_lit_at - spawned
+
+        say(f"restart: starting the edge on that store, waiting for {lit} lit modules' commands")
+        try:
+            healthy_s, relit_s = asyncio.run(measure())
+            rss, _ = edge.sample()
+        finally:
+            edge.stop()
+    return {
+        "modules": modules_count,
+        "locations": locations,
+        "open_orders": orders,
+        "lit_modules": lit,
+        "seed_s": round(seeded_s, 1),
+        "healthy_s": round(healthy_s, 2),
+        "all_lights_resent_s": round(relit_s, 2),
+        "rss_mb": round(rss / 2**20, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.run", description="FloorGate benchmark")
     parser.add_argument("--modules", type=int, default=1000)
@@ -308,10 +407,15 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--lines", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="short phases, small sizes")
+    parser.add_argument("--restart-modules", type=int, default=10_000)
+    parser.add_argument("--restart-locations", type=int, default=100_000)
+    parser.add_argument("--restart-orders", type=int, default=10_000)
+    parser.add_argument("--skip-restart", action="store_true", help="leave out the restart phase")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
         args.modules, args.duration, args.orders, args.lines = 200, 8, 60, 50
+        args.restart_modules, args.restart_locations, args.restart_orders = 1000, 10_000, 1000
     command = " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]])
     result: dict[str, Any] = {
         "command": command,
@@ -362,6 +466,10 @@ def main() -> None:
                 result["latency"]["edge_rss_mb"] = round(rss / 2**20, 1)
             finally:
                 edge.stop()
+        if not args.skip_restart:
+            result["restart"] = restart_phase(
+                workdir, args.restart_modules, args.restart_locations, args.restart_orders
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bench-{int(time.time())}.json"
     path.write_text(json.dumps(result, indent=2))
@@ -396,6 +504,20 @@ def print_table(result: dict[str, Any]) -> None:
         ("  achieved rate", f"{result['latency']['per_second']:,.0f} presses/s", ""),
         ("edge start until healthy", f"{result['edge_start_s']} s", ""),
     ]
+    if "restart" in result:
+        r = result["restart"]
+        rows += [
+            (
+                f"restart with {r['modules']:,} modules / {r['locations']:,} locations / {r['open_orders']:,} orders",
+                f"{r['all_lights_resent_s']} s to re-send {r['lit_modules']:,} lights",
+                "bar 5 s · goal 1 s",
+            ),
+            (
+                "  healthy after / RSS with that state",
+                f"{r['healthy_s']} s / {r['rss_mb']} MB",
+                "RSS goal <= 250 MB",
+            ),
+        ]
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:<28} {target}")
