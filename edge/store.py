@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Engine, Table, bindparam, create_engine, delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -306,20 +307,27 @@ class Store:
                 )
                 for r in conn.execute(select(ITEMS))
             ]
+            rows, at = self._fast_rows(conn, LOCATIONS)
+            code, zone, module, sku, on_hand = (at[n] for n in ("code", "zone", "module", "sku", "on_hand"))
             locations = [
-                Location(code=r.code, zone=r.zone, module=r.module, sku=r.sku, on_hand=r.on_hand)
-                for r in conn.execute(select(LOCATIONS))
+                Location(code=r[code], zone=r[zone], module=r[module], sku=r[sku], on_hand=r[on_hand])
+                for r in rows
             ]
             lines_by_order: dict[str, dict[str, OrderLine]] = {}
-            for r in conn.execute(select(LINES).order_by(LINES.c.order_id, LINES.c.position)):
-                lines_by_order.setdefault(r.order_id, {})[r.line_id] = OrderLine(
-                    line_id=r.line_id,
-                    sku=r.sku,
-                    qty=r.qty,
-                    location=r.location,
-                    picked=r.picked,
-                    status=LineStatus(r.status),
-                    ticket=r.ticket,
+            rows, at = self._fast_rows(conn, LINES, order_by=(LINES.c.order_id, LINES.c.position))
+            o_id, l_id, l_sku, qty, loc, picked, status, ticket = (
+                at[n] for n in ("order_id", "line_id", "sku", "qty", "location", "picked", "status", "ticket")
+            )
+            line_status = {s.value: s for s in LineStatus}  # an enum call per row costs more than the row
+            for r in rows:
+                lines_by_order.setdefault(r[o_id], {})[r[l_id]] = OrderLine(
+                    line_id=r[l_id],
+                    sku=r[l_sku],
+                    qty=r[qty],
+                    location=r[loc],
+                    picked=r[picked],
+                    status=line_status[r[status]],
+                    ticket=r[ticket],
                 )
             for r in conn.execute(select(LINE_SCANS)):
                 scanned = lines_by_order.get(r.order_id, {}).get(r.line_id)
@@ -331,29 +339,39 @@ class Store:
                 Station(id=r.id, kind=r.kind, zone=r.zone, operator=r.operator)
                 for r in conn.execute(select(STATIONS))
             ]
+            rows, at = self._fast_rows(conn, ORDERS)
+            o_id, fingerprint, priority, tote, status, runs = (
+                at[n] for n in ("order_id", "fingerprint", "priority", "tote", "status", "runs")
+            )
+            order_status = {s.value: s for s in OrderStatus}
             orders = [
                 Order(
-                    order_id=r.order_id,
-                    lines=lines_by_order.get(r.order_id, {}),
-                    fingerprint=r.fingerprint,
-                    priority=r.priority,
-                    tote=r.tote,
-                    status=OrderStatus(r.status),
-                    runs={run["zone"]: ZoneRun(**run) for run in r.runs or ()},
+                    order_id=r[o_id],
+                    lines=lines_by_order.get(r[o_id], {}),
+                    fingerprint=r[fingerprint],
+                    priority=r[priority],
+                    tote=r[tote],
+                    status=order_status[r[status]],
+                    runs={run["zone"]: ZoneRun(**run) for run in r[runs] or ()},
                 )
-                for r in conn.execute(select(ORDERS))
+                for r in rows
             ]
+            rows, at = self._fast_rows(conn, LIGHTS)
+            module, seq, color, blink, display, o_id, l_id = (
+                at[n] for n in ("module", "seq", "color", "blink", "display", "order_id", "line_id")
+            )
+            blinks = {b.value: b for b in Blink}
             lights = [
                 Light(
-                    module=r.module,
-                    seq=r.seq,
-                    color=r.color,
-                    blink=Blink(r.blink),
-                    display=r.display,
-                    order_id=r.order_id,
-                    line_id=r.line_id,
+                    module=r[module],
+                    seq=r[seq],
+                    color=r[color],
+                    blink=blinks[r[blink]],
+                    display=r[display],
+                    order_id=r[o_id],
+                    line_id=r[l_id],
                 )
-                for r in conn.execute(select(LIGHTS))
+                for r in rows
             ]
             devices = [
                 Device(id=r.id, kind=r.kind, transport=r.transport, online=r.online, last_seen=r.last_seen)
@@ -414,6 +432,37 @@ class Store:
         )
         floor.packing.restore(pack_stations)
         return Loaded(floor=floor, last_seq=int(last_seq), recent_inbound_ids=recent)
+
+    def _fast_rows(
+        self, conn: Connection, table: Table, *, order_by: Sequence[Any] = ()
+    ) -> tuple[list[Any], dict[str, int]]:
+        """All rows of a big table as plain tuples straight from the driver, with each column's position.
+
+        Start-up reads every location, line and order; SQLAlchemy's per-row processing made 100k
+        locations take seconds. The SELECT is still SQLAlchemy's, for this dialect; JSON columns are
+        decoded here as the JSON type would.
+        """
+        columns = list(table.columns)
+        json_positions = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
+        sql = str(select(table).order_by(*order_by).compile(dialect=self.engine.dialect))
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql)
+            rows: list[Any] = list(cursor.fetchall())
+        finally:
+            cursor.close()
+        if json_positions:
+            decoded = []
+            for row in rows:
+                values = list(row)
+                for i in json_positions:
+                    if isinstance(values[i], str | bytes):
+                        values[i] = json.loads(values[i])
+                decoded.append(values)
+            rows = decoded
+        return rows, {c.name: i for i, c in enumerate(columns)}
 
     def events_after(
         self, after: int, limit: int, *, types: Sequence[str] | None = None
