@@ -37,6 +37,8 @@ class UpsertItem(Command):
     description: str = ""
     gtins: tuple[str, ...] = ()
     unit_weight_g: float | None = None
+    weight_tolerance_g: float | None = None
+    """Per-unit weight tolerance in grams, for items whose weight varies; None: none of its own."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -297,12 +297,16 @@ class Floor:
         return flow(station, command, now)
 
     def _upsert_item(self, command: cmd.UpsertItem, now: float) -> Outcome:
+        if command.weight_tolerance_g is not None and not 0 <= command.weight_tolerance_g < float("inf"):
+            # Written so NaN is refused too: an infinite or NaN tolerance would pass (or fail) every carton.
+            raise invalid("weight_tolerance_g must be a finite number >= 0", field="weight_tolerance_g")
         existing = self.items.get(command.sku)
         self.items[command.sku] = Item(
             sku=command.sku,
             description=command.description,
             gtins=command.gtins,
             unit_weight_g=command.unit_weight_g,
+            weight_tolerance_g=command.weight_tolerance_g,
         )
         self.changes.items.add(command.sku)
         return Outcome(reply={"created": existing is None})

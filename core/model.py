@@ -54,6 +54,9 @@ class Item:
     description: str = ""
     gtins: tuple[str, ...] = ()
     unit_weight_g: float | None = None
+    # Grams each unit may weigh more or less than unit_weight_g (produce, bags of screws); None: the item
+    # is as exact as the scale, and only the station's tolerance applies. See core/packing.py.
+    weight_tolerance_g: float | None = None
 
 
 @dataclass(slots=True)

@@ -6,7 +6,8 @@ appends events and exceptions to the floor's outcome. The rules, in order of a p
 - a scan (order id or tote) makes the order the station's current order; it must be picked, and every item
   in it must have a unit weight, or the station is blocked with a clear reason and an exception;
 - expected = Σ(unit weight * quantity picked) + the station's tare; tolerance = max(tolerance_g,
-  tolerance_pct % of expected);
+  tolerance_pct % of expected) + Σ(item weight tolerance * quantity picked) over the items that carry one
+  (see `carton_tolerance`);
 - the first stable, non-zero, in-range reading after the scan is judged: within tolerance → pack.verified
   and the order is packed; outside → pack.rejected, and once the scale is back near zero the packer may
   re-weigh;
@@ -164,7 +165,7 @@ class PackStations:
         state.phase = PackPhase.WEIGHING
         state.order_id = order.order_id
         state.expected_g = _round(expected)
-        state.tolerance_g = _round(tolerance(expected, station))
+        state.tolerance_g = _round(carton_tolerance(order, floor, station, expected_g=expected))
         state.measured_g = None
         state.delta_g = None
         state.problem = None
@@ -466,3 +467,26 @@ def expected_weight(order: Order, floor: Floor, *, tare_g: float) -> float:
 def tolerance(expected_g: float, station: Station) -> float:
     """max(tolerance_g, tolerance_pct % of expected): small cartons by grams, heavy ones by percent."""
     return max(station.tolerance_g, station.tolerance_pct / 100.0 * expected_g)
+
+
+def item_allowance(order: Order, floor: Floor) -> float:
+    """Σ(item weight tolerance * quantity picked) over the picked items that carry a tolerance of their own."""
+    total = 0.0
+    for line in order.lines.values():
+        item = floor.items.get(line.sku)
+        if line.picked > 0 and item is not None and item.weight_tolerance_g is not None:
+            total += item.weight_tolerance_g * line.picked
+    return total
+
+
+def carton_tolerance(order: Order, floor: Floor, station: Station, *, expected_g: float) -> float:
+    """How far a carton may weigh from `expected_g` and still pass.
+
+    The station's tolerance covers the scale and the packaging; it does not grow with a bag of apples that
+    may weigh 40 g more or less than its nominal weight. So an item may carry its own per-unit tolerance,
+    and each unit picked adds it on top: tolerance(expected, station) + item_allowance(order). Adding (not
+    taking the larger) is the worst case of every unit varying the same way, which is what a carton of
+    one batch of produce does; items without a tolerance of their own add nothing, so a missing exact item
+    is still caught unless the varying items' allowance is larger than its unit weight.
+    """
+    return tolerance(expected_g, station) + item_allowance(order, floor)

@@ -62,7 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Set by SIGINT/SIGTERM before the event loop runs: a Ctrl-C while the heavy libraries are still being
+# imported must stop the edge, not raise KeyboardInterrupt inside some library's import-time code
+# (one of them swallows it, and the process then ran on, deaf to the Ctrl-C it already got).
+_early_stop: list[int] = []
+
+
+def _remember_signal(signum: int, _frame: object) -> None:
+    _early_stop.append(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _remember_signal)
     args = _parser().parse_args(argv)
     logs.configure(args.log_level, args.log_format)
     if args.command == "check-config":
@@ -178,15 +190,34 @@ async def _sim(config: SiteConfig, args: argparse.Namespace) -> None:
 
 
 def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
-    """Run until done or until SIGINT/SIGTERM, which cancel the work so it shuts down in order."""
+    """Run until done or until SIGINT/SIGTERM, which cancel the work so it shuts down in order.
+
+    Some libraries swallow a cancellation that lands while they start up (a broker binding, a client
+    connecting), so a single cancel can be lost and Ctrl-C would do nothing. The signal only sets an
+    event; the work is then cancelled, again and again, until it has really finished.
+    """
 
     async def runner() -> None:
-        task = asyncio.current_task()
-        assert task is not None
         loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        await coro
+            loop.add_signal_handler(sig, stop.set)
+        if _early_stop:
+            coro.close()
+            return
+        work = asyncio.ensure_future(coro)
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # asyncio's own Ctrl-C handling, before ours was installed: stop all the same
+        finally:
+            stopping.cancel()
+            while not work.done():
+                work.cancel()
+                await asyncio.wait({work}, timeout=2)
+        if not work.cancelled():
+            work.result()
 
     from edge.runtime import EdgeStartupError
 

@@ -253,6 +253,11 @@ Grams = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 StationKind = Literal["pack", "zone"]
 ScaleProtocol = Literal["mt-sics", "toledo-continuous", "nci"]
+# The values of devices.scales.stability.StabilityMode, spelt out here so the file is checked as it is read.
+ScaleStability = Literal["flag", "time", "flag+time"]
+ToledoChecksum = Literal["on", "off", "auto"]
+# Protocols the edge asks for each weight; the others stream, so a poll interval means nothing to them.
+POLLED_SCALE_PROTOCOLS = frozenset({"mt-sics", "nci"})
 KeyboardLayout = Literal["us", "uk", "de", "fr"]
 
 
@@ -595,11 +600,25 @@ class LocationSpec(_Section):
     on_hand: int | None = Field(default=None, ge=0)
 
 
-class SerialScale(_Section):
+class _ScaleStability(_Section):
+    """How a scale's readings are judged stable; shared by every scale transport."""
+
+    stability: ScaleStability | None = None
+    """flag: trust the scale's motion flag; time: readings within one division for settle_s; flag+time:
+    both. None: the protocol's default (flag)."""
+    settle_s: Annotated[float, Field(ge=0.1, le=10, allow_inf_nan=False)] | None = None
+    """How long readings must stay within one division to count as stable by time (default 1 s)."""
+
+
+class SerialScale(_ScaleStability):
     transport: Literal["serial"]
     port: Name
     baud: Baud = 9600
     protocol: ScaleProtocol
+    poll_interval_s: Annotated[float, Field(ge=0.02, le=10, allow_inf_nan=False)] | None = None
+    """mt-sics and nci: how often the edge asks for a weight (default 0.2 s)."""
+    checksum: ToledoChecksum = "auto"
+    """toledo-continuous: whether the scale sends a checksum byte; auto learns it from the stream."""
 
 
 class SerialScanner(_Section):
@@ -627,7 +646,11 @@ class MqttDevice(_Section):
     """The device's MQTT id; the site file may leave it out to use the station id."""
 
 
-ScaleSpec = Annotated[SerialScale | MqttDevice, Field(discriminator="transport")]
+class MqttScale(MqttDevice, _ScaleStability):
+    """A scale on MQTT: the device id plus how its `stable` field is trusted."""
+
+
+ScaleSpec = Annotated[SerialScale | MqttScale, Field(discriminator="transport")]
 ScannerSpec = Annotated[SerialScanner | HidScanner | MqttDevice, Field(discriminator="transport")]
 
 
@@ -947,6 +970,7 @@ def _check_rules(
         elif station.get("kind") == "zone":
             found.append((("stations", i, "zone"), "required when kind = 'zone'"))
     found += _device_conflicts(stations, keys)
+    found += _scale_settings(stations)
 
     found += _either_or(_entries(data, "tokens"), "tokens", "token")
     found += _either_or(_entries(data, "webhooks"), "webhooks", "secret")
@@ -1018,6 +1042,40 @@ def _device_conflicts(stations: list[tuple[int, dict[str, Any]]], keys: _KeyLine
     found += _duplicates(inputs, "input device", keys)
     for role, ids in mqtt_ids.items():
         found += _duplicates(ids, f"MQTT {role} id", keys)
+    return found
+
+
+def _scale_settings(stations: list[tuple[int, dict[str, Any]]]) -> list[tuple[Loc, str]]:
+    # Settings that are valid values but mean nothing for this scale: said, not silently ignored.
+    found: list[tuple[Loc, str]] = []
+    for i, station in stations:
+        scale = station.get("scale")
+        if not isinstance(scale, dict):
+            continue
+        protocol = scale.get("protocol")
+        if "settle_s" in scale and scale.get("stability", "flag") == "flag":
+            found.append(
+                (
+                    ("stations", i, "scale", "settle_s"),
+                    "only used with stability = 'time' or 'flag+time' (the scale's own flag is trusted)",
+                )
+            )
+        if scale.get("transport") != "serial" or protocol not in typing.get_args(ScaleProtocol):
+            continue  # a wrong transport or protocol is reported by itself
+        if "poll_interval_s" in scale and protocol not in POLLED_SCALE_PROTOCOLS:
+            found.append(
+                (
+                    ("stations", i, "scale", "poll_interval_s"),
+                    f"only for polled protocols (mt-sics, nci): {protocol} streams by itself",
+                )
+            )
+        if "checksum" in scale and protocol != "toledo-continuous":
+            found.append(
+                (
+                    ("stations", i, "scale", "checksum"),
+                    f"only for protocol = 'toledo-continuous', not {protocol}",
+                )
+            )
     return found
 
 

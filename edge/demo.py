@@ -19,6 +19,7 @@ from core.model import OrderStatus
 from devices.mqtt_transport import MqttEndpoint
 from edge.config import SiteConfig, parse_site
 from edge.demo_packing import PackingFlow
+from edge.demo_scanning import ScanRefused, StartStations, start_station_id
 from edge.embedded_broker import EmbeddedBroker
 from edge.roles import Role
 from edge.runtime import EdgeParts, build, run_edge
@@ -34,7 +35,8 @@ BINS_PER_AISLE = 8  # 2 zones x 3 aisles x 8 bins = 48 modules
 PICKERS = {"A": ("ann", "bob"), "B": ("cat", "dan")}
 
 
-def demo_site_toml(*, data_dir: Path, http_port: int) -> str:
+def demo_site_toml(*, data_dir: Path, http_port: int, start_stations: str = "") -> str:
+    """The demo's site file; `start_stations` is StartStations.site_toml(), which names the scanner ptys."""
     lines = [
         '[site]\nid = "demo"\n',
         f'[edge]\nid = "edge-1"\ndata_dir = "{data_dir}"\n',
@@ -55,6 +57,8 @@ def demo_site_toml(*, data_dir: Path, http_port: int) -> str:
             f'[[stations]]\nid = "PACK-{n}"\nkind = "pack"\ntolerance_g = 15\ntare_g = 120\n'
             'scale = { transport = "mqtt" }\n'
         )
+    if start_stations:
+        lines.append(start_stations)
     return "\n".join(lines)
 
 
@@ -89,11 +93,20 @@ class DemoOptions:
 
 
 class OrderFlow:
-    """Plays the ERP and the zone start stations: each picker gets an order, finishes it, gets the next."""
+    """Plays the ERP and the pickers at the zone start stations: each picker receives an order, scans it in
+    at their zone's scanner, picks it, and gets the next."""
 
-    def __init__(self, parts: EdgeParts, bank: ModuleBank, options: DemoOptions, rng: random.Random) -> None:
+    def __init__(
+        self,
+        parts: EdgeParts,
+        bank: ModuleBank,
+        stations: StartStations,
+        options: DemoOptions,
+        rng: random.Random,
+    ) -> None:
         self.parts = parts
         self.bank = bank
+        self.stations = stations
         self.options = options
         self.rng = rng
         self.orders_done = 0
@@ -136,19 +149,40 @@ class OrderFlow:
                 cmd.NewOrderLine(line_id=str(n), sku=f"SKU-{code}", qty=self.rng.randint(1, 5), location=code)
                 for n, code in enumerate(chosen, 1)
             )
+            tote = f"T-{self._next}"
+            # Half the orders by their paperwork, half by the tote label: both are what pickers scan.
+            code = order_id if self._next % 2 else f"TOTE:{tote}"
+            done = self._picked[order_id] = asyncio.Event()
             try:
-                await writer.execute(cmd.ReceiveOrder(order_id=order_id, lines=lines, tote=f"T-{self._next}"))
-                started = await writer.execute(
-                    cmd.StartOrder(order_id=order_id, zone=zone, operator=picker.name)
+                await writer.execute(cmd.ReceiveOrder(order_id=order_id, lines=lines, tote=tote))
+                started = await self.stations.start(
+                    zone=zone, picker=picker.name, order_id=order_id, code=code
                 )
-            except CommandRejected as err:
-                log.warning("demo order refused: %s", err)
+            except (CommandRejected, TimeoutError) as err:
+                del self._picked[order_id]
+                log.warning("demo order not started: %s", str(err) or "the scan was not committed in time")
+                await asyncio.sleep(1)  # a breather before the next order, not a wait for anything
+                continue
+            if isinstance(started, ScanRefused):
+                del self._picked[order_id]
+                log.warning(
+                    "demo scan refused",
+                    extra={
+                        "station": start_station_id(zone),
+                        "order_id": order_id,
+                        "reason": started.message,
+                    },
+                )
                 await asyncio.sleep(1)
                 continue
-            done = self._picked[order_id] = asyncio.Event()
+            if started.operator != picker.name:
+                log.warning(
+                    "demo order started for someone else",
+                    extra={"order_id": order_id, "picker": picker.name, "operator": started.operator},
+                )
             if writer.floor.orders[order_id].status is OrderStatus.PICKED:
                 done.set()
-            picker.color = str(started.outcome.reply["color"])
+            picker.color = started.color
             await done.wait()
             del self._picked[order_id]
             self.orders_done += 1
@@ -172,11 +206,18 @@ async def run_demo(options: DemoOptions) -> None:
     http_port = options.http_port
     if not _port_free(http_port):
         raise SystemExit(f"port {http_port} is in use: pass --port to choose another")
-    config: SiteConfig = parse_site(
-        demo_site_toml(data_dir=options.data_dir.resolve(), http_port=http_port), source="demo-site.toml"
-    )
     token = secrets.token_urlsafe(16)
     async with contextlib.AsyncExitStack() as stack:
+        # The scanners' ptys exist before the site file is built: it names their links as the ports.
+        stations = StartStations(ZONES, options.data_dir.resolve())
+        stations.plug()
+        stack.callback(stations.unplug)
+        config: SiteConfig = parse_site(
+            demo_site_toml(
+                data_dir=options.data_dir.resolve(), http_port=http_port, start_stations=stations.site_toml()
+            ),
+            source="demo-site.toml",
+        )
         if options.broker:
             endpoint = MqttEndpoint.from_url(options.broker)
         else:
@@ -184,13 +225,15 @@ async def run_demo(options: DemoOptions) -> None:
             broker = await stack.enter_async_context(EmbeddedBroker(port=mqtt_port))
             endpoint = MqttEndpoint.from_url(broker.url)
         parts = await build(config, mqtt=endpoint, extra_tokens={token: Role.ADMIN})
+        stations.attach(parts.writer)
         modules = [loc.module for loc in config.locations if loc.module]
         bank = await stack.enter_async_context(ModuleBank(endpoint, config.site.id, modules, connections=4))
 
         async def ready(parts: EdgeParts) -> None:
             print(
                 f"\nFloorGate demo is running ({len(modules)} modules in zones {', '.join(ZONES)}, "
-                f"{sum(len(p) for p in PICKERS.values())} simulated pickers)\n"
+                f"{sum(len(p) for p in PICKERS.values())} simulated pickers scanning orders in at "
+                f"{', '.join(start_station_id(z) for z in ZONES)})\n"
                 f"  dashboard  {parts.url}/dashboard?token={token}\n"
                 f"  API        {parts.url}/docs   (Authorization: Bearer {token}, role admin)\n"
                 f"  MQTT       {endpoint.url}   topics floorgate/{config.site.id}/#\n"
@@ -198,7 +241,7 @@ async def run_demo(options: DemoOptions) -> None:
                 flush=True,
             )
 
-        flow = OrderFlow(parts, bank, options, rng)
+        flow = OrderFlow(parts, bank, stations, options, rng)
         async with asyncio.TaskGroup() as tasks:
             edge = tasks.create_task(run_edge(parts, on_ready=ready), name="edge")
             while not parts.server.started:

@@ -169,7 +169,9 @@ async def build(
             port=config.http.port,
             log_level="warning",
             access_log=False,
-            lifespan="on",
+            # No lifespan: the edge starts and stops its own parts, and uvicorn waits without a timeout
+            # for a lifespan task that an early Ctrl-C has already cancelled.
+            lifespan="off",
             ws="websockets-sansio",
         )
     )

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from devices.scales.mqtt_scale import MqttScaleAdapter
 from devices.scales.serial_scale import SerialScaleAdapter
 from devices.scales.stability import StabilityMode, StabilityPolicy
-from edge.config import MqttDevice, SerialScale, SiteConfig, StationSpec
+from edge.config import MqttScale, SerialScale, SiteConfig, StationSpec
 from edge.device_types import DeviceContext, StationDevice
 
 # How each protocol's motion flag is trusted by default. All three report motion honestly on the scales
@@ -24,6 +25,19 @@ STABILITY_BY_PROTOCOL: Mapping[str, StabilityPolicy] = MappingProxyType(
     }
 )
 MQTT_STABILITY = StabilityPolicy(mode=StabilityMode.FLAG)
+# The site file's `checksum` for Toledo continuous output → the adapter's: None learns it from the stream.
+TOLEDO_CHECKSUM: Mapping[str, bool | None] = MappingProxyType({"on": True, "off": False, "auto": None})
+# How often a polled scale is asked for a weight when the site file does not say.
+DEFAULT_POLL_INTERVAL_S = 0.2
+
+
+def stability_policy(scale: SerialScale | MqttScale, default: StabilityPolicy) -> StabilityPolicy:
+    """The station's stability policy: what its site file sets, the protocol's default for the rest."""
+    return dataclasses.replace(
+        default,
+        mode=StabilityMode(scale.stability) if scale.stability is not None else default.mode,
+        settle_s=scale.settle_s if scale.settle_s is not None else default.settle_s,
+    )
 
 
 def serial_scale_id(station: StationSpec) -> str:
@@ -40,6 +54,7 @@ def scale_devices(context: DeviceContext) -> list[StationDevice]:
     config = context.config
     devices: list[StationDevice] = []
     mqtt_scales: dict[str, str] = {}
+    mqtt_policies: dict[str, StabilityPolicy] = {}
     for station in config.stations:
         scale = station.scale
         if scale is None or not _owned(config, station):
@@ -53,11 +68,14 @@ def scale_devices(context: DeviceContext) -> list[StationDevice]:
                     baud=scale.baud,
                     protocol=scale.protocol,
                     submit=context.submit,
-                    stability=STABILITY_BY_PROTOCOL[scale.protocol],
+                    poll_interval=scale.poll_interval_s or DEFAULT_POLL_INTERVAL_S,
+                    stability=stability_policy(scale, STABILITY_BY_PROTOCOL[scale.protocol]),
+                    checksum=TOLEDO_CHECKSUM[scale.checksum],
                 )
             )
-        elif isinstance(scale, MqttDevice):
+        elif isinstance(scale, MqttScale):
             mqtt_scales[scale.id] = station.id
+            mqtt_policies[scale.id] = stability_policy(scale, MQTT_STABILITY)
     if mqtt_scales:
         devices.append(
             MqttScaleAdapter(
@@ -65,7 +83,7 @@ def scale_devices(context: DeviceContext) -> list[StationDevice]:
                 config.site.id,
                 context.submit,
                 mqtt_scales,
-                stability=dict.fromkeys(mqtt_scales, MQTT_STABILITY),
+                stability=mqtt_policies,
             )
         )
     return devices

@@ -21,6 +21,8 @@ class ItemRow(SQLModel, table=True):
     description: str = ""
     gtins: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unit_weight_g: float | None = None
+    # Added after the first release: nullable, and Store.create_schema adds it to an older database.
+    weight_tolerance_g: float | None = None
 
 
 class LocationRow(SQLModel, table=True):

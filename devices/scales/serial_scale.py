@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -145,6 +146,7 @@ class SerialScaleAdapter:
         missed_replies: int = 3,
         silence_timeout: float = 3.0,
         stability: StabilityPolicy | None = None,
+        checksum: bool | None = None,
         repeat_s: float = 1.0,
         min_interval_s: float = 0.25,
         backoff_min: float = 0.2,
@@ -156,6 +158,8 @@ class SerialScaleAdapter:
             raise ValueError(f"unknown scale protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
         if poll_interval <= 0 or reply_timeout <= 0 or silence_timeout <= 0:
             raise ValueError("poll_interval, reply_timeout and silence_timeout must be positive")
+        if checksum is not None and spec.make_decoder is not ToledoStream:
+            raise ValueError(f"checksum is a toledo-continuous setting; {protocol} has none")
         self.name = f"scale-{device}"
         self.station = station
         self.device = device
@@ -163,6 +167,11 @@ class SerialScaleAdapter:
         self.baud = baud
         self.spec = spec
         self._submit = submit
+        # Toledo: a scale set up to send (or not send) a checksum is decoded so from the first frame, rather
+        # than learnt, so a damaged first frame cannot teach the wrong framing.
+        self._make_decoder: Callable[[], Decoder] = (
+            spec.make_decoder if checksum is None else functools.partial(ToledoStream, checksum)
+        )
         self._poll_interval = poll_interval
         self._reply_timeout = reply_timeout
         self._missed_replies = max(1, missed_replies)
@@ -231,7 +240,7 @@ class SerialScaleAdapter:
                 return
             chunks.put_nowait(data)
 
-        reader = FrameReader(self.spec.make_decoder())
+        reader = FrameReader(self._make_decoder())
         loop.add_reader(fd, readable)
         try:
             if self.spec.poll is None:

@@ -1,4 +1,5 @@
-"""`floorgate demo` as a new user runs it: it prints a URL and a token, pickers complete orders, Ctrl-C stops it."""
+"""`floorgate demo` as a new user runs it: it prints a URL and a token, pickers scan orders in at the zone
+start stations' simulated scanners and complete them, Ctrl-C stops it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +19,22 @@ from tests.support.waiting import wait_until_sync
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_completes_orders_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def started_by_scans(events: list[dict[str, Any]]) -> bool:
+    """Each order started by the picker last badged in at its zone's start station, as a scan does."""
+    operator_at: dict[str, str] = {}
+    starts = 0
+    for event in sorted(events, key=lambda e: e["seq"]):
+        data = event["data"]
+        if event["type"] == "station.operator_signed_in":
+            operator_at[data["station"]] = data["operator"]
+        elif event["type"] == "order.started":
+            starts += 1
+            if operator_at.get(f"START-{data['zone']}") != data["operator"]:
+                return False
+    return starts > 0
+
+
+def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     http_port, mqtt_port = free_port(), free_port()
     out = tmp_path / "demo.out"
     with out.open("wb") as sink:
@@ -62,8 +79,24 @@ def test_the_demo_completes_orders_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         assert all(line["status"] in {"picked", "short"} for order in picked for line in order["lines"])
         devices = api.get("/devices").json()
         assert sum(1 for d in devices if d["kind"] == "ptl") >= 40
+        scanners = {d["id"]: d["online"] for d in devices if d["kind"] == "scanner"}
+        assert scanners == {"START-A-scanner": True, "START-B-scanner": True}
+        events = api.get("/events", params={"after": 0, "limit": 1000}).json()["events"]
+        assert started_by_scans(events), [
+            e for e in events if e["type"].startswith(("order.started", "station."))
+        ]
+        signed_in = {e["data"]["station"] for e in events if e["type"] == "station.operator_signed_in"}
+        assert signed_in == {"START-A", "START-B"}
+        scan_problems = [x for x in api.get("/exceptions").json() if "scan" in x["kind"]]
+        assert scan_problems == []
         assert httpx.get(match.group(1).split("?")[0]).status_code == 200
     finally:
         demo.send_signal(signal.SIGINT)
-        code = demo.wait(timeout=30)
+        try:
+            code = demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # A demo that hangs on Ctrl-C fails the test; it must not also outlive it.
+            demo.kill()
+            demo.wait()
+            code = None
     assert code == 0, out.read_text()[-3000:]

@@ -200,3 +200,21 @@ async def test_health_needs_no_token_and_metrics_speak_prometheus(api) -> None:
     assert 'floorgate_orders{status="open"} 1' in metrics
     assert "floorgate_events_total 2" in metrics
     assert (await root.get("/openapi.json")).json()["info"]["title"] == "FloorGate"
+
+
+async def test_an_item_may_carry_its_own_weight_tolerance_and_a_negative_one_is_422(api) -> None:
+    client, writer = api
+    body = {"description": "apples, 1 kg bag", "unit_weight_g": 1000, "weight_tolerance_g": 40}
+    created = await client.put("/items/APPLES", json=body, headers=auth("e"))
+    assert created.status_code == 201, created.text
+    assert created.json()["weight_tolerance_g"] == 40
+    assert writer.floor.items["APPLES"].weight_tolerance_g == 40
+
+    negative = await client.put("/items/APPLES", json={**body, "weight_tolerance_g": -1}, headers=auth("e"))
+    assert negative.status_code == 422, negative.text
+    assert negative.json()["detail"][0]["loc"] == ["body", "weight_tolerance_g"]
+    assert writer.floor.items["APPLES"].weight_tolerance_g == 40
+
+    exact = await client.put("/items/APPLES", json={"unit_weight_g": 1000}, headers=auth("e"))
+    assert exact.status_code == 200, exact.text
+    assert writer.floor.items["APPLES"].weight_tolerance_g is None

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from core.commands import Command, RecordWeight, ReportDeviceStatus, ScaleCondition
+from devices.mqtt_link import MqttLink
+from devices.mqtt_transport import MqttEndpoint
 from devices.scales.serial_scale import SerialScaleAdapter
 from devices.scales.stability import StabilityMode, StabilityPolicy
+from edge.config import parse_site
+from edge.device_types import DeviceContext
+from edge.scale_wiring import scale_devices
 from firmware_sim.scales import Platform, PtyScale
 from tests.support.waiting import wait_until
 
@@ -208,3 +213,65 @@ async def test_a_scale_that_is_not_there_at_start_is_offline_until_it_appears(tm
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# Per protocol, the site file's scale settings under test besides `stability = "time"`, and whether the
+# simulated Toledo sends a checksum (it must agree with `checksum`).
+SITE_SCALE_SETTINGS = {
+    "mt-sics": ("poll_interval_s = 0.05", True),
+    "nci": ("poll_interval_s = 0.05", True),
+    "toledo-continuous": ('checksum = "off"', False),
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_station_set_to_time_stability_in_the_site_file_waits_out_a_lying_flag(
+    protocol: str, tmp_path: Path
+) -> None:
+    unit, division = UNITS[protocol]
+    setting, with_checksum = SITE_SCALE_SETTINGS[protocol]
+    surface = Platform(unit=unit, division=division, settle_s=0.3, noise_g=0.0, lying_flag=True)
+    writer = FakeWriter()
+    async with PtyScale(
+        protocol, surface, link=tmp_path / "scale", stream_interval=0.05, with_checksum=with_checksum
+    ) as scale:
+        site = f"""
+            [site]
+            id = "dc1"
+            [edge]
+            id = "edge-1"
+            [[stations]]
+            id = "PACK-1"
+            kind = "pack"
+            [stations.scale]
+            transport = "serial"
+            port = "{scale.path}"
+            protocol = "{protocol}"
+            stability = "time"
+            settle_s = 0.4
+            {setting}
+        """
+        config = parse_site("\n".join(line.strip() for line in site.splitlines()), source="site.toml")
+        # Never run: a serial scale does not use the broker, the context only needs one to hand over.
+        link = MqttLink(MqttEndpoint.from_url("mqtt://127.0.0.1:1"), "dc1", "edge-1")
+        (adapter,) = scale_devices(DeviceContext(config=config, submit=writer, link=link))
+        assert isinstance(adapter, SerialScaleAdapter)
+        task = asyncio.create_task(adapter.run())
+        try:
+            await wait_until(lambda: writer.statuses() == [True], what="online")
+            scale.platform.settle_s = 1.5
+            scale.platform.place(2000.0)
+            expected = exact(2000.0, protocol)
+            await wait_until(
+                lambda: any(w.stable and w.grams == expected for w in writer.weights()),
+                timeout=8,
+                what="stable at the final weight",
+            )
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    loaded = [w for w in writer.weights() if w.grams > 10]
+    # The simulator called every one of these stable; only the time-based judgement held the moving ones back.
+    assert any(not w.stable for w in loaded)
+    assert [w.grams for w in loaded if w.stable] == [expected] * sum(w.stable for w in loaded)

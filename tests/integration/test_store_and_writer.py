@@ -221,3 +221,41 @@ async def test_a_device_message_is_settled_only_after_its_commit_even_when_a_dup
     await writer.submit(press, on_commit=settle("duplicate"))
     await wait_until(lambda: len(settled) == 2, what="both settled")
     assert settled == [("first", 1), ("duplicate", 1)]  # the id was on disk before either was settled
+
+
+async def test_an_items_weight_tolerance_survives_a_restart(tmp_path: Path, stopper) -> None:
+    db = tmp_path / "fg.db"
+    writer, task = await started_writer(open_store(db))
+    stopper(task)
+    await writer.execute(cmd.UpsertItem(sku="APPLES", unit_weight_g=1000.0, weight_tolerance_g=40.0))
+    await writer.execute(cmd.UpsertItem(sku="BOLT", unit_weight_g=12.5))
+    task.cancel()
+
+    items = open_store(db).load().floor.items
+    assert items["APPLES"].weight_tolerance_g == 40.0
+    assert items["BOLT"].weight_tolerance_g is None
+
+
+async def test_a_database_from_before_item_tolerances_gets_the_column_at_start_up(
+    tmp_path: Path, stopper
+) -> None:
+    db = tmp_path / "old.db"
+    # The items table exactly as the first release's create_all made it, with one item in it.
+    with sqlite3.connect(db) as old:
+        old.execute(
+            "CREATE TABLE items (sku VARCHAR NOT NULL, description VARCHAR NOT NULL, gtins JSON NOT NULL, "
+            "unit_weight_g FLOAT, PRIMARY KEY (sku))"
+        )
+        old.execute("INSERT INTO items VALUES ('BOLT', 'a bolt', '[]', 12.5)")
+    old.close()
+
+    store = open_store(db)
+    assert store.load().floor.items["BOLT"].weight_tolerance_g is None
+    writer, task = await started_writer(store)
+    stopper(task)
+    await writer.execute(cmd.UpsertItem(sku="APPLES", unit_weight_g=1000.0, weight_tolerance_g=40.0))
+    task.cancel()
+
+    items = open_store(db).load().floor.items  # a second start-up finds the column and leaves it
+    assert items["APPLES"].weight_tolerance_g == 40.0
+    assert items["BOLT"].unit_weight_g == 12.5

@@ -7,6 +7,8 @@ from decimal import Decimal
 import pytest
 
 from devices.scales.stability import StabilityDetector, StabilityMode, StabilityPolicy
+from edge.config import MqttScale, SerialScale
+from edge.scale_wiring import MQTT_STABILITY, STABILITY_BY_PROTOCOL, stability_policy
 
 pytestmark = pytest.mark.unit
 
@@ -84,3 +86,15 @@ def test_an_overload_reading_restarts_the_settle_time() -> None:
 def test_a_negative_settle_time_is_refused() -> None:
     with pytest.raises(ValueError, match="settle_s"):
         StabilityPolicy(settle_s=-1)
+
+
+def test_the_site_files_stability_settings_override_the_protocol_default_and_keep_the_rest() -> None:
+    default = STABILITY_BY_PROTOCOL["nci"]
+    serial = SerialScale(transport="serial", port="/dev/x", protocol="nci", stability="time", settle_s=2.5)
+    assert stability_policy(serial, default) == StabilityPolicy(mode=StabilityMode.TIME, settle_s=2.5)
+    mqtt = MqttScale(transport="mqtt", id="S-1", stability="flag+time")
+    assert stability_policy(mqtt, MQTT_STABILITY) == StabilityPolicy(
+        mode=StabilityMode.FLAG_AND_TIME, settle_s=MQTT_STABILITY.settle_s
+    )
+    untouched = SerialScale(transport="serial", port="/dev/x", protocol="nci")
+    assert stability_policy(untouched, default) == default

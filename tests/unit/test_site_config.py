@@ -15,6 +15,7 @@ from edge.config import (
     ConfigProblem,
     HidScanner,
     MqttDevice,
+    MqttScale,
     SerialScale,
     SiteConfig,
     load_site,
@@ -82,10 +83,18 @@ def test_the_documented_example_loads_with_every_section() -> None:
     assert [zone.scan_verify for zone in config.zones] == [False, True]
     assert [location.module for location in config.locations] == ["A-01-01", "B-01-01"]
     pack_1, pack_2, zone_a = config.stations
-    assert pack_1.scale == SerialScale(transport="serial", port="/dev/ttyUSB0", baud=9600, protocol="mt-sics")
+    assert pack_1.scale == SerialScale(
+        transport="serial",
+        port="/dev/ttyUSB0",
+        baud=9600,
+        protocol="mt-sics",
+        stability="flag+time",
+        settle_s=0.8,
+        poll_interval_s=0.2,
+    )
     assert isinstance(pack_1.scanner, HidScanner)
     assert (pack_1.tolerance_g, pack_1.tolerance_pct, pack_1.tare_g) == (15.0, 2.0, 120.0)
-    assert pack_2.scale == MqttDevice(transport="mqtt", id="scale-pack-2")
+    assert pack_2.scale == MqttScale(transport="mqtt", id="scale-pack-2", stability="time", settle_s=1.5)
     assert zone_a.scanner == MqttDevice(transport="mqtt", id="ZONE-A")
 
 
@@ -131,8 +140,49 @@ def test_mqtt_devices_default_their_id_to_the_station_id() -> None:
 
     (station,) = parse(text).stations
 
-    assert station.scale == MqttDevice(transport="mqtt", id="PACK-9")
+    assert station.scale == MqttScale(transport="mqtt", id="PACK-9")
     assert station.scanner == MqttDevice(transport="mqtt", id="PACK-9")
+
+
+def test_scale_stability_polling_and_checksum_settings_load() -> None:
+    text = MINIMAL + textwrap.dedent("""
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        scale = { transport = "serial", port = "/dev/ttyS1", protocol = "nci", stability = "time", settle_s = 2, poll_interval_s = 0.5 }
+        [[stations]]
+        id = "PACK-2"
+        kind = "pack"
+        scale = { transport = "serial", port = "/dev/ttyS2", protocol = "toledo-continuous", checksum = "off" }
+        [[stations]]
+        id = "PACK-3"
+        kind = "pack"
+        scale = { transport = "mqtt", stability = "flag+time", settle_s = 0.5 }
+    """)
+
+    nci_scale, toledo_scale, mqtt_scale = (station.scale for station in parse(text).stations)
+
+    assert isinstance(nci_scale, SerialScale)
+    assert (nci_scale.stability, nci_scale.settle_s, nci_scale.poll_interval_s) == ("time", 2.0, 0.5)
+    assert isinstance(toledo_scale, SerialScale)
+    assert toledo_scale.checksum == "off"
+    assert (toledo_scale.stability, toledo_scale.poll_interval_s) == (None, None)
+    assert mqtt_scale == MqttScale(transport="mqtt", id="PACK-3", stability="flag+time", settle_s=0.5)
+
+
+def test_a_scale_left_without_settings_keeps_the_protocol_defaults() -> None:
+    text = MINIMAL + textwrap.dedent("""
+        [[stations]]
+        id = "P"
+        kind = "pack"
+        scale = { transport = "serial", port = "/dev/x", protocol = "mt-sics" }
+    """)
+
+    (station,) = parse(text).stations
+
+    assert isinstance(station.scale, SerialScale)
+    assert (station.scale.stability, station.scale.settle_s) == (None, None)
+    assert (station.scale.poll_interval_s, station.scale.checksum) == (None, "auto")
 
 
 def test_the_edge_owns_only_the_zones_it_names() -> None:
@@ -490,6 +540,124 @@ BROKEN = {
         """,
         "stations[1].scanner.port",
         "duplicate serial port '/dev/ttyUSB0': already used by stations[0].scale.port (line 8)",
+    ),
+    "unknown scale stability mode": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        [stations.scale]
+        transport = "serial"
+        port = "/dev/ttyUSB0"
+        protocol = "nci"
+        stability = "timed"  # <-
+        """,
+        "stations[0].scale.stability",
+        "must be 'flag', 'time' or 'flag+time' (got 'timed')",
+    ),
+    "settle time out of range": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        scale = { transport = "mqtt", stability = "time", settle_s = 0 }  # <-
+        """,
+        "stations[0].scale.settle_s",
+        "must be >= 0.1 (got 0)",
+    ),
+    "settle time without a time-based stability": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        [stations.scale]
+        transport = "mqtt"
+        settle_s = 1.5  # <-
+        """,
+        "stations[0].scale.settle_s",
+        "only used with stability = 'time' or 'flag+time'",
+    ),
+    "poll interval on a streaming scale": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        [stations.scale]
+        transport = "serial"
+        port = "/dev/ttyUSB0"
+        protocol = "toledo-continuous"
+        poll_interval_s = 0.5  # <-
+        """,
+        "stations[0].scale.poll_interval_s",
+        "only for polled protocols (mt-sics, nci): toledo-continuous streams by itself",
+    ),
+    "unknown toledo checksum setting": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        [stations.scale]
+        transport = "serial"
+        port = "/dev/ttyUSB0"
+        protocol = "toledo-continuous"
+        checksum = true  # <-
+        """,
+        "stations[0].scale.checksum",
+        "must be 'on', 'off' or 'auto' (got true)",
+    ),
+    "checksum on a protocol that has none": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        [stations.scale]
+        transport = "serial"
+        port = "/dev/ttyUSB0"
+        protocol = "mt-sics"
+        checksum = "on"  # <-
+        """,
+        "stations[0].scale.checksum",
+        "only for protocol = 'toledo-continuous', not mt-sics",
+    ),
+    "poll interval on an mqtt scale": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [[stations]]
+        id = "PACK-1"
+        kind = "pack"
+        [stations.scale]
+        transport = "mqtt"
+        poll_interval_s = 0.5  # <-
+        """,
+        "stations[0].scale.poll_interval_s",
+        "unknown key",
     ),
 }
 

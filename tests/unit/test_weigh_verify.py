@@ -108,6 +108,85 @@ def test_tolerance_is_the_larger_of_grams_and_percent_of_expected() -> None:
     assert floor.packing.state("PACK-1").tolerance_g == 15
 
 
+def vary(floor: Floor, sku: str, unit_weight_g: float, weight_tolerance_g: float | None) -> None:
+    """Give an item a per-unit weight tolerance of its own (produce, bags of screws)."""
+    floor.handle(
+        cmd.UpsertItem(sku=sku, unit_weight_g=unit_weight_g, weight_tolerance_g=weight_tolerance_g), NOW
+    )
+
+
+def test_an_items_own_tolerance_is_added_per_unit_picked_to_the_stations_tolerance() -> None:
+    floor = make_floor(tolerance_g=10, tare_g=0)
+    vary(floor, "SKU-2", 40.0, 3.0)
+    picked_order(floor, "O-1", [("A-01", 2, 2), ("A-02", 3, 3)])
+    scan(floor, "O-1")
+    assert floor.packing.state("PACK-1").tolerance_g == 10 + 3 * 3
+
+
+def test_the_item_allowance_is_added_to_the_larger_of_grams_and_percent() -> None:
+    floor = make_floor(tolerance_g=15, tolerance_pct=2.0, tare_g=0)
+    vary(floor, "SKU-1", 250.0, 5.0)
+    picked_order(floor, "O-1", [("A-01", 4, 4)])  # 1000 g: 2 % is 20 g > 15 g
+    scan(floor, "O-1")
+    assert floor.packing.state("PACK-1").tolerance_g == 20 + 4 * 5
+
+
+def test_a_short_pick_of_a_varying_item_adds_its_tolerance_only_for_the_units_picked() -> None:
+    floor = make_floor(tolerance_g=10, tare_g=0)
+    vary(floor, "SKU-2", 40.0, 3.0)
+    picked_order(floor, "O-1", [("A-02", 5, 2)])
+    scan(floor, "O-1")
+    assert floor.packing.state("PACK-1").tolerance_g == 10 + 2 * 3
+
+
+def test_a_carton_of_varying_items_within_their_own_tolerance_is_verified() -> None:
+    floor = make_floor(tolerance_g=10, tare_g=100)
+    vary(floor, "SKU-2", 40.0, 4.0)
+    picked_order(floor, "O-1", [("A-02", 5, 5)])  # 300 g expected, 10 + 5 * 4 = 30 g allowed
+    scan(floor, "O-1")
+    verified = of_type(weigh(floor, 325.0), ev.PackVerified)
+    assert verified == [
+        ev.PackVerified(
+            order="O-1",
+            station="PACK-1",
+            expected_g=300.0,
+            measured_g=325.0,
+            delta_g=25.0,
+            tolerance_g=30.0,
+            scale="S-1",
+        )
+    ]
+
+
+def test_a_missing_exact_item_is_still_rejected_next_to_varying_ones() -> None:
+    floor = make_floor(tolerance_g=10, tare_g=0)
+    vary(floor, "SKU-2", 40.0, 4.0)
+    picked_order(floor, "O-1", [("A-01", 2, 2), ("A-02", 2, 2)])  # 580 g, 10 + 2 * 4 = 18 g allowed
+    scan(floor, "O-1")
+    outcome = weigh(floor, 330.0)  # one SKU-1 (250 g) missing
+    rejected = [(e.delta_g, e.tolerance_g) for e in outcome.events if isinstance(e, ev.PackRejected)]
+    assert rejected == [(-250.0, 18.0)]
+
+
+def test_an_item_without_a_tolerance_of_its_own_leaves_the_stations_tolerance_alone() -> None:
+    floor = make_floor(tolerance_g=10, tare_g=0)
+    vary(floor, "SKU-2", 40.0, 4.0)
+    vary(floor, "SKU-2", 40.0, None)  # the ERP takes the tolerance away again
+    picked_order(floor, "O-1", [("A-02", 3, 3)])
+    scan(floor, "O-1")
+    assert floor.packing.state("PACK-1").tolerance_g == 10
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf")])
+def test_a_negative_or_non_finite_item_tolerance_is_refused_and_the_item_is_unchanged(bad: float) -> None:
+    floor = make_floor()
+    with pytest.raises(CommandRejected) as refused:
+        vary(floor, "SKU-2", 40.0, bad)
+    assert refused.value.kind is RejectionKind.INVALID
+    assert refused.value.field == "weight_tolerance_g"
+    assert floor.items["SKU-2"].weight_tolerance_g is None
+
+
 def test_a_stable_reading_within_tolerance_verifies_the_carton_and_packs_the_order() -> None:
     floor = make_floor()
     picked_order(floor, "O-1", [("A-01", 2, 2)])

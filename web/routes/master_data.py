@@ -22,6 +22,13 @@ class ItemBody(BaseModel):
     description: str = Field(default="", max_length=500)
     gtins: list[Annotated[str, Field(pattern=r"^\d{8}$|^\d{12,14}$")]] = Field(default_factory=list)
     unit_weight_g: float | None = Field(default=None, ge=0)
+    weight_tolerance_g: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Grams each unit may weigh more or less than unit_weight_g (produce, bags of screws); "
+        "added per unit picked to the pack station's tolerance.",
+    )
 
 
 class LocationBody(BaseModel):
@@ -39,7 +46,11 @@ async def put_item(
     applied = await run(
         context,
         cmd.UpsertItem(
-            sku=sku, description=body.description, gtins=tuple(body.gtins), unit_weight_g=body.unit_weight_g
+            sku=sku,
+            description=body.description,
+            gtins=tuple(body.gtins),
+            unit_weight_g=body.unit_weight_g,
+            weight_tolerance_g=body.weight_tolerance_g,
         ),
     )
     if applied.outcome.reply.get("created"):
