@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -189,6 +190,27 @@ async def _sim(config: SiteConfig, args: argparse.Namespace) -> None:
         log.info("simulating", extra={"modules": len(modules), "broker": endpoint.url})
 
 
+# How long a stop may take before the process gives up waiting for what is stuck, and says what it was.
+SHUTDOWN_SECONDS = 20.0
+
+
+def _give_up(work: asyncio.Future[None]) -> None:
+    stuck = sorted(
+        f"{task.get_name()}: {task.get_coro()!r}"
+        for task in asyncio.all_tasks()
+        if not task.done() and task is not work
+    )
+    log.error(
+        "shutdown took longer than %g s; exiting with these still running: %s",
+        SHUTDOWN_SECONDS,
+        "; ".join(stuck),
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    # Committed work is safe on disk; what is stuck is what the log above names.
+    os._exit(1)
+
+
 def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
     """Run until done or until SIGINT/SIGTERM, which cancel the work so it shuts down in order.
 
@@ -213,7 +235,10 @@ def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
             pass  # asyncio's own Ctrl-C handling, before ours was installed: stop all the same
         finally:
             stopping.cancel()
+            deadline = loop.time() + SHUTDOWN_SECONDS
             while not work.done():
+                if loop.time() > deadline:
+                    _give_up(work)
                 work.cancel()
                 await asyncio.wait({work}, timeout=2)
         if not work.cancelled():

@@ -12,6 +12,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core import commands as cmd
 from core.errors import CommandRejected
@@ -198,6 +199,30 @@ class OrderFlow:
                     )
 
 
+class _BoundedExit:
+    """An async context manager whose exit may take at most `seconds`.
+
+    Ctrl-C must stop the demo even when a simulator or the embedded broker does not stop in time (under
+    load, one did not, and the demo never exited); what overran is logged and left behind.
+    """
+
+    def __init__(self, inner: Any, what: str, seconds: float = 5.0) -> None:
+        self.inner = inner
+        self.what = what
+        self.seconds = seconds
+
+    async def __aenter__(self) -> Any:
+        return await self.inner.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> bool:
+        try:
+            async with asyncio.timeout(self.seconds):
+                return bool(await self.inner.__aexit__(*exc))
+        except TimeoutError:
+            log.warning("%s did not stop within %g s; leaving it behind", self.what, self.seconds)
+            return False
+
+
 async def run_demo(options: DemoOptions) -> None:
     rng = random.Random(options.seed)
     if options.data_dir.exists() and not options.keep_data:
@@ -222,12 +247,18 @@ async def run_demo(options: DemoOptions) -> None:
             endpoint = MqttEndpoint.from_url(options.broker)
         else:
             mqtt_port = options.mqtt_port if _port_free(options.mqtt_port) else _free_port()
-            broker = await stack.enter_async_context(EmbeddedBroker(port=mqtt_port))
+            broker = await stack.enter_async_context(
+                _BoundedExit(EmbeddedBroker(port=mqtt_port), "the embedded broker")
+            )
             endpoint = MqttEndpoint.from_url(broker.url)
         parts = await build(config, mqtt=endpoint, extra_tokens={token: Role.ADMIN})
         stations.attach(parts.writer)
         modules = [loc.module for loc in config.locations if loc.module]
-        bank = await stack.enter_async_context(ModuleBank(endpoint, config.site.id, modules, connections=4))
+        bank = await stack.enter_async_context(
+            _BoundedExit(
+                ModuleBank(endpoint, config.site.id, modules, connections=4), "the simulated PTL modules"
+            )
+        )
 
         async def ready(parts: EdgeParts) -> None:
             print(
