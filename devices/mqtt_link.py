@@ -21,7 +21,7 @@ import aiomqtt
 import paho.mqtt.client as paho_mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from devices.mqtt_transport import MqttEndpoint, make_client
+from devices.mqtt_transport import MqttEndpoint, make_client, raise_if_cancelling
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +234,7 @@ class MqttLink:
                 try:
                     await self._connect_and_serve()
                 except aiomqtt.MqttError as err:
+                    raise_if_cancelling()
                     self._note_down(err)
                 delay = self._backoff.next_delay()
                 logger.debug(

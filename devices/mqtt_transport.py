@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -52,6 +53,18 @@ class MqttEndpoint:
     def url(self) -> str:
         """The URL without credentials: safe to log."""
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def raise_if_cancelling() -> None:
+    """Call in a reconnect loop's `except MqttError`: stop if the task is being cancelled.
+
+    aiomqtt's `__aexit__` can raise MqttError while a cancelled client disconnects; that error replaces
+    the CancelledError, and a loop that catches it and reconnects has swallowed the cancellation (the
+    demo then never stopped on Ctrl-C).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def make_client(

@@ -29,7 +29,7 @@ import aiomqtt
 
 from core.commands import Button
 from core.instructions import Blink
-from devices.mqtt_transport import MqttEndpoint, make_client
+from devices.mqtt_transport import MqttEndpoint, make_client, raise_if_cancelling
 from devices.ptl.codec import (
     MalformedPayload,
     ModuleCommand,
@@ -547,6 +547,7 @@ class ModuleBank:
                     async for message in client.messages:
                         self._on_message(connection, client, message)
             except aiomqtt.MqttError as err:
+                raise_if_cancelling()
                 if connection.killed:
                     log.info("PTL simulator %s: killed (power cut)", connection.label)
                 elif failures == 0:

@@ -30,7 +30,7 @@ from typing import Self
 import aiomqtt
 
 from core.commands import ScaleCondition
-from devices.mqtt_transport import MqttEndpoint, make_client
+from devices.mqtt_transport import MqttEndpoint, make_client, raise_if_cancelling
 from devices.scales import mt_sics, nci, toledo_continuous
 from devices.scales.frames import GRAMS_PER_UNIT
 from devices.scales.mqtt_scale import encode_weight, weight_topic
@@ -366,6 +366,7 @@ class MqttScale:
                         await client.publish(self.topic, payload, qos=1)
                         await asyncio.sleep(self.interval)
             except aiomqtt.MqttError as err:
+                raise_if_cancelling()
                 log.debug("simulated MQTT scale lost the broker: %s", err)
                 await asyncio.sleep(1.0)
 

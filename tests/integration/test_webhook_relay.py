@@ -217,7 +217,7 @@ async def test_after_the_last_retry_a_delivery_fails_visibly_blocks_its_order_an
         # The rest of that order's events wait behind the failed one instead of overtaking it.
         blocked = harness.deliveries.list_deliveries(status="pending", order_id="O0")
         assert blocked
-        assert all(d["attempts"] == 0 for d in blocked)
+        assert all(d["attempts"] == 0 for d in blocked), (blocked, failed)
 
         accept = True
         replayed = await harness.service.replay_failed(endpoint.id)
