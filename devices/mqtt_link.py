@@ -204,6 +204,7 @@ class MqttLink:
         try:
             sending.result()
         except aiomqtt.MqttError as err:
+            raise_if_cancelling()
             raise LinkDown(f"publish to {topic} failed: {err}") from err
 
     def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
@@ -306,6 +307,7 @@ class MqttLink:
         try:
             await session.client.subscribe(topic_filter, qos=1)
         except aiomqtt.MqttError as err:
+            raise_if_cancelling()
             # Not fatal: the next connect subscribes every route.
             logger.warning(
                 "MQTT subscription failed; retried on the next connect",
@@ -369,6 +371,7 @@ class MqttLink:
             async with asyncio.timeout(self._shutdown_timeout):
                 await client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
         except (aiomqtt.MqttError, TimeoutError) as err:
+            raise_if_cancelling()
             logger.warning(
                 "could not publish the offline status on shutdown",
                 extra={"broker": self._endpoint.url, "error": str(err)},

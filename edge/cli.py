@@ -236,10 +236,19 @@ def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
         finally:
             stopping.cancel()
             deadline = loop.time() + SHUTDOWN_SECONDS
+            orderly = True
             while not work.done():
                 if loop.time() > deadline:
                     _give_up(work)
-                work.cancel()
+                if orderly:
+                    work.cancel()  # the work stops its parts in order (HTTP, then the rest, "offline" last)
+                    orderly = False
+                else:
+                    # A task deep inside may have lost its cancellation (Python 3.11's wait_for can drop
+                    # one that races a result) and would keep its task group waiting: cancel them all.
+                    for task in asyncio.all_tasks():
+                        if task is not asyncio.current_task() and not task.done():
+                            task.cancel()
                 await asyncio.wait({work}, timeout=2)
         if not work.cancelled():
             work.result()

@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from core.commands import Button
 from core.instructions import ERROR_COLOR, Blink
+from devices.mqtt_transport import raise_if_cancelling
 from firmware_sim.ptl_modules import ChangeFeed, ModuleBank, ModuleOffline, ModuleState
 
 # A picker who follows every light in the zone, whatever its colour: `floorgate sim` runs one per zone
@@ -200,6 +201,7 @@ class SimulatedPicker:
                 for button in plan.presses:
                     await self._bank.press(module, button)
             except ModuleOffline:
+                raise_if_cancelling()
                 # Nothing reached the edge for this cmd (or not all of it): try again once the
                 # module is back. The retained cmd may re-light it with the same seq.
                 log.info("picker %s: module %s is offline; waiting for it", self.name, module)

@@ -463,6 +463,7 @@ class ModuleBank:
                 connection, client, ptl_topic(self._site, module, PtlTopic.EVENT), encode_event(event)
             )
         except aiomqtt.MqttError as err:
+            raise_if_cancelling()
             raise ModuleOffline(f"PTL module {module} lost its connection reporting {button}") from err
         self._counters.events_sent += 1
         return event
@@ -656,6 +657,7 @@ class ModuleBank:
                 connection, client, ptl_topic(self._site, module, PtlTopic.ACK), encode_ack(seq)
             )
         except aiomqtt.MqttError as err:
+            raise_if_cancelling()
             # The edge resends an unacked cmd, and the retained copy is re-acked on reconnect.
             log.debug("PTL module %s: ack of seq %s lost: %s", module, seq, err)
             return
