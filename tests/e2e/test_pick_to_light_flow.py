@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import subprocess
 import sys
@@ -310,7 +309,6 @@ async def test_the_edge_publishes_its_retained_status_and_offline_when_stopped(
         await wait_until(lambda: [m.payload for m in observer.messages] == [b"online"], what="online")
         assert edge.stop() == 0
         await wait_until(lambda: observer.messages[-1].payload == b"offline", what="offline on clean stop")
-    await asyncio.sleep(0)
 
 
 async def test_floorgate_sim_picks_orders_on_an_edge_running_elsewhere(

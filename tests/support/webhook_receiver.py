@@ -22,6 +22,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer: the sender must time out
     drop: bool = False  # close the connection without answering
+    delay: float = 0.0  # answer after this many seconds (lets tests see requests overlap)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class WebhookReceiver:
     accepted: list[Received] = field(default_factory=list)  # answered 2xx, in arrival order
     requests: list[Request] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests that were open at once
     _server: asyncio.Server | None = None
 
     @property
@@ -94,6 +97,13 @@ class WebhookReceiver:
                     return
                 self.requests.append(request)
                 reply = self.script(request)
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    if reply.delay:
+                        await asyncio.sleep(reply.delay)
+                finally:
+                    self.in_flight -= 1
                 if reply.drop:
                     writer.transport.abort()
                     return
