@@ -1,7 +1,8 @@
 """A trivial 'edge' that answers every button event with the next light command at once.
 
 The bench runs the loaders against it first: what they reach here is what the loaders and the broker
-can do at all, so the edge's figure is shown not to be the loaders' limit.
+can do at all, so the edge's figure is shown not to be the loaders' limit. It speaks MQTT through the
+same lean connection as the edge (`devices.mqtt_connection`), acknowledging each event at once.
 """
 
 from __future__ import annotations
@@ -10,29 +11,41 @@ import argparse
 import asyncio
 import json
 
-from devices.mqtt_transport import MqttEndpoint, make_client
+from devices.mqtt_connection import MqttConnection
+from devices.mqtt_transport import MqttEndpoint
+from devices.mqtt_wire import Publish
 from devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
 from firmware_sim.loadgen import module_names
 
 
-async def echo(broker: str, site: str, light: list[str]) -> None:
+def light(seq: int) -> bytes:
+    return json.dumps({"seq": seq, "color": "blue", "blink": "none", "display": "1"}).encode()
+
+
+async def echo(broker: str, site: str, lit: list[str]) -> None:
     seqs: dict[str, int] = {}
-    async with make_client(MqttEndpoint.from_url(broker), identifier="bench-echo") as client:
-        await client.subscribe(ptl_filter(site, PtlTopic.EVENT), qos=1)
-        for module in light:
-            # Retained, so a loader that subscribes later still finds its modules lit.
-            seqs[module] = 1
-            body = json.dumps({"seq": 1, "color": "blue", "blink": "none", "display": "1"}).encode()
-            await client.publish(ptl_topic(site, module, PtlTopic.CMD), body, qos=1, retain=True)
-        async for message in client.messages:
-            parsed = parse_ptl_topic(site, str(message.topic))
-            if parsed is None:
-                continue
-            module = parsed[0]
-            seq = seqs[module] = seqs.get(module, 1) + 1
-            body = json.dumps({"seq": seq, "color": "blue", "blink": "none", "display": "1"}).encode()
-            # Straight to paho: awaiting each PUBACK would make the echo the bottleneck it is meant not to be.
-            client._client.publish(ptl_topic(site, module, PtlTopic.CMD), body, qos=1)
+    connection: MqttConnection | None = None
+
+    def on_event(message: Publish) -> None:
+        assert connection is not None
+        if message.qos:
+            connection.ack(message.mid)
+        parsed = parse_ptl_topic(site, message.topic)
+        if parsed is None:
+            return
+        module = parsed[0]
+        seq = seqs[module] = seqs.get(module, 1) + 1
+        connection.publish(ptl_topic(site, module, PtlTopic.CMD), light(seq), qos=1)
+
+    connection = await MqttConnection.open(
+        MqttEndpoint.from_url(broker), client_id="bench-echo", on_message=on_event, keepalive=60
+    )
+    await connection.subscribe([(ptl_filter(site, PtlTopic.EVENT), 1)])
+    for module in lit:
+        # Retained, so a loader that subscribes later still finds its modules lit.
+        seqs[module] = 1
+        connection.publish(ptl_topic(site, module, PtlTopic.CMD), light(1), qos=1, retain=True)
+    await connection.closed
 
 
 def main() -> None:

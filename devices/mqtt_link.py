@@ -2,7 +2,8 @@
 
 Every MQTT adapter of an edge shares one `MqttLink`. The link owns the broker session (a persistent one,
 so QoS 1 device events sent while the edge was away are delivered when it returns), the edge's
-online/offline status with its will, and the reconnect loop that aiomqtt leaves to its users.
+online/offline status with its will, and the reconnect loop. Each connection is a
+`devices.mqtt_connection.MqttConnection` (the lean MQTT 3.1.1 protocol of the hot path).
 Adapters register routes (topic filter → async handler) and connect listeners, and publish through
 the link; while it is down `publish` raises `LinkDown` and adapters resend on the next connect.
 """
@@ -12,22 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiomqtt
-import paho.mqtt.client as paho_mqtt
-from paho.mqtt.reasoncodes import ReasonCode
-
-from devices.mqtt_transport import MqttEndpoint, make_client, raise_if_cancelling
+from devices.mqtt_connection import ConnectionLost, MqttConnection, MqttError
+from devices.mqtt_transport import MqttEndpoint, raise_if_cancelling
+from devices.mqtt_wire import SUBACK_FAILURE, Publish, Will, filter_pattern
 
 logger = logging.getLogger(__name__)
 
 ONLINE = b"online"
 OFFLINE = b"offline"
-PENDING_PUBLISHES_WARNING = 1000
+# Inbound messages read but not yet handled: past this the link stops reading the socket (TCP then holds
+# the broker back) until its handlers catch up.
+INBOX_HIGH_WATER = 5000
 
 
 class LinkDown(Exception):
@@ -101,17 +104,18 @@ class Backoff:
 @dataclass(frozen=True, slots=True)
 class _Route:
     topic_filter: str
-    wildcard: aiomqtt.Wildcard
+    pattern: re.Pattern[str]
     handler: MessageHandler
 
 
 @dataclass(slots=True)
 class _Session:
-    """One broker connection. `lost` resolves when it ends, failing publishes still waiting for a PUBACK."""
+    """One broker connection and the messages read from it that are not handled yet."""
 
-    client: aiomqtt.Client
+    connection: MqttConnection
     started: float
-    lost: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    inbox: deque[Publish] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class MqttLink:
@@ -157,7 +161,7 @@ class MqttLink:
 
     def route(self, topic_filter: str, handler: MessageHandler) -> None:
         """Send messages matching `topic_filter` to `handler`; subscribed at QoS 1 on every connect."""
-        route = _Route(topic_filter, aiomqtt.Wildcard(topic_filter), handler)
+        route = _Route(topic_filter, filter_pattern(topic_filter), handler)
         self._routes.append(route)
         session = self._session
         if session is not None:
@@ -189,23 +193,23 @@ class MqttLink:
         session = self._session
         if session is None:
             raise LinkDown(f"not connected to {self._endpoint.url}")
-        sending = asyncio.ensure_future(
-            session.client.publish(topic, payload, qos=qos, retain=retain, timeout=self._publish_timeout)
-        )
+        await self._publish_on(session.connection, topic, payload, qos=qos, retain=retain)
+
+    async def _publish_on(
+        self, connection: MqttConnection, topic: str, payload: bytes, *, qos: int, retain: bool
+    ) -> None:
         try:
-            # Each connection gets a fresh client, so a PUBACK lost with the old connection never comes;
-            # waiting on `lost` turns that into LinkDown now instead of a timeout much later.
-            done, _ = await asyncio.wait((sending, session.lost), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not sending.done():
-                sending.cancel()
-        if sending not in done:
-            raise LinkDown(f"connection to {self._endpoint.url} lost while publishing to {topic}")
-        try:
-            sending.result()
-        except aiomqtt.MqttError as err:
-            raise_if_cancelling()
+            waiter = connection.publish(topic, payload, qos=qos, retain=retain, want_ack=qos > 0)
+            if waiter is None:
+                return
+            # A connection that ends fails its waiting publishes at once (ConnectionLost), so a PUBACK
+            # lost with the old connection becomes LinkDown now instead of a timeout much later.
+            async with asyncio.timeout(self._publish_timeout):
+                await waiter
+        except MqttError as err:
             raise LinkDown(f"publish to {topic} failed: {err}") from err
+        except TimeoutError as err:
+            raise LinkDown(f"no PUBACK for {topic} within {self._publish_timeout:g} s") from err
 
     def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Hand a message to the connection without waiting for the broker's PUBACK.
@@ -215,13 +219,12 @@ class MqttLink:
         Raises `LinkDown` when not connected or when the client cannot queue the message.
         """
         session = self._session
-        if session is None or session.lost.done():
+        if session is None:
             raise LinkDown(f"not connected to {self._endpoint.url}")
-        info = session.client._client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
-            raise LinkDown(
-                f"publish to {topic} refused by the MQTT client: {paho_mqtt.error_string(info.rc)}"
-            )
+        try:
+            session.connection.publish(topic, payload, qos=qos, retain=retain)
+        except MqttError as err:
+            raise LinkDown(f"publish to {topic} failed: {err}") from err
 
     # -- the reconnect loop -------------------------------------------------------------------------
 
@@ -234,7 +237,7 @@ class MqttLink:
             while True:
                 try:
                     await self._connect_and_serve()
-                except aiomqtt.MqttError as err:
+                except MqttError as err:
                     raise_if_cancelling()
                     self._note_down(err)
                 delay = self._backoff.next_delay()
@@ -250,54 +253,75 @@ class MqttLink:
                 task.cancel()
 
     async def _connect_and_serve(self) -> None:
-        client = make_client(
-            self._endpoint,
-            identifier=self.client_id,
-            clean_session=False,
-            will=aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True),
-            keepalive=self._keepalive,
-        )
-        # aiomqtt warns on every call once more than 10 publishes await their PUBACK; adapters keep
-        # dozens in flight on purpose (that is how they reach thousands per second), so only warn at a
-        # backlog that means the broker is not keeping up.
-        client.pending_calls_threshold = PENDING_PUBLISHES_WARNING
-        # PUBACK only once the message is committed (see Delivery), not when paho reads it off the socket.
-        client._client.manual_ack_set(True)
-        # A fresh client per connection: aiomqtt 2.5 does not reset its "connected" future after an
-        # unexpected disconnect, so re-entering the same client would not wait for the next CONNACK.
-        async with client:
-            session = _Session(client=client, started=time.monotonic())
-            try:
-                await self._subscribe_all(client)
-                await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-                self._session = session
-                self._connected.set()
-                self._note_up()
-                for listener in self._listeners:
-                    self._spawn(self._notify(listener), name=f"mqtt-connect-listener {listener!r}")
-                async for message in client.messages:
-                    await self._dispatch(message, session)
-            except asyncio.CancelledError:
-                if self._session is session:
-                    await self._say_offline(client)
-                logger.info("MQTT link stopped", extra={"broker": self._endpoint.url})
-                raise
-            finally:
-                if time.monotonic() - session.started >= self._stable_after:
-                    self._backoff.reset()
-                self._end_session()
+        inbox: deque[Publish] = deque()
+        wake = asyncio.Event()
 
-    async def _subscribe_all(self, client: aiomqtt.Client) -> None:
+        def on_message(message: Publish) -> None:
+            inbox.append(message)
+            wake.set()
+
+        connection = await MqttConnection.open(
+            self._endpoint,
+            client_id=self.client_id,
+            on_message=on_message,
+            clean_session=False,
+            keepalive=self._keepalive,
+            will=Will(self.status_topic, OFFLINE, qos=1, retain=True),
+            connect_timeout=self._publish_timeout,
+        )
+        connection.closed.add_done_callback(lambda _: wake.set())
+        session = _Session(connection=connection, started=time.monotonic(), inbox=inbox, wake=wake)
+        try:
+            await self._subscribe_all(connection)
+            await self._publish_on(connection, self.status_topic, ONLINE, qos=1, retain=True)
+            self._session = session
+            self._connected.set()
+            self._note_up()
+            for listener in self._listeners:
+                self._spawn(self._notify(listener), name=f"mqtt-connect-listener {listener!r}")
+            await self._serve(session)
+        except LinkDown as err:
+            raise ConnectionLost(str(err)) from err
+        except asyncio.CancelledError:
+            if self._session is session:
+                await self._say_offline(connection)
+            await connection.disconnect(self._shutdown_timeout)
+            logger.info("MQTT link stopped", extra={"broker": self._endpoint.url})
+            raise
+        finally:
+            if time.monotonic() - session.started >= self._stable_after:
+                self._backoff.reset()
+            self._end_session()
+            connection.abort("the link is reconnecting")
+
+    async def _serve(self, session: _Session) -> None:
+        """Hand every message read to its routes, in order, until the connection ends."""
+        connection, inbox, wake = session.connection, session.inbox, session.wake
+        paused = False
+        while True:
+            if not inbox:
+                if paused:
+                    connection.resume_reading()
+                    paused = False
+                if not connection.is_open:
+                    raise ConnectionLost(connection.close_reason or "connection closed")
+                wake.clear()
+                await wake.wait()
+                continue
+            if not paused and len(inbox) >= INBOX_HIGH_WATER:
+                connection.pause_reading()
+                paused = True
+            await self._dispatch(inbox.popleft(), session)
+
+    async def _subscribe_all(self, connection: MqttConnection) -> None:
         # Subscribe after every connect rather than trusting the broker's stored session: a broker that
         # lost its state (restart without persistence, failover) would otherwise leave us deaf.
         filters = list(dict.fromkeys(route.topic_filter for route in self._routes))
         if not filters:
             return
-        granted = await client.subscribe([(topic_filter, 1) for topic_filter in filters])
+        granted = await connection.subscribe([(topic_filter, 1) for topic_filter in filters])
         for topic_filter, code in zip(filters, granted, strict=False):
-            # MQTT 3.1.1 SUBACK code 0x80 is a refusal; paho hands it over as a ReasonCode or an int.
-            refused = code.is_failure if isinstance(code, ReasonCode) else code == 0x80
-            if refused:
+            if code == SUBACK_FAILURE:
                 logger.error(
                     "MQTT broker refused a subscription",
                     extra={"broker": self._endpoint.url, "topic_filter": topic_filter},
@@ -305,8 +329,8 @@ class MqttLink:
 
     async def _subscribe_late(self, session: _Session, topic_filter: str) -> None:
         try:
-            await session.client.subscribe(topic_filter, qos=1)
-        except aiomqtt.MqttError as err:
+            await session.connection.subscribe([(topic_filter, 1)])
+        except MqttError as err:
             raise_if_cancelling()
             # Not fatal: the next connect subscribes every route.
             logger.warning(
@@ -321,23 +345,23 @@ class MqttLink:
         def ack() -> None:
             # A message id belongs to the connection it came on: after a reconnect the broker sends the
             # message again and that copy is the one to acknowledge.
-            if self._session is session and not session.lost.done():
-                session.client._client.ack(mid, qos)
+            if self._session is session:
+                session.connection.ack(mid)
 
         return ack
 
-    async def _dispatch(self, message: aiomqtt.Message, session: _Session) -> None:
-        payload = message.payload
+    async def _dispatch(self, message: Publish, session: _Session) -> None:
+        topic = message.topic
         inbound = InboundMessage(
-            topic=message.topic.value,
-            payload=payload if isinstance(payload, bytes) else str(payload).encode(),
+            topic=topic,
+            payload=message.payload,
             qos=message.qos,
             retain=message.retain,
             delivery=Delivery(self._acker(session, message.mid, message.qos)),
         )
         handled = False
         for route in self._routes:
-            if not message.topic.matches(route.wildcard):
+            if route.pattern.fullmatch(topic) is None:
                 continue
             handled = True
             try:
@@ -365,13 +389,12 @@ class MqttLink:
             # Same boundary as message handlers: one adapter's bug must not take the link down.
             logger.exception("MQTT connect listener failed", extra={"listener": repr(listener)})
 
-    async def _say_offline(self, client: aiomqtt.Client) -> None:
+    async def _say_offline(self, connection: MqttConnection) -> None:
         # A clean DISCONNECT suppresses the will, so the "offline" status has to be published by hand.
         try:
             async with asyncio.timeout(self._shutdown_timeout):
-                await client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
-        except (aiomqtt.MqttError, TimeoutError) as err:
-            raise_if_cancelling()
+                await self._publish_on(connection, self.status_topic, OFFLINE, qos=1, retain=True)
+        except (LinkDown, TimeoutError) as err:
             logger.warning(
                 "could not publish the offline status on shutdown",
                 extra={"broker": self._endpoint.url, "error": str(err)},
@@ -385,11 +408,8 @@ class MqttLink:
         task.add_done_callback(self._background.discard)
 
     def _end_session(self) -> None:
-        session = self._session
         self._session = None
         self._connected.clear()
-        if session is not None and not session.lost.done():
-            session.lost.set_result(None)
 
     def _note_up(self) -> None:
         extra: dict[str, object] = {"broker": self._endpoint.url, "client_id": self.client_id}
@@ -403,7 +423,7 @@ class MqttLink:
         self._down_since = None
         self._ever_connected = True
 
-    def _note_down(self, err: aiomqtt.MqttError) -> None:
+    def _note_down(self, err: MqttError) -> None:
         extra = {"broker": self._endpoint.url, "client_id": self.client_id, "error": str(err)}
         if self._down_since is not None:
             # Already reported: one line per outage, not one per retry.

@@ -1,8 +1,10 @@
 """Load generator: many simulated PTL modules on a few connections, pressing confirm on lit modules.
 
-Run as its own process (the bench starts several, since one Python process tops out near 4-6k QoS 1
-round trips a second). Each press's latency is taken here, in the loader: from publishing the button
-event to receiving the module's next command (the light the edge sent after committing the pick).
+Run as its own process (the bench starts several). Each press's latency is taken here, in the loader:
+from publishing the button event to receiving the module's next command (the light the edge sent after
+committing the pick). The loader speaks MQTT through the edge's own lean connection
+(`devices.mqtt_connection`), whose per-message cost is a fraction of paho's, so that the loaders are not
+what the bench measures (the bench shows that against a trivial echo).
 
     python -m firmware_sim.loadgen --broker mqtt://127.0.0.1:1883 --site bench --modules M00001-M01000 \
         --rate 250 --duration 30 --out result.json
@@ -22,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
-
 from core.commands import Button
-from devices.mqtt_transport import MqttEndpoint, make_client
+from devices.mqtt_connection import MqttConnection, MqttError
+from devices.mqtt_transport import MqttEndpoint
+from devices.mqtt_wire import Publish
 from devices.ptl.codec import (
     MalformedPayload,
     ModuleEvent,
@@ -33,7 +35,6 @@ from devices.ptl.codec import (
     decode_command,
     encode_ack,
     encode_event,
-    parse_ptl_topic,
     ptl_topic,
 )
 
@@ -44,6 +45,8 @@ log = logging.getLogger("loadgen")
 class Module:
     name: str
     connection: int
+    event_topic: str
+    ack_topic: str
     seq: int = -1
     display: str | None = None
     lit: bool = False
@@ -85,12 +88,21 @@ class LoadGenerator:
     ) -> None:
         self.endpoint = endpoint
         self.site = site
-        self.modules = {name: Module(name, i % connections) for i, name in enumerate(modules)}
+        self.modules = {
+            name: Module(
+                name,
+                i % connections,
+                event_topic=ptl_topic(site, name, PtlTopic.EVENT),
+                ack_topic=ptl_topic(site, name, PtlTopic.ACK),
+            )
+            for i, name in enumerate(modules)
+        }
+        self._by_cmd_topic = {ptl_topic(site, m.name, PtlTopic.CMD): m for m in self.modules.values()}
         self.connections = connections
         self.rate = rate
         self.duration = duration
         self.stats = Stats()
-        self._clients: dict[int, aiomqtt.Client] = {}
+        self._clients: dict[int, MqttConnection] = {}
         self._ready: deque[str] = deque()
         self._ready_event = asyncio.Event()
         self._ids = 0
@@ -98,75 +110,76 @@ class LoadGenerator:
     async def run(self) -> Stats:
         try:
             for index in range(self.connections):
-                client = make_client(
-                    self.endpoint, identifier=f"loadgen-{os.getpid()}-{index}", max_queued_outgoing=100_000
+                self._clients[index] = await MqttConnection.open(
+                    self.endpoint,
+                    client_id=f"loadgen-{os.getpid()}-{index}",
+                    on_message=self._on_command,
+                    keepalive=60,
                 )
-                await client.__aenter__()
-                self._clients[index] = client
             await self._measure()
         finally:
             for client in self._clients.values():
-                # The figures are taken; a disconnect stuck behind unacknowledged publishes must not hang us.
-                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                    async with asyncio.timeout(5):
-                        await client.__aexit__(None, None, None)
+                with contextlib.suppress(MqttError):
+                    await client.disconnect()
         return self.stats
 
     async def _measure(self) -> None:
-        async with asyncio.TaskGroup() as tasks:
-            readers = [tasks.create_task(self._read(i, c)) for i, c in self._clients.items()]
-            for index, client in self._clients.items():
-                topics = [
-                    (ptl_topic(self.site, m.name, PtlTopic.CMD), 1)
-                    for m in self.modules.values()
-                    if m.connection == index
-                ]
-                for start in range(0, len(topics), 500):
-                    await client.subscribe(topics[start : start + 500])
-            for module in self.modules.values():
-                await self._clients[module.connection].publish(
-                    ptl_topic(self.site, module.name, PtlTopic.STATUS), b"online", qos=1, retain=True
-                )
-            started = time.monotonic()
-            presser = tasks.create_task(self._press_loop(started))
-            await asyncio.sleep(self.duration)
+        for index, client in self._clients.items():
+            topics = [
+                (ptl_topic(self.site, m.name, PtlTopic.CMD), 1)
+                for m in self.modules.values()
+                if m.connection == index
+            ]
+            for start in range(0, len(topics), 500):
+                await client.subscribe(topics[start : start + 500])
+        for module in self.modules.values():
+            self._clients[module.connection].publish(
+                ptl_topic(self.site, module.name, PtlTopic.STATUS), b"online", qos=1, retain=True
+            )
+        started = time.monotonic()
+        presser = asyncio.get_running_loop().create_task(self._press_loop(started), name="loadgen-presses")
+        try:
+            lost = [asyncio.ensure_future(c.closed) for c in self._clients.values()]
+            done, _ = await asyncio.wait(lost, timeout=self.duration, return_when=asyncio.FIRST_COMPLETED)
+            if done:
+                raise MqttError("the loader lost its broker connection mid-run")
+        finally:
             presser.cancel()
-            # Let the last presses' answers arrive so they are counted, then stop.
-            await asyncio.sleep(min(2.0, self.duration / 5))
-            for reader in readers:
-                reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await presser
+        # Let the last presses' answers arrive so they are counted, then stop.
+        await asyncio.sleep(min(2.0, self.duration / 5))
 
-    async def _read(self, index: int, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            parsed = parse_ptl_topic(self.site, str(message.topic))
-            if parsed is None:
-                continue
-            name, _kind = parsed
-            module = self.modules.get(name)
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            try:
-                command = decode_command(payload)
-            except MalformedPayload:
-                self.stats.malformed += 1
-                continue
-            if module is None or command.seq < module.seq:
-                continue
-            now = time.monotonic()
-            self.stats.commands += 1
-            client._client.publish(ptl_topic(self.site, name, PtlTopic.ACK), encode_ack(command.seq), qos=0)
-            if command.seq == module.seq:
-                continue  # a resend of what we show
-            module.seq = command.seq
-            if module.pressed_at is not None and command.seq > module.pressed_seq:
-                self.stats.answered += 1
-                self.stats.latencies.append(now - module.pressed_at)
-                self.stats.last_answer = now
-                module.pressed_at = None
-            module.lit = not command.off and command.color != "red"
-            module.display = command.display
-            if module.lit and module.pressed_at is None:
-                self._ready.append(name)
-                self._ready_event.set()
+    def _on_command(self, message: Publish) -> None:
+        module = self._by_cmd_topic.get(message.topic)
+        if module is None:
+            return
+        client = self._clients[module.connection]
+        if message.qos:
+            client.ack(message.mid)
+        try:
+            command = decode_command(message.payload)
+        except MalformedPayload:
+            self.stats.malformed += 1
+            return
+        if command.seq < module.seq:
+            return
+        now = time.monotonic()
+        self.stats.commands += 1
+        client.publish(module.ack_topic, encode_ack(command.seq))
+        if command.seq == module.seq:
+            return  # a resend of what we show
+        module.seq = command.seq
+        if module.pressed_at is not None and command.seq > module.pressed_seq:
+            self.stats.answered += 1
+            self.stats.latencies.append(now - module.pressed_at)
+            self.stats.last_answer = now
+            module.pressed_at = None
+        module.lit = not command.off and command.color != "red"
+        module.display = command.display
+        if module.lit and module.pressed_at is None:
+            self._ready.append(module.name)
+            self._ready_event.set()
 
     async def _press_loop(self, started: float) -> None:
         interval = 1.0 / self.rate if self.rate else 0.0
@@ -193,11 +206,9 @@ class LoadGenerator:
             self.stats.presses += 1
             if self.stats.first_press is None:
                 self.stats.first_press = module.pressed_at
-            # Straight to paho: aiomqtt's publish waits for the PUBACK, which would make the loader do
-            # one round trip per press and measure itself instead of the edge.
-            self._clients[module.connection]._client.publish(
-                ptl_topic(self.site, name, PtlTopic.EVENT), encode_event(event), qos=1
-            )
+            # Not waiting for the PUBACK: that would make the loader do one round trip per press and
+            # measure itself instead of the edge.
+            self._clients[module.connection].publish(module.event_topic, encode_event(event), qos=1)
             if not interval:
                 await asyncio.sleep(0)  # flat out, but let the readers run
 

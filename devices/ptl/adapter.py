@@ -3,8 +3,9 @@
 Inbound (`floorgate/{site}/ptl/+/event|ack|status`) becomes `PressButton`, `ReportDeviceStatus` or, for a
 frame that cannot be understood, `RecordDeviceFault`, handed to `submit` (the writer's bounded queue:
 awaiting it is the backpressure). Outbound, `send()` records the module's latest wanted command and
-returns at once; publisher tasks put it on `ptl/{module}/cmd` (QoS 1, retained) and one timer task
-resends it until the module acks its `seq`, then reports the module offline.
+hands it to the link at once (`ptl/{module}/cmd`, QoS 1, retained; the connection sends everything of
+one event-loop turn together, so a commit's PUBACKs and light commands leave in one write); one timer
+task resends it until the module acks its `seq`, then reports the module offline.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ TRANSPORT = "mqtt"
 NO_ACK = "no_ack"
 PAYLOAD_EXCERPT_CHARS = 200
 _NOT_IN_A_TOPIC_LEVEL = frozenset("/+#\x00")
+# Commands republished per event-loop turn after a reconnect (10k lit modules go out in 20 turns).
+REPUBLISH_BURST = 500
 
 
 @dataclass(slots=True)
@@ -94,32 +97,21 @@ class PtlAdapter:
         ack_timeout: float = 1.0,
         max_attempts: int = 5,
         clock: Callable[[], float] = time.monotonic,
-        publishers: int = 16,
     ) -> None:
         if ack_timeout <= 0:
             raise ValueError(f"ack_timeout must be positive, got {ack_timeout}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        if publishers < 1:
-            raise ValueError(f"publishers must be at least 1, got {publishers}")
         self._link = link
         self._site = site
         self._submit = submit
         self._ack_timeout = ack_timeout
         self._max_attempts = max_attempts
         self._clock = clock
-        # Several publishers so that thousands of commands a second are not serialised behind one
-        # PUBACK round trip each; a module is only ever published by one of them at a time (`_in_flight`)
-        # so its commands reach the broker in seq order.
-        self._publishers = publishers
         self._stats = PtlStats()
         self._latest_seq: dict[str, int] = {}
         self._pending: dict[str, _Wanted] = {}
         self._silent: set[str] = set()  # reported offline for want of an ack, until one arrives
-        self._ready: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._in_flight: set[str] = set()
-        self._deferred: set[str] = set()
         self._deadlines: list[tuple[float, int, str]] = []
         self._timer_wake = asyncio.Event()
         self._generations = itertools.count(1)
@@ -167,11 +159,8 @@ class PtlAdapter:
         }
 
     async def run(self) -> None:
-        """Publish commands and watch ack deadlines until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._ack_timer(), name="ptl-ack-timer")
-            for index in range(self._publishers):
-                group.create_task(self._publisher(), name=f"ptl-publisher-{index}")
+        """Watch ack deadlines (and resend) until cancelled."""
+        await self._ack_timer()
 
     # -- inbound ------------------------------------------------------------------------------------
 
@@ -272,43 +261,28 @@ class PtlAdapter:
             logger.error("PTL module id cannot be an MQTT topic level", extra={"device": module})
             return False
         self._latest_seq[module] = instruction.seq
-        self._pending[module] = _Wanted(
-            instruction=instruction, since=self._clock(), generation=next(self._generations)
-        )
-        self._enqueue(module)
+        wanted = _Wanted(instruction=instruction, since=self._clock(), generation=next(self._generations))
+        self._pending[module] = wanted
+        self._publish(module, wanted)
         return True
-
-    def _enqueue(self, module: str) -> None:
-        if module not in self._queued:
-            self._queued.add(module)
-            self._ready.put_nowait(module)
 
     async def _on_link_connected(self) -> None:
         # Whatever was published on the old connection may never have reached the module (or its ack
         # never reached us): publish every pending command again, with a fresh round of attempts.
-        for module, wanted in self._pending.items():
+        if not self._pending:
+            return
+        logger.info("republishing unacked PTL commands", extra={"count": len(self._pending)})
+        for count, (module, wanted) in enumerate(list(self._pending.items()), start=1):
+            if self._pending.get(module) is not wanted:
+                continue  # acked or replaced meanwhile
             wanted.attempts = 0
-            wanted.generation = next(self._generations)
-            self._enqueue(module)
-        if self._pending:
-            logger.info("republishing unacked PTL commands", extra={"count": len(self._pending)})
+            self._publish(module, wanted)
+            if count % REPUBLISH_BURST == 0:
+                await asyncio.sleep(0)  # let the connection send this burst and the floor go on
 
-    async def _publisher(self) -> None:
-        while True:
-            module = await self._ready.get()
-            self._queued.discard(module)
-            await self._publish(module)
-
-    async def _publish(self, module: str) -> None:
-        wanted = self._pending.get(module)
-        if wanted is None:
-            return
-        if module in self._in_flight:
-            self._deferred.add(module)
-            return
+    def _publish(self, module: str, wanted: _Wanted) -> None:
         if wanted.payload is None:
             wanted.payload = encode_command(wanted.instruction)
-        self._in_flight.add(module)
         try:
             # No wait for the broker's PUBACK: the module's own ack is what counts, and a missing one
             # sends the command again.
@@ -318,18 +292,12 @@ class PtlAdapter:
         except LinkDown:
             # Still pending: the connect listener publishes it again once the link is back.
             return
-        finally:
-            self._in_flight.discard(module)
-            if module in self._deferred:
-                self._deferred.discard(module)
-                self._enqueue(module)
         self._stats.published += 1
         if wanted.publishes:
             self._stats.resent += 1
         wanted.publishes += 1
-        if self._pending.get(module) is wanted:
-            wanted.attempts += 1
-            self._arm(module, wanted)
+        wanted.attempts += 1
+        self._arm(module, wanted)
 
     # -- ack deadlines ------------------------------------------------------------------------------
 
@@ -362,7 +330,7 @@ class PtlAdapter:
             # Our outage, not the module's: the connect listener starts a fresh round of attempts.
             return
         if wanted.attempts < self._max_attempts:
-            self._enqueue(module)
+            self._publish(module, wanted)
             return
         if module in self._silent:
             return

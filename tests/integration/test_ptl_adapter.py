@@ -441,7 +441,9 @@ async def test_commands_sent_before_the_link_is_up_are_published_once_it_is(brok
         assert decode_command(second.payload).display == "12"
 
 
-async def test_many_commands_are_coalesced_to_the_latest_per_module(broker_url: str) -> None:
+async def test_a_burst_of_commands_reaches_each_module_in_seq_order_ending_with_the_latest(
+    broker_url: str,
+) -> None:
     async with running_edge(broker_url) as edge, acking_modules(broker_url, edge.site) as modules:
         for seq in range(1, 201):
             edge.adapter.send(light(f"M-{seq % 20:02d}", seq))

@@ -93,7 +93,6 @@ def test_stats_are_a_snapshot() -> None:
     [
         ({"ack_timeout": 0}, "ack_timeout must be positive"),
         ({"max_attempts": 0}, "max_attempts must be at least 1"),
-        ({"publishers": 0}, "publishers must be at least 1"),
     ],
 )
 def test_nonsense_tunables_are_refused(kwargs: dict[str, float], message: str) -> None:
