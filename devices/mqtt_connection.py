@@ -69,6 +69,7 @@ class MqttConnection(asyncio.Protocol):
         self._last_sent = self._last_heard = time.monotonic()
         self._ping_sent_at: float | None = None
         self._pinger: asyncio.TimerHandle | None = None
+        self._reading_paused = False
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.close_reason: str | None = None
         self.session_present = False
@@ -125,8 +126,12 @@ class MqttConnection(asyncio.Protocol):
                 )
         except TimeoutError as err:
             raise MqttError(f"no CONNACK from the MQTT broker at {url} within {within:g} s") from err
-        if self._connack not in done:
-            raise ConnectionLost(f"the MQTT broker at {url} closed the connection before CONNACK")
+        # A connection that ends first also fails the CONNACK waiter (see `_closed`), so both are done.
+        if self._connack not in done or self._connack.exception() is not None:
+            raise ConnectionLost(
+                f"the connection to the MQTT broker at {url} ended before CONNACK: "
+                f"{self.close_reason or 'connection closed'}"
+            )
         self.session_present, code = self._connack.result()
         if code:
             raise MqttRefused(code)
@@ -181,9 +186,11 @@ class MqttConnection(asyncio.Protocol):
         if not self.is_open:
             raise ConnectionLost(f"cannot subscribe: {self.close_reason or 'not connected'}")
         mid = self._allocate_mid()
+        # Encoded before the id is taken: a filter list refused here must not keep the id forever.
+        packet = wire.encode_subscribe(mid, filters)
         waiter: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._subscribing[mid] = waiter
-        self._write(wire.encode_subscribe(mid, filters))
+        self._write(packet)
         try:
             async with asyncio.timeout(within):
                 return await waiter
@@ -209,12 +216,22 @@ class MqttConnection(asyncio.Protocol):
         raise MqttError("all 65,535 MQTT packet ids are waiting for the broker's answer")
 
     def pause_reading(self) -> None:
+        """Stop reading the socket (TCP then holds the broker back) until `resume_reading`.
+
+        PINGREQs still go out so the broker keeps the session, but unread PINGRESPs are not taken for a dead
+        broker: the keepalive judges the broker's silence again from the resume on.
+        """
         if self._transport is not None and self.is_open:
             self._transport.pause_reading()
+            self._reading_paused = True
 
     def resume_reading(self) -> None:
         if self._transport is not None and self.is_open:
             self._transport.resume_reading()
+            self._reading_paused = False
+            # The silence while paused was ours: the broker's answers wait unread in the socket.
+            self._last_heard = time.monotonic()
+            self._ping_sent_at = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
 
@@ -295,6 +312,12 @@ class MqttConnection(asyncio.Protocol):
 
     def _check_alive(self) -> None:
         now = time.monotonic()
+        if self._reading_paused:
+            # Unread PINGRESPs are not a dead broker; still ping so the broker keeps our session alive.
+            if now - self._last_sent >= self._keepalive / 2:
+                self._write(wire.PINGREQ)
+            self._schedule_ping()
+            return
         if self._ping_sent_at is not None and now - self._ping_sent_at > self._keepalive:
             self.abort(f"no answer from the broker for {self._keepalive} s (keepalive)")
             return

@@ -37,6 +37,10 @@ class MqttEndpoint:
         if not parts.hostname:
             raise InvalidMqttUrl(f"MQTT URL {url!r} has no host")
         default_port, tls = _SCHEMES[parts.scheme]
+        user = username or (unquote(parts.username) if parts.username else None)
+        secret = password or (unquote(parts.password) if parts.password else None)
+        if secret is not None and not user:
+            raise InvalidMqttUrl(f"MQTT URL {parts.hostname!r}: a password needs a user name (MQTT 3.1.1)")
         try:
             port = parts.port or default_port
         except ValueError as err:
@@ -45,8 +49,8 @@ class MqttEndpoint:
             host=parts.hostname,
             port=port,
             tls=tls,
-            username=username or (unquote(parts.username) if parts.username else None),
-            password=password or (unquote(parts.password) if parts.password else None),
+            username=user,
+            password=secret,
         )
 
     @property

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 MAX_REMAINING_LENGTH = 268_435_455  # four length bytes of seven bits each
+# What a reader accepts by default: device messages are tiny, and a bogus length must not make the reader
+# wait for (and buffer) a quarter of a gigabyte.
+DEFAULT_MAX_PACKET = 8 * 1024 * 1024
 
 
 class PacketType(IntEnum):
@@ -113,6 +116,8 @@ def encode_connect(
     if will is not None:
         flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
         payload += [_string(will.topic), _string(will.payload)]
+    if password is not None and username is None:
+        raise ValueError("MQTT 3.1.1 sends a password only with a user name (section 3.1.2.9)")
     if username is not None:
         flags |= 0x80
         payload.append(_string(username))
@@ -151,10 +156,11 @@ def encode_subscribe(mid: int, filters: list[tuple[str, int]]) -> bytes:
 class PacketReader:
     """Cuts a byte stream into packets: `feed` returns every whole (first byte, body) it now holds."""
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_max_packet")
 
-    def __init__(self) -> None:
+    def __init__(self, max_packet: int = DEFAULT_MAX_PACKET) -> None:
         self._buffer = b""
+        self._max_packet = max_packet
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         buffer = self._buffer + data if self._buffer else data
@@ -168,6 +174,10 @@ class PacketReader:
                 length, start = _long_length(buffer, at + 1)
                 if start < 0:
                     break  # the length itself is not all here yet
+                if length > self._max_packet:
+                    raise MalformedPacket(
+                        f"a packet of {length:,} bytes is over the {self._max_packet:,} this client accepts"
+                    )
             end = start + length
             if end > size:
                 break

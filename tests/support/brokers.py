@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import pwd
 import random
@@ -15,6 +17,7 @@ from pathlib import Path
 from tests.support.waiting import wait_until_sync
 
 MOSQUITTO_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for its "$7$" (PBKDF2-SHA512) hashes
 
 
 def free_port() -> int:
@@ -40,6 +43,14 @@ def mosquitto_binary() -> str:
     raise RuntimeError("mosquitto is not installed: ./run-tests installs it (apt-get install mosquitto)")
 
 
+def password_line(username: str, password: str) -> str:
+    """One line of a mosquitto password file, hashed as `mosquitto_passwd` would (mosquitto 2.x "$7$")."""
+    salt = os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ITERATIONS)
+    encoded_salt, encoded_digest = (base64.b64encode(part).decode() for part in (salt, digest))
+    return f"{username}:$7${PBKDF2_ITERATIONS}${encoded_salt}${encoded_digest}\n"
+
+
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -50,11 +61,15 @@ def port_open(port: int) -> bool:
 
 @dataclass
 class Mosquitto:
-    """A mosquitto process; `restart()` keeps the port and (with persistence) the sessions."""
+    """A mosquitto process; `restart()` keeps the port and (with persistence) the sessions.
+
+    With `users` (user name -> password) the broker admits only those users; without, anyone.
+    """
 
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fg-mosquitto-")))
     process: subprocess.Popen[bytes] | None = None
+    users: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -64,7 +79,7 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{self._auth_config()}"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"
@@ -84,6 +99,14 @@ class Mosquitto:
             err = self.process.stderr.read().decode() if self.process.stderr else ""
             raise RuntimeError(f"mosquitto exited at start: {err}")
         return self
+
+    def _auth_config(self) -> str:
+        if not self.users:
+            return "allow_anonymous true\n"
+        passwords = self.workdir / "passwords"
+        passwords.write_text("".join(password_line(user, password) for user, password in self.users.items()))
+        passwords.chmod(0o600)
+        return f"allow_anonymous false\npassword_file {passwords}\n"
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

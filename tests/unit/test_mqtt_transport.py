@@ -81,6 +81,12 @@ def test_from_url_rejects(url: str, reason: str) -> None:
     assert repr(url) in str(caught.value)
 
 
+def test_a_password_without_a_user_name_is_refused_without_showing_it() -> None:
+    with pytest.raises(InvalidMqttUrl, match="a password needs a user name") as caught:
+        MqttEndpoint.from_url("mqtt://:s3cret@broker.local")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_invalid_url_is_a_value_error() -> None:
     assert issubclass(InvalidMqttUrl, ValueError)
 
