@@ -31,6 +31,9 @@ OFFLINE = b"offline"
 # Inbound messages read but not yet handled: past this the link stops reading the socket (TCP then holds
 # the broker back) until its handlers catch up.
 INBOX_HIGH_WATER = 5000
+# Topics whose matching routes are remembered (one per module and kind on a big floor); past this the
+# memory is cleared, so a flood of odd topics cannot grow it without bound.
+ROUTE_CACHE_SIZE = 100_000
 
 
 class LinkDown(Exception):
@@ -149,6 +152,7 @@ class MqttLink:
         # reset the backoff, or two edges would kick each other off every 0.2 s forever.
         self._stable_after = backoff_max
         self._routes: list[_Route] = []
+        self._routes_by_topic: dict[str, tuple[_Route, ...]] = {}
         self._listeners: list[ConnectListener] = []
         self._session: _Session | None = None
         self._connected = asyncio.Event()
@@ -163,6 +167,7 @@ class MqttLink:
         """Send messages matching `topic_filter` to `handler`; subscribed at QoS 1 on every connect."""
         route = _Route(topic_filter, filter_pattern(topic_filter), handler)
         self._routes.append(route)
+        self._routes_by_topic.clear()
         session = self._session
         if session is not None:
             # Registered while connected: subscribe now; the next connect subscribes it again anyway.
@@ -359,11 +364,8 @@ class MqttLink:
             retain=message.retain,
             delivery=Delivery(self._acker(session, message.mid, message.qos)),
         )
-        handled = False
-        for route in self._routes:
-            if route.pattern.fullmatch(topic) is None:
-                continue
-            handled = True
+        routes = self._routes_for(topic)
+        for route in routes:
             try:
                 await route.handler(inbound)
             except Exception:
@@ -373,11 +375,20 @@ class MqttLink:
                     "MQTT message handler failed",
                     extra={"topic": inbound.topic, "topic_filter": route.topic_filter},
                 )
-        if not handled:
+        if not routes:
             # Normal after a route was removed: the persistent session still delivers what it queued.
             logger.debug("MQTT message with no route", extra={"topic": inbound.topic})
         if not inbound.delivery.taken:
             inbound.delivery.settle()
+
+    def _routes_for(self, topic: str) -> tuple[_Route, ...]:
+        routes = self._routes_by_topic.get(topic)
+        if routes is None:
+            routes = tuple(route for route in self._routes if route.pattern.fullmatch(topic) is not None)
+            if len(self._routes_by_topic) >= ROUTE_CACHE_SIZE:
+                self._routes_by_topic.clear()
+            self._routes_by_topic[topic] = routes
+        return routes
 
     async def _notify(self, listener: ConnectListener) -> None:
         try:
