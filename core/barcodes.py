@@ -17,6 +17,9 @@ from biip.gs1_messages import GS1Message
 _AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 
 GROUP_SEPARATOR = "\x1d"
+# The most characters one barcode holds (a QR code of 7089 digits). Interpreting costs time in proportion to
+# the length, and a scan is interpreted inside the single writer: longer input is refused before parsing.
+MAX_CODE_CHARS = 7089
 
 # Symbologies whose data is a GS1 element string (FNC1 in first position): GS1-128, GS1 DataMatrix,
 # GS1 QR, GS1 DataBar (and its expanded forms), GS1 DotCode.
@@ -96,6 +99,9 @@ def interpret(data: str, grammar: ScanGrammar = DEFAULT_GRAMMAR) -> Barcode:
     """Interpret a scan: AIM prefix, then the grammar's prefixes, then GS1 and GTIN, else text."""
     raw = data
     symbology, code = split_symbology(data.strip("\r\n"))
+    if len(code) > MAX_CODE_CHARS:
+        problem = f"{len(code)} characters is longer than any barcode ({MAX_CODE_CHARS})"
+        return _invalid(raw, symbology, code, problem)
     # A leading GS is how some scanners transmit FNC1 in first position; it carries no data.
     code = code.lstrip(GROUP_SEPARATOR)
     for kind, prefixes in (

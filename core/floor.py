@@ -219,8 +219,22 @@ class Floor:
     def location_of_module(self, module: str) -> str | None:
         return self._location_by_module.get(module)
 
+    def light_commands(self) -> list[Instruction]:
+        """The command every module the floor has lit should show now, lit ones first: re-sent on start-up.
+
+        Dark modules are sent their "off" again too. One committed just before a crash, or while the
+        broker was away, may never have reached the broker, whose retained copy would then keep the
+        module lit for a pick that is done: a light nobody may press.
+        """
+        dark: list[Instruction] = [
+            ClearBin(module=light.module, seq=light.seq)
+            for light in self.lights.values()
+            if light.color is None and light.seq > 0
+        ]
+        return [*self.lit_commands(), *dark]
+
     def lit_commands(self) -> list[LightBin]:
-        """The command every lit module should show now: re-sent on start-up."""
+        """The command every lit module should show now."""
         return [
             LightBin(
                 module=light.module,

@@ -413,6 +413,18 @@ class StoreSettings(_Section):
             file = os.path.abspath(_base_dir(info) / file)
         return f"{scheme}:///{file}{question}{query}"
 
+    max_size_mb: int | None = Field(default=None, ge=1)
+    """SQLite only: the most the database file may grow to. Past it commits fail as on a full disk (the
+    edge holds its work and refuses new work), so the store cannot fill a disk it shares."""
+
+    @field_validator("max_size_mb")
+    @classmethod
+    def _sqlite_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        url = info.data.get("url")
+        if value is not None and isinstance(url, str) and not url.startswith("sqlite"):
+            raise ValueError("applies to an SQLite store only; size a PostgreSQL database on its server")
+        return value
+
 
 class MqttSettings(_Section):
     url: str
@@ -584,6 +596,28 @@ class WebhookSpec(_Section):
         )
 
 
+class WebhookDeliverySettings(_Section):
+    """How the relay retries a delivery its receiver did not take; the same for every endpoint."""
+
+    max_attempts: int = Field(default=16, ge=1, le=10_000)
+    """Attempts before a delivery is `failed` (listed by the API and replayable). The defaults make
+    16 attempts over about five hours."""
+    retry_base_s: float = Field(default=1.0, gt=0, le=3600, allow_inf_nan=False)
+    """The wait after the first failed attempt; each later wait is twice the one before, with jitter."""
+    retry_max_s: float = Field(default=3600.0, gt=0, le=86_400, allow_inf_nan=False)
+    """The longest wait between two attempts."""
+    timeout_s: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
+    """A receiver that has not answered within this long has failed the attempt."""
+
+    @model_validator(mode="after")
+    def _max_not_below_base(self) -> WebhookDeliverySettings:
+        if self.retry_max_s < self.retry_base_s:
+            raise ValueError(
+                f"retry_max_s ({self.retry_max_s:g}) must not be below retry_base_s ({self.retry_base_s:g})"
+            )
+        return self
+
+
 class ZoneSpec(_Section):
     id: Name
     scan_verify: bool = False
@@ -691,6 +725,7 @@ class SiteConfig(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     tokens: Array[TokenSpec] = ()
     webhooks: Array[WebhookSpec] = ()
+    webhook_delivery: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
     zones: Array[ZoneSpec] = ()
     locations: Array[LocationSpec] = ()
     stations: Array[StationSpec] = ()

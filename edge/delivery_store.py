@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, func, select, update
+from sqlalchemy import Engine, Table, and_, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.outbox import Endpoint
-from edge.store import EVENTS, StoreError, _table
+from edge.store import EVENTS, _table, describe_failure
 from edge.tables import WebhookDeliveryRow, WebhookEndpointRow
 
 ENDPOINTS: Table = _table(WebhookEndpointRow)
@@ -47,7 +47,8 @@ def delivery_id(endpoint_id: str, seq: int) -> str:
 
 def parse_delivery_id(text: str) -> tuple[str, int] | None:
     endpoint_id, sep, seq = text.rpartition(".")
-    if not sep or not endpoint_id or not seq.isdigit():
+    # ASCII digits only ("²" is a digit to str.isdigit), and few enough for a 64-bit SQL integer.
+    if not sep or not endpoint_id or not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
         return None
     return endpoint_id, int(seq)
 
@@ -76,7 +77,8 @@ class DeliveryStore:
         try:
             return work()
         except SQLAlchemyError as err:
-            raise StoreError(f"{what} failed: {err.__class__.__name__}: {err}") from err
+            # Never the statement or its parameters: an endpoint's row holds its signing secret.
+            raise describe_failure(self.engine, err, what) from err
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -155,19 +157,34 @@ class DeliveryStore:
         return result
 
     def record(self, updates: Sequence[dict[str, Any]]) -> None:
-        """Write the outcome of a round of attempts in one transaction."""
+        """Write the outcome of a round of attempts in one transaction.
+
+        Updates that set the same columns go as one executemany: a drained backlog writes a thousand
+        outcomes a round, and one statement built per row cost more than the deliveries themselves."""
         if not updates:
             return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for values in updates:
+            columns = tuple(sorted(k for k in values if k not in {"endpoint_id", "event_seq"}))
+            groups.setdefault(columns, []).append(
+                {"key_endpoint": values["endpoint_id"], "key_seq": values["event_seq"]}
+                | {c: values[c] for c in columns}
+            )
 
         def work() -> None:
             with self.engine.begin() as conn:
-                for values in updates:
-                    key = and_(
-                        DELIVERIES.c.endpoint_id == values["endpoint_id"],
-                        DELIVERIES.c.event_seq == values["event_seq"],
+                for columns, rows in groups.items():
+                    statement = (
+                        update(DELIVERIES)
+                        .where(
+                            and_(
+                                DELIVERIES.c.endpoint_id == bindparam("key_endpoint"),
+                                DELIVERIES.c.event_seq == bindparam("key_seq"),
+                            )
+                        )
+                        .values({c: bindparam(c) for c in columns})
                     )
-                    changes = {k: v for k, v in values.items() if k not in {"endpoint_id", "event_seq"}}
-                    conn.execute(update(DELIVERIES).where(key).values(**changes))
+                    conn.execute(statement, rows)
 
         self._run("recording delivery results", work)
 

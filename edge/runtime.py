@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import time
@@ -21,17 +22,20 @@ from edge.config import SiteConfig
 from edge.delivery_store import DeliveryStore
 from edge.device_types import DeviceContext, StationDevice
 from edge.outbox import Endpoint, EndpointRegistry
-from edge.relay import WebhookRelay
+from edge.relay import RetryPolicy, WebhookRelay
 from edge.roles import Role
 from edge.station_devices import station_devices
-from edge.store import Store, make_engine
+from edge.store import Loaded, Store, StoreError, make_engine
 from edge.webhooks import WebhookService
-from edge.writer import Writer
+from edge.writer import Writer, WriterUnavailable
 from web.app import create_app
 from web.context import WebContext
 from web.stream import StreamHub
 
 log = logging.getLogger(__name__)
+
+# Allocations (minus frees) between young-generation collections; CPython's default is 700.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 class EdgeStartupError(Exception):
@@ -90,22 +94,12 @@ async def build(
 ) -> EdgeParts:
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
     http_socket = _listen(config.http.host, config.http.port)
-    store = Store(make_engine(config.store.url))
-    await asyncio.to_thread(store.create_schema)
-    started = time.perf_counter()
-    loaded = await asyncio.to_thread(store.load)
-    log.info(
-        "floor restored from the store",
-        extra={
-            "orders": len(loaded.floor.orders),
-            "locations": len(loaded.floor.locations),
-            "lit": len(loaded.floor.lit_commands()),
-            "last_seq": loaded.last_seq,
-            "seconds": round(time.perf_counter() - started, 3),
-        },
-    )
+    try:
+        store, loaded, endpoints = await asyncio.to_thread(_open_store, config)
+    except StoreError as err:
+        http_socket.close()
+        raise EdgeStartupError(str(err)) from err
     deliveries = DeliveryStore(store.engine)
-    endpoints = await asyncio.to_thread(WebhookService.load, deliveries, config, time.time())
     registry = EndpointRegistry(endpoints)
     writer = Writer(
         store=store,
@@ -116,17 +110,36 @@ async def build(
     )
 
     async def endpoint_gone(endpoint: Endpoint, reason: str) -> None:
-        await writer.execute(
-            cmd.RaiseException(
-                kind="webhook_endpoint_gone",
-                message=f"webhook endpoint {endpoint.id!r} was disabled: {reason}; "
-                "deliveries wait for it to be re-enabled",
-                device=f"webhook:{endpoint.id}",
-                detail={"endpoint": endpoint.id},
+        try:
+            await writer.execute(
+                cmd.RaiseException(
+                    kind="webhook_endpoint_gone",
+                    message=f"webhook endpoint {endpoint.id!r} was disabled: {reason}; "
+                    "deliveries wait for it to be re-enabled",
+                    device=f"webhook:{endpoint.id}",
+                    detail={"endpoint": endpoint.id},
+                )
             )
-        )
+        except WriterUnavailable as err:
+            # The endpoint is disabled all the same (its deliveries wait); only the exception for a
+            # person could not be recorded while the store fails. The log says so.
+            log.error(  # noqa: TRY400 - the reason is the message
+                "webhook endpoint disabled, but the exception could not be recorded",
+                extra={"endpoint": endpoint.id, "error": str(err)},
+            )
 
-    relay = WebhookRelay(deliveries=deliveries, registry=registry, on_gone=endpoint_gone)
+    retry = config.webhook_delivery
+    relay = WebhookRelay(
+        deliveries=deliveries,
+        registry=registry,
+        on_gone=endpoint_gone,
+        policy=RetryPolicy(
+            max_attempts=retry.max_attempts,
+            base_delay=retry.retry_base_s,
+            max_delay=retry.retry_max_s,
+            timeout=retry.timeout_s,
+        ),
+    )
     webhooks = WebhookService(registry=registry, deliveries=deliveries, relay=relay)
     link = MqttLink(mqtt, config.site.id, config.edge.id)
     ptl = PtlAdapter(link, config.site.id, writer.submit)
@@ -173,6 +186,11 @@ async def build(
             # for a lifespan task that an early Ctrl-C has already cancelled.
             lifespan="off",
             ws="websockets-sansio",
+            # The stream sends every dashboard the same text, but permessage-deflate compresses it again
+            # for each connection: with 50 dashboards at 500 events/s that was most of the edge's CPU,
+            # and at 200 it slowed the floor itself (bench.dashboard_lag). Uncompressed costs bandwidth
+            # (about 0.7 MB/s a dashboard at that rate), which a site's LAN has and its CPU does not.
+            ws_per_message_deflate=False,
         )
     )
     return EdgeParts(
@@ -190,6 +208,33 @@ async def build(
         webhooks=webhooks,
         started_at=parts_started,
     )
+
+
+def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
+    """Open the store, refuse it now if it cannot take writes, and read the floor and endpoints back."""
+    store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
+    try:
+        store.check_folder()
+        store.create_schema()
+        store.check_writable()
+        started = time.perf_counter()
+        loaded = store.load()
+        log.info(
+            "floor restored from the store",
+            extra={
+                "store": store.location,
+                "orders": len(loaded.floor.orders),
+                "locations": len(loaded.floor.locations),
+                "lit": len(loaded.floor.lit_commands()),
+                "last_seq": loaded.last_seq,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        endpoints = WebhookService.load(DeliveryStore(store.engine), config, time.time())
+    except StoreError:
+        store.close()
+        raise
+    return store, loaded, endpoints
 
 
 def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:
@@ -268,12 +313,25 @@ async def run_edge(
     *,
     on_ready: Callable[[EdgeParts], Awaitable[None]] | None = None,
 ) -> None:
-    """Run every part until cancelled; then stop the web server, publish 'offline' and close the store."""
+    """Run every part until cancelled; then stop the web server, publish 'offline' and close the store.
+
+    Raises EdgeStartupError when the store fails while the site file is applied: an edge that cannot
+    commit must not come up and take work.
+    """
+    try:
+        await _run_parts(parts, on_ready)
+    except* EdgeStartupError as group:
+        parts.store.close()
+        raise group.exceptions[0] from None
+
+
+async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable[None]] | None) -> None:
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(parts.writer.run(), name="writer")
-        await apply_site(parts)
-        resent = parts.ptl.resend_all(parts.writer.floor.lit_commands())
-        log.info("lit modules queued to be sent their state again", extra={"modules": resent})
+        writer_task = tasks.create_task(parts.writer.run(), name="writer")
+        await _apply_site_or_fail(parts)
+        settle_heap()
+        resent = parts.ptl.resend_all(parts.writer.floor.light_commands())
+        log.info("modules queued to be sent their light state again", extra={"modules": resent})
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
         tasks.create_task(parts.hub.run(), name="stream-ticker")
@@ -291,9 +349,42 @@ async def run_edge(
             # Stop taking HTTP requests first; the task group then cancels the rest, and the link's
             # cancellation publishes the retained "offline" before it disconnects.
             parts.server.should_exit = True
+            if parts.writer.store_failure is not None:
+                # Its held batch will not reach the disk now: stopping the writer first answers the
+                # requests waiting on it (503) while the server can still send the answers.
+                writer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server_task), timeout=5)
     parts.store.close()
+
+
+def settle_heap() -> None:
+    """Keep the garbage collector's pauses off the press → light path.
+
+    The restored floor is hundreds of thousands of long-lived objects; every full collection would walk
+    them all (tens of milliseconds with 100k locations, seen as p99 spikes). Freezing moves what exists
+    now out of the collector's sight, and a larger first generation makes the young collections that
+    the hot path's short-lived objects trigger rarer. Reference counting still frees almost everything.
+    """
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 50)
+
+
+async def _apply_site_or_fail(parts: EdgeParts) -> None:
+    applying = asyncio.ensure_future(apply_site(parts))
+    failing = asyncio.ensure_future(parts.writer.store_failed())
+    try:
+        await asyncio.wait({applying, failing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        failing.cancel()
+        if not applying.done():
+            applying.cancel()
+    if failing.done() and not failing.cancelled():
+        raise EdgeStartupError(str(failing.result()))
+    try:
+        applying.result()
+    except WriterUnavailable as err:
+        raise EdgeStartupError(str(err)) from err
 
 
 async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:

@@ -31,8 +31,12 @@ def site_endpoint_id(name: str | None, url: str) -> str:
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError as err:  # a bad IPv6 literal or port: urllib says which
+        raise WebhookProblem(f"url is not a URL: {err}", field="url") from err
+    if parts.scheme not in {"http", "https"} or not host:
         raise WebhookProblem("url must be an http:// or https:// URL with a host", field="url")
     return url
 

@@ -27,9 +27,19 @@ from edge.store import Batch, EventRecord, Store, StoreError, batch_rows
 
 log = logging.getLogger(__name__)
 
+# The write-ahead log is checkpointed by the writer itself, between batches (a checkpoint beside a busy
+# writer never catches up with it, and the log then grows without end): at a quiet moment once this long
+# has passed since the last one, or at once when the floor has had no quiet moment for FORCE seconds.
+CHECKPOINT_SECONDS = 0.5
+CHECKPOINT_FORCE_SECONDS = 5.0
+
 
 class WriterUnavailable(Exception):
     """The writer cannot take work now (the store is failing, or it is shutting down)."""
+
+    def __init__(self, message: str, *, store_failure: StoreError | None = None) -> None:
+        super().__init__(message)
+        self.store_failure = store_failure
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -78,6 +88,7 @@ class WriterStats:
     commit_failures: int = 0
     last_batch_size: int = 0
     last_commit_seconds: float = 0.0
+    wal_pages: int = 0  # the write-ahead log's size at the last checkpoint
 
 
 class Writer:
@@ -108,6 +119,13 @@ class Writer:
         self._subscribers: list[Subscriber] = []
         self.outbox = outbox or EndpointRegistry()
         self.store_error: str | None = None
+        # While commits fail: why, since when (wall clock), and how many events the held batch carries.
+        self.store_failure: StoreError | None = None
+        self._checkpointed_at = time.monotonic()
+        self._checkpointed_at_batch = 0
+        self.store_failing_since: float | None = None
+        self.held_events = 0
+        self._store_failed = asyncio.Event()
 
     @property
     def last_seq(self) -> int:
@@ -127,18 +145,51 @@ class Writer:
 
     async def execute(self, command: Command) -> Applied:
         """Apply a command and wait until it is committed. Raises CommandRejected or WriterUnavailable."""
-        if self.store_error is not None:
-            raise WriterUnavailable(f"the store is failing: {self.store_error}")
+        if self.store_failure is not None:
+            raise WriterUnavailable(str(self.store_failure), store_failure=self.store_failure)
         reply: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(command=command, reply=reply))
         return await reply
 
     async def run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            if self._checkpoint_due():
+                await self._checkpoint()
+            if self.stats.batches == self._checkpointed_at_batch:
+                first = await self._queue.get()
+            else:
+                try:
+                    # A checkpoint is owed: do not wait for work longer than until it is due.
+                    async with asyncio.timeout(CHECKPOINT_SECONDS):
+                        first = await self._queue.get()
+                except TimeoutError:
+                    continue
+            batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             await self._process(batch)
+
+    def _checkpoint_due(self) -> bool:
+        if self.stats.batches == self._checkpointed_at_batch or self.store_failure is not None:
+            return False
+        waited = time.monotonic() - self._checkpointed_at
+        if waited >= CHECKPOINT_FORCE_SECONDS:
+            return True
+        return waited >= CHECKPOINT_SECONDS and self._queue.empty()
+
+    async def _checkpoint(self) -> None:
+        """Copy the log into the database file while no commit runs, so the next commit starts it afresh.
+
+        The writer's commits never checkpoint on their own (see `Store.checkpoint`): SQLite would do it
+        inside whichever commit took the log past a thousand pages, and that press waited for it.
+        """
+        self._checkpointed_at = time.monotonic()
+        self._checkpointed_at_batch = self.stats.batches
+        try:
+            self.stats.wal_pages = await asyncio.to_thread(self.store.checkpoint)
+        except StoreError as err:
+            # The next commit meets the same failure and reports it (and holds its batch).
+            log.debug("write-ahead log checkpoint failed: %s", err)
 
     async def _process(self, batch: list[_Pending]) -> None:
         now = self._clock()
@@ -161,7 +212,7 @@ class Writer:
             locations=list(changes.locations),
         )
         started = time.perf_counter()
-        await self._commit(rows)
+        await self._commit(rows, batch)
         changes.clear()
         self.stats.batches += 1
         self.stats.last_batch_size = len(batch)
@@ -246,21 +297,95 @@ class Writer:
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
 
-    async def _commit(self, rows: Batch) -> None:
-        """Commit, retrying while the store fails: the batch is kept, new API work is refused meanwhile."""
+    async def _commit(self, rows: Batch, batch: list[_Pending]) -> None:
+        """Commit, retrying while the store fails: the batch is held, new API work is refused meanwhile.
+
+        Device messages in the batch and in the queue stay unacknowledged, so the broker keeps them; a
+        request still in the queue is answered WriterUnavailable at once rather than left waiting.
+        """
         delay = 0.05
         while True:
             try:
-                await asyncio.to_thread(self.store.commit, rows)
+                if self.store_failure is not None and await asyncio.to_thread(self.store.holds, rows):
+                    log.warning("the held batch had reached the store before its commit failed")
+                else:
+                    await asyncio.to_thread(self.store.commit, rows)
             except StoreError as err:
-                self.stats.commit_failures += 1
-                if self.store_error is None:
-                    log.error("store commit failed; holding the batch and retrying: %s", err)  # noqa: TRY400
-                self.store_error = str(err)
-                await asyncio.sleep(delay * (0.5 + random.random()))
+                self._store_failing(err, held_events=len(rows.events))
+                try:
+                    await asyncio.sleep(delay * (0.5 + random.random()))
+                except asyncio.CancelledError:
+                    # Stopped while the store fails: the batch is certainly not on disk, so the requests in
+                    # it are told so instead of losing their connection (devices' messages stay unacked).
+                    _refuse(batch, WriterUnavailable(f"the edge stopped before it could commit this: {err}"))
+                    raise
                 delay = min(delay * 2, 5.0)
                 continue
-            if self.store_error is not None:
-                log.warning("store commits work again")
-                self.store_error = None
+            if self.store_failure is not None:
+                self._store_recovered()
             return
+
+    def _store_failing(self, err: StoreError, *, held_events: int) -> None:
+        self.stats.commit_failures += 1
+        previous = self.store_failure
+        first = previous is None
+        if previous is None or err.cause != previous.cause:
+            # Once per outage (and when its cause changes), never once per retry.
+            log.error(
+                "store commits fail; holding the batch, refusing new work and retrying",
+                extra={
+                    "cause": err.cause.value,
+                    "store": err.location,
+                    "held_events": held_events,
+                    "error": str(err),
+                },
+            )
+        if first:
+            self.store_failing_since = self._clock()
+        self.store_failure = err
+        self.store_error = str(err)
+        self.held_events = held_events
+        self._store_failed.set()
+        self._refuse_queued_requests(err)
+
+    def _store_recovered(self) -> None:
+        failure, since = self.store_failure, self.store_failing_since
+        log.warning(
+            "store commits work again; the held batch is committed",
+            extra={
+                "cause": failure.cause.value if failure else None,
+                "store": failure.location if failure else None,
+                "held_events": self.held_events,
+                "down_s": round(self._clock() - since, 3) if since is not None else None,
+            },
+        )
+        self.store_failure = None
+        self.store_error = None
+        self.store_failing_since = None
+        self.held_events = 0
+        self._store_failed.clear()
+
+    def _refuse_queued_requests(self, err: StoreError) -> None:
+        """Answer the API requests still waiting in the queue: not applied, so refusing them is the truth.
+
+        Device commands keep their place and order; their messages stay unacknowledged at the broker.
+        """
+        queued: list[_Pending] = []
+        while not self._queue.empty():
+            queued.append(self._queue.get_nowait())
+        _refuse(queued, WriterUnavailable(str(err), store_failure=err))
+        for pending in queued:
+            if pending.reply is None:
+                self._queue.put_nowait(pending)
+
+    async def store_failed(self) -> StoreError:
+        """Wait until a commit fails; the failure it reported."""
+        while self.store_failure is None:
+            await self._store_failed.wait()
+        return self.store_failure
+
+
+def _refuse(pendings: list[_Pending], refusal: WriterUnavailable) -> None:
+    for pending in pendings:
+        if pending.reply is not None and not pending.reply.done():
+            pending.reply.set_exception(refusal)

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from edge.store import StoreError
 from web.context import WebContext
+from web.contract import invalid_request
 from web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
 STATIC = Path(__file__).parent / "static"
+# What a client is told to wait before trying again while the store cannot write.
+STORE_RETRY_AFTER_S = 10
+
+
+async def store_failing(_request: Request, err: Exception) -> JSONResponse:
+    """503 naming the store and the cause ("the store at ... is full"); never a statement or a secret."""
+    cause = err.cause.value if isinstance(err, StoreError) else "other"
+    return JSONResponse(
+        {"detail": str(err), "cause": cause},
+        status_code=503,
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    )
 
 
 def create_app(context: WebContext) -> FastAPI:
@@ -23,6 +38,8 @@ def create_app(context: WebContext) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.context = context
+    app.add_exception_handler(StoreError, store_failing)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(stations.router, prefix="/api/v1")

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.commands import Button
 from core.instructions import Blink, ClearBin, Instruction, LightBin
+from devices.json_payload import UnreadablePayload, is_text, json_object
 
 
 class PtlTopic(StrEnum):
@@ -78,19 +79,18 @@ class ModuleCommand:
 
 def _json_object(payload: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise MalformedPayload(f"not JSON: {err}") from err
-    if not isinstance(value, dict):
-        raise MalformedPayload(f"expected a JSON object, got {type(value).__name__}")
-    return value
+        return json_object(payload)
+    except UnreadablePayload as err:
+        raise MalformedPayload(str(err)) from err
 
 
 def _display(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise MalformedPayload(f"'display' must be a string or an integer, got {value!r}")
+        raise MalformedPayload(f"'display' must be a string or an integer, got {value!r:.80}")
+    if isinstance(value, str) and not is_text(value):
+        raise MalformedPayload(f"'display' is not valid Unicode text: {value!r:.80}")
     return str(value)
 
 
@@ -99,6 +99,8 @@ def decode_event(payload: bytes) -> ModuleEvent:
     event_id = data.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise MalformedPayload("'id' is missing or not a non-empty string")
+    if not is_text(event_id):
+        raise MalformedPayload(f"'id' is not valid Unicode text: {event_id!r:.80}")
     button = data.get("button")
     if not isinstance(button, str):
         raise MalformedPayload("'button' is missing or not a string")
@@ -106,7 +108,7 @@ def decode_event(payload: bytes) -> ModuleEvent:
         parsed = Button(button)
     except ValueError as err:
         allowed = ", ".join(b.value for b in Button)
-        raise MalformedPayload(f"unknown button {button!r} (expected one of {allowed})") from err
+        raise MalformedPayload(f"unknown button {button!r:.80} (expected one of {allowed})") from err
     return ModuleEvent(id=event_id, button=parsed, display=_display(data.get("display")))
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from core.commands import RecordDeviceFault, RecordWeight, ScaleCondition
+from devices.json_payload import UnreadablePayload, is_text, json_object
 from devices.mqtt_link import InboundMessage, MqttLink
 from devices.ptl.adapter import Submit
 from devices.scales.stability import StabilityDetector, StabilityPolicy
@@ -50,18 +51,18 @@ def weight_filter(site: str) -> str:
 
 def decode_weight(payload: bytes) -> WeightMessage:
     try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise MalformedWeight(f"not JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise MalformedWeight("payload is not a JSON object")
+        data = json_object(payload)
+    except UnreadablePayload as err:
+        raise MalformedWeight(str(err)) from err
     message_id = data.get("id")
     if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID_CHARS:
         raise MalformedWeight("`id` must be a non-empty string")
+    if not is_text(message_id):
+        raise MalformedWeight(f"`id` is not valid Unicode text: {message_id!r:.80}")
     try:
         condition = ScaleCondition(data.get("condition", "ok"))
     except ValueError as err:
-        raise MalformedWeight(f"unknown condition {data.get('condition')!r}") from err
+        raise MalformedWeight(f"unknown condition {data.get('condition')!r:.80}") from err
     stable = data.get("stable", False)
     if not isinstance(stable, bool):
         raise MalformedWeight("`stable` must be true or false")

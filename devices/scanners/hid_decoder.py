@@ -17,6 +17,8 @@ from devices.scanners.keyboard_layouts import KEYPAD_DIGITS, Key, KeyboardLayout
 GS = "\x1d"
 DEFAULT_MAX_GAP = 0.2
 DEFAULT_MAX_LENGTH = 4096
+# Digits of an Alt + keypad code that can still be a character (Alt+0029); more are not kept.
+ALT_CODE_DIGITS = 4
 
 _SHIFTS = frozenset({Key.LEFTSHIFT, Key.RIGHTSHIFT})
 _CTRLS = frozenset({Key.LEFTCTRL, Key.RIGHTCTRL})
@@ -95,7 +97,8 @@ class HidDecoder:
             return self._finish()
         if Key.LEFTALT in self._held and code in KEYPAD_DIGITS:
             # Alt + keypad digits: the code point is typed when Alt goes up (how many scanners send GS).
-            self._alt_code += str(KEYPAD_DIGITS[code])
+            if len(self._alt_code) <= ALT_CODE_DIGITS:
+                self._alt_code += str(KEYPAD_DIGITS[code])
             return None
         self._type(self._char(code))
         return None
@@ -131,7 +134,7 @@ class HidDecoder:
         self._held.discard(code)
         if code == Key.LEFTALT and self._alt_code:
             digits, self._alt_code = self._alt_code, ""
-            value = int(digits)
+            value = int(digits) if len(digits) <= ALT_CODE_DIGITS else 0
             self._type(chr(value) if 0 < value < 256 else None)
 
     def _finish(self) -> str | None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 
 from core.commands import RecordDeviceFault, RecordScan, ReportDeviceStatus
+from devices.json_payload import UnreadablePayload, is_text, json_object
 from devices.mqtt_link import InboundMessage, MqttLink
 from devices.ptl.adapter import Submit
 
@@ -45,16 +46,17 @@ def parse_scanner_topic(site: str, topic: str) -> str | None:
 def decode_scan(payload: bytes) -> tuple[str, str]:
     """(message id, data) of a scan payload. Raises MalformedScan."""
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise MalformedScan(f"not JSON: {err}") from err
-    if not isinstance(body, dict):
-        raise MalformedScan("not a JSON object")
+        body = json_object(payload)
+    except UnreadablePayload as err:
+        raise MalformedScan(str(err)) from err
     message_id, data = body.get("id"), body.get("data")
     if not isinstance(message_id, str) or not message_id:
         raise MalformedScan('"id" must be a non-empty string')
     if not isinstance(data, str):
         raise MalformedScan('"data" must be a string')
+    for name, text in (("id", message_id), ("data", data)):
+        if not is_text(text):
+            raise MalformedScan(f'"{name}" is not valid Unicode text: {text!r:.80}')
     return message_id, data
 
 

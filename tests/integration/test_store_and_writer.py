@@ -13,6 +13,7 @@ from core import commands as cmd
 from core.errors import CommandRejected
 from core.instructions import ClearBin, LightBin
 from core.model import LineStatus, OrderStatus
+from edge import writer as writer_module
 from edge.store import Batch, Store, make_engine
 from edge.writer import Committed, Writer
 from tests.support.waiting import wait_until
@@ -259,3 +260,41 @@ async def test_a_database_from_before_item_tolerances_gets_the_column_at_start_u
     items = open_store(db).load().floor.items  # a second start-up finds the column and leaves it
     assert items["APPLES"].weight_tolerance_g == 40.0
     assert items["BOLT"].unit_weight_g == 12.5
+
+
+async def test_the_writer_checkpoints_between_batches_and_commits_never_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 3600.0)
+    monkeypatch.setattr(writer_module, "CHECKPOINT_FORCE_SECONDS", 3600.0)
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'floorgate.db'}"))
+    store.create_schema()
+    writer = Writer(store=store, floor=store.load().floor, last_seq=0)
+    running = asyncio.create_task(writer.run())
+    try:
+        await writer.execute(cmd.DefineZone(zone="Z"))
+        for n in range(COMMITS_PAST_SQLITES_AUTOCHECKPOINT):
+            await writer.execute(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 0.05)
+        await writer.execute(cmd.UpsertLocation(code="LAST", zone="Z", sku="S", on_hand=1))
+        # Quiet now: the writer checkpoints between batches once CHECKPOINT_SECONDS have passed.
+        await wait_until(lambda: writer.stats.wal_pages > 0, what="a checkpoint at a quiet moment")
+        # SQLite's default checkpoints inside the commit that takes the log past 1,000 pages (and the
+        # next commit starts the log again); the writer's commits must leave every page to the checkpoint.
+        assert writer.stats.wal_pages > 1000, (
+            f"the log held {writer.stats.wal_pages} pages: a commit checkpointed"
+        )
+        wal = tmp_path / "floorgate.db-wal"
+        size = wal.stat().st_size
+        for n in range(100):
+            await writer.execute(cmd.UpsertLocation(code=f"M{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        assert wal.stat().st_size == size, "the commits after the checkpoint did not start the log afresh"
+        reopened = Store(make_engine(f"sqlite:///{tmp_path / 'floorgate.db'}"))
+        assert len(reopened.load().floor.locations) == COMMITS_PAST_SQLITES_AUTOCHECKPOINT + 101
+        reopened.close()
+    finally:
+        running.cancel()
+        store.close()
+
+
+COMMITS_PAST_SQLITES_AUTOCHECKPOINT = 700

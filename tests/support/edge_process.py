@@ -19,6 +19,11 @@ from tests.support.brokers import free_port
 TOKENS = {"erp": "erp-token", "supervisor": "sup-token", "viewer": "view-token", "admin": "admin-token"}
 
 
+def webhook_site(*, url: str, secret: str, name: str = "erp", events: str = '["*"]') -> str:
+    """A `[[webhooks]]` entry for `EdgeProcess(extra_site=...)`: the edge signs with `secret` and posts to `url`."""
+    return f'[[webhooks]]\nname = "{name}"\nurl = "{url}"\nsecret = "{secret}"\nevents = {events}\n'
+
+
 def site_toml(*, site: str, data_dir: Path, http_port: int, mqtt_url: str, extra: str = "") -> str:
     tokens = "\n".join(f'[[tokens]]\ntoken = "{t}"\nrole = "{r}"\n' for r, t in TOKENS.items())
     return (

@@ -486,3 +486,19 @@ def test_a_busy_modules_last_seen_is_saved_at_most_every_30_seconds(floor: Floor
     assert floor.devices["M-A-01"].last_seen == NOW + 5  # the live view still moves
     floor.handle(cmd.PressButton(module="M-A-01", button=cmd.Button.PLUS, display="3"), NOW + 31)
     assert "M-A-01" in floor.changes.devices
+
+
+def test_start_up_resends_every_lit_module_first_then_an_off_to_every_module_gone_dark() -> None:
+    floor = make_floor()
+    receive(floor, "O1", ("L1", "SKU-1", 1, "A-01"), ("L2", "SKU-2", 1, "A-02"))
+    floor.handle(cmd.StartOrder(order_id="O1", zone="A", operator="ann"), NOW)
+    floor.handle(cmd.PressButton(module="M-A-01", button=cmd.Button.CONFIRM, display="1"), NOW)
+
+    commands = floor.light_commands()
+
+    assert [(type(c).__name__, c.module) for c in commands] == [
+        ("LightBin", "M-A-02"),
+        ("ClearBin", "M-A-01"),
+    ]
+    # The off carries the seq the floor gave it, so a module showing an older command takes it.
+    assert commands[1].seq == floor.lights["M-A-01"].seq

@@ -659,6 +659,31 @@ BROKEN = {
         "stations[0].scale.poll_interval_s",
         "unknown key",
     ),
+    "webhook retry cap below its base": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [webhook_delivery]  # <-
+        retry_base_s = 30
+        retry_max_s = 5
+        """,
+        "webhook_delivery",
+        "retry_max_s (5) must not be below retry_base_s (30)",
+    ),
+    "webhook attempts of zero": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        [webhook_delivery]
+        max_attempts = 0  # <-
+        """,
+        "webhook_delivery.max_attempts",
+        "must be >= 1 (got 0)",
+    ),
 }
 
 
@@ -937,3 +962,11 @@ def test_site_like_text_gives_a_config_or_problems_on_real_lines(lines: list[str
     line_count = max(1, len(text.splitlines()))
     assert problems is None or problems
     assert all(p.line is None or 1 <= p.line <= line_count for p in problems or [])
+
+
+def test_webhook_delivery_settings_default_to_hours_of_retries_and_can_be_tightened() -> None:
+    base = '[site]\nid = "dc1"\n[edge]\nid = "edge-1"\n'
+    defaults = parse(base).webhook_delivery
+    assert (defaults.max_attempts, defaults.retry_base_s, defaults.retry_max_s) == (16, 1.0, 3600.0)
+    tight = parse(base + "[webhook_delivery]\nmax_attempts = 3\nretry_base_s = 0.1\nretry_max_s = 0.5\n")
+    assert (tight.webhook_delivery.max_attempts, tight.webhook_delivery.retry_max_s) == (3, 0.5)

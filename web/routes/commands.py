@@ -39,4 +39,6 @@ async def run(context: WebContext, command: Command) -> Applied:
             detail = rejected.message
         raise HTTPException(code, detail=detail) from rejected
     except WriterUnavailable as err:
+        if err.store_failure is not None:
+            raise err.store_failure from err  # answered by the app's StoreError handler: 503 naming the cause
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err)) from err

@@ -7,22 +7,23 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from core import commands as cmd
 from core.model import ExceptionStatus
+from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, WRITE_REFUSALS
 from web.deps import CanRead, CanResolve, Context
 from web.routes.commands import run
 from web.views import device_view, event_view, exception_view
 
-router = APIRouter(tags=["floor"])
+router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
 
 
 @router.get("/events")
 async def list_events(
     context: Context,
     _role: CanRead,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     types: Annotated[str | None, Query(alias="type", description="comma-separated event types")] = None,
 ) -> dict[str, Any]:
@@ -67,12 +68,12 @@ async def list_exceptions(
 
 
 class ResolveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     note: str | None = Field(default=None, max_length=500)
     resolved_by: str | None = Field(default=None, max_length=64)
 
 
-@router.post("/exceptions/{exception_id}/resolve")
+@router.post("/exceptions/{exception_id}/resolve", responses={**WRITE_REFUSALS, **BAD_BODY})
 async def resolve_exception(
     exception_id: int, context: Context, role: CanResolve, body: ResolveBody | None = None
 ) -> dict[str, Any]:

@@ -2,24 +2,56 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Response, status
+from fastapi.responses import PlainTextResponse
 
 from core.model import ExceptionStatus
+from edge.store import StoreError, StoreFailure
+from web.context import WebContext
+from web.contract import AUTH_REFUSALS
 from web.deps import CanRead, Context
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+def store_health(context: WebContext) -> dict[str, Any]:
+    """The store as the writer last found it; while commits fail: why, since when, what is held."""
+    writer = context.writer
+    failure = writer.store_failure
+    view: dict[str, Any] = {"ok": failure is None, "location": context.store.location}
+    if failure is not None:
+        since = writer.store_failing_since
+        view |= {
+            "cause": failure.cause.value,
+            "error": str(failure),
+            "failing_s": round(time.time() - since, 1) if since is not None else None,
+            "held_events": writer.held_events,
+        }
+    relay_failure = context.webhooks.relay.store_failure if context.webhooks is not None else None
+    if relay_failure is not None:
+        view["webhook_bookkeeping"] = str(relay_failure)
+    return view
+
+
+@router.get(
+    "/healthz",
+    responses={
+        status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "Degraded: the store or MQTT is failing"}
+    },
+)
 async def healthz(context: Context, response: Response) -> dict[str, Any]:
     writer = context.writer
     problems = []
-    if writer.store_error:
-        problems.append("store: commits are failing")
+    store = store_health(context)
+    if not store["ok"]:
+        problems.append(f"store: {store['error']}")
     if not context.mqtt_connected():
         problems.append("mqtt: not connected")
     if problems:
@@ -29,13 +61,36 @@ async def healthz(context: Context, response: Response) -> dict[str, Any]:
         "problems": problems,
         "site": context.site_id,
         "edge": context.edge_id,
+        "store": store,
         "last_seq": writer.last_seq,
         "backlog": writer.backlog,
         "uptime_s": round(time.time() - context.started_at, 1),
     }
 
 
-@router.get("/metrics")
+def _store_metrics(context: WebContext) -> list[str]:
+    writer = context.writer
+    failure = writer.store_failure
+    since = writer.store_failing_since
+    return [
+        "# HELP floorgate_store_failing 1 while commits fail: the edge holds its work and refuses new work.",
+        "# TYPE floorgate_store_failing gauge",
+        f"floorgate_store_failing {0 if failure is None else 1}",
+        "# HELP floorgate_store_failure Why commits fail, one series per cause (1 for the current one).",
+        "# TYPE floorgate_store_failure gauge",
+        *(
+            f'floorgate_store_failure{{cause="{cause.value}"}} '
+            f"{1 if failure is not None and failure.cause is cause else 0}"
+            for cause in StoreFailure
+        ),
+        "# TYPE floorgate_store_failing_seconds gauge",
+        f"floorgate_store_failing_seconds {0.0 if since is None else round(time.time() - since, 3)}",
+        "# TYPE floorgate_store_held_events gauge",
+        f"floorgate_store_held_events {writer.held_events}",
+    ]
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses=AUTH_REFUSALS)
 async def metrics(context: Context, _role: CanRead) -> Response:
     writer = context.writer
     floor = writer.floor
@@ -62,6 +117,8 @@ async def metrics(context: Context, _role: CanRead) -> Response:
         f"floorgate_last_batch_size {stats.last_batch_size}",
         "# TYPE floorgate_last_commit_seconds gauge",
         f"floorgate_last_commit_seconds {stats.last_commit_seconds:.6f}",
+        "# TYPE floorgate_wal_pages gauge",
+        f"floorgate_wal_pages {stats.wal_pages}",
         "# TYPE floorgate_writer_backlog gauge",
         f"floorgate_writer_backlog {writer.backlog}",
         "# TYPE floorgate_last_seq gauge",
@@ -88,9 +145,14 @@ async def metrics(context: Context, _role: CanRead) -> Response:
         "# TYPE floorgate_stream_messages_total counter",
         f"floorgate_stream_messages_total {context.hub.stats.messages}",
     ]
+    lines += _store_metrics(context)
     extra = dict(context.extra_metrics())
     if context.webhooks is not None:
-        extra.update(await context.webhooks.backlog())
+        try:
+            extra.update(await context.webhooks.backlog())
+        except StoreError as err:
+            # The rest of the figures come from memory and still say what the edge is doing.
+            log.debug("webhook backlog unreadable for /metrics", extra={"error": str(err)})
     for name, value in sorted(extra.items()):
         lines.append(f"{name} {value}")
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -5,23 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from core import commands as cmd
+from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, Quantity
 from web.deps import CanRead, CanWriteMasterData, Context
 from web.routes.commands import run
 from web.views import location_view
 
-router = APIRouter(tags=["master data"])
+router = APIRouter(tags=["master data"], responses=AUTH_REFUSALS)
+# An upsert answers 201 when it created the record and 200 when it changed an existing one.
+UPSERTED = {status.HTTP_201_CREATED: {"description": "Created"}, **WRITE_REFUSALS, **BAD_BODY}
 
 Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^/+#\s]+$")]
 
 
 class ItemBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     description: str = Field(default="", max_length=500)
     gtins: list[Annotated[str, Field(pattern=r"^\d{8}$|^\d{12,14}$")]] = Field(default_factory=list)
-    unit_weight_g: float | None = Field(default=None, ge=0)
+    unit_weight_g: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     weight_tolerance_g: float | None = Field(
         default=None,
         ge=0,
@@ -32,14 +35,14 @@ class ItemBody(BaseModel):
 
 
 class LocationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     zone: str = Field(min_length=1, max_length=64)
     module: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^/+#\s]+$")
     sku: str | None = Field(default=None, min_length=1, max_length=64)
-    on_hand: int | None = Field(default=None, ge=0)
+    on_hand: Quantity | None = None
 
 
-@router.put("/items/{sku}")
+@router.put("/items/{sku}", responses=UPSERTED)
 async def put_item(
     sku: Code, body: ItemBody, context: Context, _role: CanWriteMasterData, response: Response
 ) -> dict[str, Any]:
@@ -58,7 +61,7 @@ async def put_item(
     return {"sku": sku, **body.model_dump()}
 
 
-@router.put("/locations/{code}")
+@router.put("/locations/{code}", responses=UPSERTED)
 async def put_location(
     code: Code, body: LocationBody, context: Context, _role: CanWriteMasterData, response: Response
 ) -> dict[str, Any]:

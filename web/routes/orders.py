@@ -5,37 +5,46 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from core import commands as cmd
+from web.contract import (
+    AUTH_REFUSALS,
+    BAD_BODY,
+    BODY_CONFIG,
+    SQL_INT_MAX,
+    WRITE_REFUSALS,
+    JsonInt,
+    refusals,
+)
 from web.deps import CanRead, CanWriteOrders, Context
 from web.routes.commands import run
 from web.views import order_view
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=AUTH_REFUSALS)
 
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class LineBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     line_id: Name
     sku: Name
-    qty: int = Field(ge=1, le=100_000)
+    qty: JsonInt = Field(ge=1, le=100_000)
     location: Name | None = None
 
 
 class OrderBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     order_id: Name
-    priority: int = 0
+    priority: JsonInt = Field(default=0, ge=-SQL_INT_MAX, le=SQL_INT_MAX)
     tote: Name | None = None
     lines: list[LineBody] = Field(min_length=1, max_length=1000)
 
 
 class StartBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     zone: Name
     operator: Name | None = None
     tote: Name | None = None
@@ -48,7 +57,11 @@ def _order(context: Context, order_id: str) -> dict[str, Any]:
     return order_view(order)
 
 
-@router.post("/orders", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/orders",
+    status_code=status.HTTP_201_CREATED,
+    responses={status.HTTP_200_OK: {"description": "An identical replay"}, **WRITE_REFUSALS, **BAD_BODY},
+)
 async def post_order(
     body: OrderBody, context: Context, _role: CanWriteOrders, response: Response
 ) -> dict[str, Any]:
@@ -69,7 +82,7 @@ async def post_order(
     return _order(context, body.order_id)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
 async def get_order(order_id: OrderId, context: Context, _role: CanRead) -> dict[str, Any]:
     return _order(context, order_id)
 
@@ -83,7 +96,7 @@ async def list_orders(
     ]
 
 
-@router.post("/orders/{order_id}/start")
+@router.post("/orders/{order_id}/start", responses={**WRITE_REFUSALS, **BAD_BODY})
 async def start_order(
     order_id: OrderId, body: StartBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:
@@ -93,7 +106,7 @@ async def start_order(
     return {**_order(context, order_id), "started": {"zone": body.zone, **applied.outcome.reply}}
 
 
-@router.post("/orders/{order_id}/cancel")
+@router.post("/orders/{order_id}/cancel", responses=WRITE_REFUSALS)
 async def cancel_order(order_id: OrderId, context: Context, _role: CanWriteOrders) -> dict[str, Any]:
     await run(context, cmd.CancelOrder(order_id=order_id))
     return _order(context, order_id)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from core import commands as cmd
 from edge.roles import Permission, Role
+from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS
 from web.deps import CanRead, CanWriteOrders, Context, require
 from web.routes.commands import run
 from web.views import station_view
 
-router = APIRouter(tags=["stations"])
+router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 
 CanOverride = Annotated[Role, Depends(require(Permission.OVERRIDE))]
 StationId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -34,12 +35,12 @@ async def list_stations(context: Context, _role: CanRead) -> list[dict[str, Any]
 
 
 class OverrideBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     order_id: str = Field(min_length=1, max_length=128)
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/stations/{station_id}/override")
+@router.post("/stations/{station_id}/override", responses={**WRITE_REFUSALS, **BAD_BODY})
 async def override_weight_check(
     station_id: StationId, body: OverrideBody, context: Context, role: CanOverride
 ) -> dict[str, Any]:
@@ -54,11 +55,11 @@ async def override_weight_check(
 
 
 class ScanBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     data: str = Field(min_length=1, max_length=512)
 
 
-@router.post("/stations/{station_id}/scan")
+@router.post("/stations/{station_id}/scan", responses={**WRITE_REFUSALS, **BAD_BODY})
 async def scan_at_station(
     station_id: StationId, body: ScanBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:

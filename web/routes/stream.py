@@ -39,12 +39,12 @@ async def stream(websocket: WebSocket, token: str = "", after: int | None = None
         reader = asyncio.create_task(_drain(websocket), name="stream-reader")
         try:
             while not reader.done():
-                sender = asyncio.create_task(hub.next_message(client))
+                sender = asyncio.create_task(hub.next_text(client))
                 done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
                 if sender not in done:
                     await cancel_quietly(sender)
                     break
-                await websocket.send_json(sender.result())
+                await websocket.send_text(sender.result())
         finally:
             await cancel_quietly(reader)
     except (WebSocketDisconnect, RuntimeError):

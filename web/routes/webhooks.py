@@ -6,14 +6,22 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from edge.roles import Permission, Role
 from edge.webhooks import WebhookProblem, WebhookService
+from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, refusals
 from web.deps import CanRead, Context, require
 from web.routes.commands import field_location
 
-router = APIRouter(tags=["webhooks"], prefix="/webhooks")
+# Every route needs the webhook service: 503 on an edge that runs none.
+router = APIRouter(
+    tags=["webhooks"],
+    prefix="/webhooks",
+    responses={**AUTH_REFUSALS, **refusals(status.HTTP_503_SERVICE_UNAVAILABLE)},
+)
+NOT_FOUND = refusals(status.HTTP_404_NOT_FOUND)
+NOT_FOUND_OR_BAD_BODY = {**NOT_FOUND, **BAD_BODY}
 
 CanAdmin = Annotated[Role, Depends(require(Permission.ADMIN))]
 CanReplay = Annotated[Role, Depends(require(Permission.REPLAY))]
@@ -21,7 +29,7 @@ Pattern = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_*]+(
 
 
 class EndpointBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     url: str = Field(min_length=8, max_length=2000)
     events: list[Pattern] = Field(default_factory=lambda: ["*"], min_length=1)
     secret: str | None = Field(default=None, max_length=200, description="whsec_…; generated when left out")
@@ -29,14 +37,14 @@ class EndpointBody(BaseModel):
 
 
 class EndpointPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     url: str | None = Field(default=None, min_length=8, max_length=2000)
     events: list[Pattern] | None = Field(default=None, min_length=1)
     enabled: bool | None = None
 
 
 class RotateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY_CONFIG
     overlap_seconds: float = Field(default=86_400, ge=0, le=30 * 86_400)
     secret: str | None = Field(default=None, max_length=200)
 
@@ -69,7 +77,7 @@ async def list_endpoints(service: Service, _role: CanAdmin) -> list[dict[str, An
     return [e.public() for e in service.registry.all()]
 
 
-@router.post("/endpoints", status_code=status.HTTP_201_CREATED)
+@router.post("/endpoints", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
 async def create_endpoint(body: EndpointBody, service: Service, _role: CanAdmin) -> dict[str, Any]:
     try:
         endpoint, secret = await service.create(
@@ -80,7 +88,7 @@ async def create_endpoint(body: EndpointBody, service: Service, _role: CanAdmin)
     return {**endpoint.public(), "secret": secret}
 
 
-@router.patch("/endpoints/{endpoint_id}")
+@router.patch("/endpoints/{endpoint_id}", responses=NOT_FOUND_OR_BAD_BODY)
 async def update_endpoint(
     endpoint_id: str, body: EndpointPatch, service: Service, _role: CanAdmin
 ) -> dict[str, Any]:
@@ -91,7 +99,7 @@ async def update_endpoint(
     return endpoint.public()
 
 
-@router.post("/endpoints/{endpoint_id}/rotate")
+@router.post("/endpoints/{endpoint_id}/rotate", responses=NOT_FOUND_OR_BAD_BODY)
 async def rotate_secret(
     endpoint_id: str, service: Service, _role: CanAdmin, body: RotateBody | None = None
 ) -> dict[str, Any]:
@@ -112,7 +120,7 @@ async def list_deliveries(
     status_filter: Annotated[Literal["pending", "delivered", "failed"] | None, Query(alias="status")] = None,
     order_id: str | None = None,
     endpoint: str | None = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     return await asyncio.to_thread(
@@ -130,7 +138,7 @@ async def replay_failed(service: Service, _role: CanReplay, endpoint: str | None
     return {"replayed": await service.replay_failed(endpoint)}
 
 
-@router.post("/deliveries/{delivery}/replay")
+@router.post("/deliveries/{delivery}/replay", responses=NOT_FOUND)
 async def replay_delivery(delivery: str, service: Service, _role: CanReplay) -> dict[str, Any]:
     try:
         await service.replay_one(delivery)

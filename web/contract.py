@@ -1,0 +1,95 @@
+"""What the API promises at its door: strict bodies, integers the store can hold, documented refusals, a 422.
+
+Everything a request can carry that the writer could not commit (an integer beyond 64 bits, a number that is
+not finite) is refused here with a 422 naming the field, so that no request can wedge the single writer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+# Request bodies are read as their schema says: no unknown fields, and no coercion (`true` is not one gram
+# and "2" is not an integer), so what the OpenAPI promises is what is applied.
+BODY_CONFIG = ConfigDict(extra="forbid", strict=True)
+# The largest integer the store holds (a signed 64-bit SQL INTEGER).
+SQL_INT_MAX = 2**63 - 1
+
+
+def integral(value: object) -> object:
+    """An integer as JSON Schema has it: 3.0 is one (strict validation alone would refuse it), "3" is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(integral)]
+# An optional one with bounds: the bounds go before the validator, or the OpenAPI loses them.
+Quantity = Annotated[int, Field(ge=0, le=SQL_INT_MAX), BeforeValidator(integral)]
+# How much of a refused input a 422 echoes when the input itself cannot be JSON text.
+ECHO_CHARS = 200
+
+
+class Problem(BaseModel):
+    """A refusal: `detail` says what was wrong (a 503 from a failing store adds its `cause`)."""
+
+    detail: str
+
+
+_REFUSALS: dict[int, str] = {
+    status.HTTP_400_BAD_REQUEST: "The body could not be read as JSON text (e.g. it is not UTF-8)",
+    status.HTTP_401_UNAUTHORIZED: "Missing or unknown bearer token",
+    status.HTTP_403_FORBIDDEN: "The token's role may not do this",
+    status.HTTP_404_NOT_FOUND: "No such resource",
+    status.HTTP_409_CONFLICT: "Conflicts with the floor as it is",
+    status.HTTP_503_SERVICE_UNAVAILABLE: "The edge cannot apply it now (the store is failing); try again later",
+}
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the refusals a route may answer, so clients (and schema checks) know them.
+
+    The schema is given inline as JSON: with `model` FastAPI would document a refusal in the media type of
+    the route's own answer, which for /metrics is text.
+    """
+    content = {"application/json": {"schema": Problem.model_json_schema()}}
+    return {code: {"description": _REFUSALS[code], "content": content} for code in codes}
+
+
+# Every route that reads a JSON body may answer this.
+BAD_BODY = refusals(status.HTTP_400_BAD_REQUEST)
+# Every route behind a bearer token may answer these.
+AUTH_REFUSALS = refusals(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
+# Routes that change the floor go through the writer: it refuses what does not fit, or cannot write.
+WRITE_REFUSALS = refusals(
+    status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT, status.HTTP_503_SERVICE_UNAVAILABLE
+)
+
+
+async def invalid_request(_request: Request, err: Exception) -> JSONResponse:
+    """FastAPI's 422 (each bad field named, its input echoed), unless the echo cannot be JSON text.
+
+    A body may hold what JSON text cannot carry back: a lone surrogate ("\\ud800") or NaN. FastAPI's own
+    handler then fails to render its answer and the client gets a 500; here the echo becomes its ASCII repr.
+    """
+    assert isinstance(err, RequestValidationError)
+    errors = jsonable_encoder(err.errors())
+    try:
+        return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    except (UnicodeEncodeError, ValueError):
+        return JSONResponse(
+            {"detail": [_printable(error) for error in errors]},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+
+def _printable(error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": error.get("type"),
+        "loc": [part if isinstance(part, int) else ascii(part)[1:-1] for part in error.get("loc", ())],
+        "msg": ascii(str(error.get("msg", "")))[1:-1],
+        "input": ascii(error.get("input"))[:ECHO_CHARS],
+    }
