@@ -7,7 +7,9 @@ It measures, each in its own phase: what the loaders reach against a trivial ech
 figure is not the loaders' limit); device events per second through the whole write path, flat out;
 button press -> next light command latency at a fixed rate; the edge's RSS and CPU; and the restart
 time with 10k modules, 100k locations and 10k open orders until every lit module has its command
-again. It prints a table and writes JSON to bench/results/, with the machine and the command.
+again; the delta lag of dashboard stream clients at a fixed press rate (bench/dashboard_lag.py); and a
+webhook backlog drained to a local verifying receiver (bench/webhook_drain.py). It prints a table and
+writes JSON to bench/results/, with the machine and the command.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import platform
 import shutil
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench import dashboard_lag, webhook_drain
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-admin-token"
@@ -337,22 +340,41 @@ def seed_restart_state(data_dir: Path, modules_count: int, locations: int, order
 
 
 async def count_lit(broker: str, lit: int, ready: asyncio.Event, done: asyncio.Event) -> float:
-    from devices.mqtt_transport import MqttEndpoint, make_client
-    from devices.ptl.codec import PtlTopic, decode_command, parse_ptl_topic, ptl_filter
+    """The time at which every one of `lit` modules has been sent a lit command (acking each, as modules do)."""
+    from devices.mqtt_connection import MqttConnection
+    from devices.mqtt_transport import MqttEndpoint
+    from devices.mqtt_wire import Publish
+    from devices.ptl.codec import PtlTopic, decode_command, encode_ack, parse_ptl_topic, ptl_filter, ptl_topic
 
     seen: set[str] = set()
-    async with make_client(MqttEndpoint.from_url(broker), identifier="bench-restart-watch") as client:
-        await client.subscribe(ptl_filter(SITE, PtlTopic.CMD), qos=1)
+    finished = asyncio.get_running_loop().create_future()
+    connection: MqttConnection | None = None
+
+    def on_command(message: Publish) -> None:
+        assert connection is not None
+        if message.qos:
+            connection.ack(message.mid)
+        parsed = parse_ptl_topic(SITE, message.topic)
+        if parsed is None:
+            return
+        command = decode_command(message.payload)
+        connection.publish(ptl_topic(SITE, parsed[0], PtlTopic.ACK), encode_ack(command.seq))
+        if not command.off:
+            seen.add(parsed[0])
+            if len(seen) >= lit and not finished.done():
+                finished.set_result(time.monotonic())
+
+    connection = await MqttConnection.open(
+        MqttEndpoint.from_url(broker), client_id="bench-restart-watch", on_message=on_command
+    )
+    try:
+        await connection.subscribe([(ptl_filter(SITE, PtlTopic.CMD), 1)])
         ready.set()
-        async for message in client.messages:
-            parsed = parse_ptl_topic(SITE, str(message.topic))
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            if parsed and not decode_command(payload).off:
-                seen.add(parsed[0])
-                if len(seen) >= lit:
-                    done.set()
-                    return time.monotonic()
-    return math.inf
+        at: float = await finished
+        done.set()
+        return at
+    finally:
+        await connection.disconnect()
 
 
 def restart_phase(workdir: Path, modules_count: int, locations: int, orders: int) -> dict[str, Any]:
@@ -411,11 +433,22 @@ def main() -> None:
     parser.add_argument("--restart-locations", type=int, default=100_000)
     parser.add_argument("--restart-orders", type=int, default=10_000)
     parser.add_argument("--skip-restart", action="store_true", help="leave out the restart phase")
+    parser.add_argument(
+        "--dashboard-clients",
+        type=int,
+        nargs="+",
+        default=[50],
+        help="stream clients in the dashboard phase, one run per number (e.g. 50 200)",
+    )
+    parser.add_argument("--skip-dashboard", action="store_true", help="leave out the dashboard phase")
+    parser.add_argument("--webhook-backlog", type=int, default=20_000)
+    parser.add_argument("--skip-webhooks", action="store_true", help="leave out the webhook drain phase")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
         args.modules, args.duration, args.orders, args.lines = 200, 8, 60, 50
         args.restart_modules, args.restart_locations, args.restart_orders = 1000, 10_000, 1000
+        args.webhook_backlog = 3000
     command = " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]])
     result: dict[str, Any] = {
         "command": command,
@@ -466,6 +499,28 @@ def main() -> None:
                 result["latency"]["edge_rss_mb"] = round(rss / 2**20, 1)
             finally:
                 edge.stop()
+        if not args.skip_dashboard:
+            result["dashboard"] = [
+                dashboard_lag.measure(
+                    workdir,
+                    clients=clients,
+                    rate=args.rate,
+                    duration=args.duration,
+                    modules=args.modules,
+                    loaders=args.loaders,
+                    lines=args.lines,
+                )
+                for clients in args.dashboard_clients
+            ]
+        if not args.skip_webhooks:
+            result["webhooks"] = webhook_drain.measure(
+                workdir,
+                backlog=args.webhook_backlog,
+                modules=args.modules,
+                loaders=args.loaders,
+                lines=args.lines,
+                capacity_seconds=2 if args.quick else 5,
+            )
         if not args.skip_restart:
             result["restart"] = restart_phase(
                 workdir, args.restart_modules, args.restart_locations, args.restart_orders
@@ -504,6 +559,10 @@ def print_table(result: dict[str, Any]) -> None:
         ("  achieved rate", f"{result['latency']['per_second']:,.0f} presses/s", ""),
         ("edge start until healthy", f"{result['edge_start_s']} s", ""),
     ]
+    for dashboard in result.get("dashboard", []):
+        rows += dashboard_lag.row(dashboard)
+    if "webhooks" in result:
+        rows += webhook_drain.row(result["webhooks"])
     if "restart" in result:
         r = result["restart"]
         rows += [
