@@ -118,7 +118,6 @@ class Writer:
         )
         self._subscribers: list[Subscriber] = []
         self.outbox = outbox or EndpointRegistry()
-        self.store_error: str | None = None
         # While commits fail: why, since when (wall clock), and how many events the held batch carries.
         self.store_failure: StoreError | None = None
         self._checkpointed_at = time.monotonic()
@@ -343,7 +342,6 @@ class Writer:
         if first:
             self.store_failing_since = self._clock()
         self.store_failure = err
-        self.store_error = str(err)
         self.held_events = held_events
         self._store_failed.set()
         self._refuse_queued_requests(err)
@@ -360,7 +358,6 @@ class Writer:
             },
         )
         self.store_failure = None
-        self.store_error = None
         self.store_failing_since = None
         self.held_events = 0
         self._store_failed.clear()
