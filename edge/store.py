@@ -326,6 +326,22 @@ class Batch:
         if batch_rows:
             self.upserts.setdefault(table.name, []).extend(batch_rows)
 
+    @property
+    def row_count(self) -> int:
+        return sum(map(len, self.upserts.values())) + len(self.events) + len(self.inbound_ids)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WalCheckpoint:
+    """What one checkpoint found: pages in the write-ahead log, and how many of them are now copied."""
+
+    log_pages: int
+    copied_pages: int
+
+    @property
+    def complete(self) -> bool:
+        return self.copied_pages >= self.log_pages
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Loaded:
@@ -585,29 +601,29 @@ class Store:
             raw = self.engine.raw_connection()
             if self.engine.dialect.name == "sqlite":
                 # No checkpoint inside a commit: one every thousand pages added 10-50 ms (a write and an
-                # fsync of the database file) to the press that happened to trigger it. The writer calls
-                # `checkpoint()` between batches instead, at a quiet moment.
+                # fsync of the database file) to the press that happened to trigger it. The writer has
+                # `checkpoint()` run in a worker thread beside its commits instead.
                 cursor = raw.cursor()
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
                 cursor.close()
             self._raw = raw
         return self._raw
 
-    def checkpoint(self) -> int:
-        """Copy committed WAL pages into the database file without waiting for readers.
+    def checkpoint(self) -> WalCheckpoint:
+        """Copy committed WAL pages into the database file without waiting for readers or the writer.
 
-        The writer calls it between commits: a checkpoint that runs beside a busy writer never catches up
-        with it, and SQLite starts the log afresh only after one that did. Returns the log's size in
-        pages before the restart; 0 for stores that are not SQLite.
+        Safe beside a commit (it copies what was committed when it started); SQLite starts the log afresh
+        only at the first commit after a checkpoint that copied everything, which is the writer's business
+        (see `Writer`). Reports nothing for stores that are not SQLite.
         """
         if self.engine.dialect.name != "sqlite":
-            return 0
+            return WalCheckpoint(log_pages=0, copied_pages=0)
         try:
             with self.engine.connect() as conn:
                 row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, "checkpointing the write-ahead log") from err
-        return int(row[1])
+        return WalCheckpoint(log_pages=max(0, int(row[1])), copied_pages=max(0, int(row[2])))
 
     def _drop_write_connection(self, *, rollback: bool) -> None:
         raw, self._raw = self._raw, None

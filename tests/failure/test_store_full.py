@@ -813,9 +813,11 @@ async def stopper() -> AsyncIterator[list[asyncio.Task[None]]]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def started(store: Store, tasks: list[asyncio.Task[None]]) -> Writer:
+async def started(store: Store, tasks: list[asyncio.Task[None]], *, inline_commit_rows: int = 500) -> Writer:
     loaded = store.load()
-    writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
+    writer = Writer(
+        store=store, floor=loaded.floor, last_seq=loaded.last_seq, inline_commit_rows=inline_commit_rows
+    )
     tasks.append(asyncio.create_task(writer.run(), name="writer"))
     await writer.execute(cmd.DefineZone(zone="A"))
     await writer.execute(cmd.UpsertLocation(code="A-01", zone="A", module="M1", sku="S1", on_hand=10))
@@ -841,7 +843,9 @@ async def test_while_commits_fail_the_batch_is_held_queued_requests_are_refused_
 ) -> None:
     caplog.set_level(logging.INFO)
     store = FailingStore(tmp_path / "fg.db")
-    writer = await started(store, stopper)
+    # Every commit in a worker thread (the path of a large batch), so that the test can hold one there
+    # while requests queue behind it.
+    writer = await started(store, stopper, inline_commit_rows=0)
 
     store.full.set()
     store.gate.clear()

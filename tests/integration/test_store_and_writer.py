@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -27,13 +28,14 @@ def open_store(path: Path) -> Store:
     return store
 
 
-async def started_writer(store: Store) -> tuple[Writer, asyncio.Task[None]]:
+async def started_writer(store: Store, *, inline_commit_rows: int = 500) -> tuple[Writer, asyncio.Task[None]]:
     loaded = store.load()
     writer = Writer(
         store=store,
         floor=loaded.floor,
         last_seq=loaded.last_seq,
         recent_inbound_ids=loaded.recent_inbound_ids,
+        inline_commit_rows=inline_commit_rows,
     )
     return writer, asyncio.create_task(writer.run(), name="writer")
 
@@ -132,7 +134,9 @@ async def test_light_instructions_reach_subscribers_only_after_the_commit(tmp_pa
     loop = asyncio.get_running_loop()
     store = GatedStore(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
     store.create_schema()
-    writer, task = await started_writer(store)
+    # Commits in a worker thread, where the test can hold one; small batches commit on the loop's own
+    # thread, where nothing else runs until the commit is done (next test).
+    writer, task = await started_writer(store, inline_commit_rows=0)
     stopper(task)
     seen: list[Committed] = []
     writer.subscribe(seen.append)
@@ -155,6 +159,41 @@ async def test_light_instructions_reach_subscribers_only_after_the_commit(tmp_pa
     (committed,) = seen
     assert [type(i) for i in committed.instructions] == [LightBin]
     assert [e.type for e in committed.events] == ["order.started"]
+
+
+async def test_small_batches_commit_on_the_loops_thread_and_large_ones_in_a_worker(
+    tmp_path: Path, stopper
+) -> None:
+    """Presses commit where the writer runs (a hand-off to a thread cost more than the commit); an import
+    of many rows goes to a worker thread so the API and dashboards are not held up by its SQL. Either
+    way the subscribers hear of a batch only once it is in the store."""
+
+    class ThreadNoting(Store):
+        def commit(self, batch: Batch) -> None:
+            super().commit(batch)
+            with sqlite3.connect(tmp_path / "fg.db") as raw:
+                committed = raw.execute("SELECT count(*) FROM events").fetchone()[0]
+            threads.append((batch.row_count, threading.get_ident(), committed))
+
+    threads: list[tuple[int, int, int]] = []
+    store = ThreadNoting(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
+    store.create_schema()
+    writer, task = await started_writer(store, inline_commit_rows=50)
+    stopper(task)
+    events_seen_by_subscribers: list[int] = []
+    writer.subscribe(lambda c: events_seen_by_subscribers.append(writer.last_seq))
+    loop_thread = threading.get_ident()
+
+    await writer.execute(cmd.DefineZone(zone="A"))
+    lines = tuple(cmd.NewOrderLine(line_id=str(n), sku="S", qty=1) for n in range(60))
+    await writer.execute(cmd.ReceiveOrder(order_id="BIG", lines=lines))
+
+    (small_rows, small_thread, _), (big_rows, big_thread, _) = threads
+    assert small_rows <= 50 < big_rows, threads
+    assert small_thread == loop_thread, "a small batch was handed to a worker thread"
+    assert big_thread != loop_thread, "a large batch held the event loop for its SQL"
+    # Each batch's events were in the store when its subscribers were told.
+    assert [c for _, _, c in threads] == events_seen_by_subscribers
 
 
 async def test_a_rejected_command_is_reported_to_its_caller_and_the_batch_goes_on(
@@ -298,3 +337,56 @@ async def test_the_writer_checkpoints_between_batches_and_commits_never_do(
 
 
 COMMITS_PAST_SQLITES_AUTOCHECKPOINT = 700
+
+
+def wal_bytes(db: Path) -> int:
+    wal = db.with_name(db.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+@pytest.mark.parametrize("quiet_moments", [True, False], ids=["between-commands", "never-quiet"])
+async def test_a_busy_writers_log_still_starts_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_moments: bool
+) -> None:
+    """The checkpoint beside the commits is overtaken by them, so it never copies the whole log; the small
+    one the writer waits for (at a quiet moment, or after CHECKPOINT_FORCE_SECONDS without one) does, and
+    the log starts afresh. Without it the log grew by every commit's pages for as long as the floor ran."""
+    monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 0.02)
+    # With quiet moments the writer must find them (forcing is out of reach); without, it must force.
+    monkeypatch.setattr(writer_module, "CHECKPOINT_FORCE_SECONDS", 3600 if quiet_moments else 0.2)
+    db = tmp_path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{db}"))
+    store.create_schema()
+    # One command a batch, so that with all of them queued at once the queue is never empty.
+    writer = Writer(store=store, floor=store.load().floor, last_seq=0, max_batch=1)
+    running = asyncio.create_task(writer.run())
+    commands = 3000
+    largest = 0
+    try:
+        await writer.execute(cmd.DefineZone(zone="Z"))
+        upserts = [
+            cmd.UpsertLocation(code=f"L{n % 400}", zone="Z", sku=f"S{n}", on_hand=n) for n in range(commands)
+        ]
+        if quiet_moments:
+            for n, upsert in enumerate(upserts, start=1):
+                await writer.execute(upsert)
+                largest = max(largest, wal_bytes(db))
+                if n % 100 == 0:
+                    await asyncio.sleep(0.005)  # the floor pauses: nothing queued for a moment
+        else:
+            for upsert in upserts:
+                await writer.submit(upsert)
+            while writer.backlog:
+                largest = max(largest, wal_bytes(db))
+                await asyncio.sleep(0.001)
+            assert writer.stats.batches >= commands, "the commands were not committed one a batch"
+        # Every commit adds at least two pages (4 kB each): never starting afresh, the log would be
+        # 24 MB or more by now.
+        assert largest < 8 * 2**20, f"the write-ahead log grew to {largest / 2**20:.1f} MB"
+        reopened = Store(make_engine(f"sqlite:///{db}"))
+        last = commands - 1
+        assert reopened.load().floor.locations[f"L{last % 400}"].on_hand == last
+        reopened.close()
+    finally:
+        running.cancel()
+        store.close()
