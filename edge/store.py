@@ -88,6 +88,16 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("items", "weight_tolerance_g", "ALTER TABLE items ADD COLUMN weight_tolerance_g FLOAT"),
 )
 
+# Indexes earlier releases made that no query of the edge uses (the floor lives in memory; the event log
+# is read by seq). Each cost every press a page in the write-ahead log: a location's upsert rewrote both of
+# its index entries, an event added one to each. Dropped when a store is opened.
+DROPPED_INDEXES: tuple[str, ...] = (
+    "ix_locations_zone",
+    "ix_locations_module",
+    "ix_events_type",
+    "ix_events_order_id",
+)
+
 
 class StoreFailure(StrEnum):
     """Why the store cannot do what was asked, as a person has to fix it."""
@@ -539,6 +549,11 @@ class Store:
                 if column not in {c["name"] for c in existing.get_columns(table)}:
                     log.info("adding a column to the store", extra={"table": table, "column": column})
                     conn.exec_driver_sql(ddl)
+            for table in ("locations", "events"):
+                for index in existing.get_indexes(table):
+                    if index["name"] in DROPPED_INDEXES:
+                        log.info("dropping an unused index", extra={"table": table, "index": index["name"]})
+                        conn.exec_driver_sql(f"DROP INDEX {index['name']}")
 
     def close(self) -> None:
         raw, self._raw = self._raw, None

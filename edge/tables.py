@@ -28,8 +28,8 @@ class ItemRow(SQLModel, table=True):
 class LocationRow(SQLModel, table=True):
     __tablename__ = "locations"
     code: str = Field(primary_key=True)
-    zone: str = Field(index=True)
-    module: str | None = Field(default=None, index=True)
+    zone: str
+    module: str | None = None
     sku: str | None = None
     on_hand: int | None = None
 
@@ -101,9 +101,9 @@ class EventRow(SQLModel, table=True):
     __tablename__ = "events"
     seq: int = Field(primary_key=True)
     id: str = Field(unique=True)
-    type: str = Field(index=True)
+    type: str
     occurred_at: float
-    order_id: str | None = Field(default=None, index=True)
+    order_id: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

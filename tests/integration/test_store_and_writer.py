@@ -301,6 +301,37 @@ async def test_a_database_from_before_item_tolerances_gets_the_column_at_start_u
     assert items["BOLT"].unit_weight_g == 12.5
 
 
+async def test_indexes_no_query_uses_are_dropped_from_an_older_store_and_its_data_kept(
+    tmp_path: Path, stopper
+) -> None:
+    """Earlier releases indexed locations by zone and module and events by type and order; nothing reads
+    by them (the floor is in memory, the log is read by seq), and each cost every press a WAL page."""
+    db = tmp_path / "old.db"
+    store = open_store(db)
+    writer, task = await started_writer(store)
+    await seed(writer)
+    task.cancel()
+    store.close()
+    with sqlite3.connect(db) as old:  # the indexes as the earlier release's create_all made them
+        old.execute("CREATE INDEX ix_locations_zone ON locations (zone)")
+        old.execute("CREATE INDEX ix_locations_module ON locations (module)")
+        old.execute("CREATE INDEX ix_events_type ON events (type)")
+        old.execute("CREATE INDEX ix_events_order_id ON events (order_id)")
+    old.close()
+
+    reopened = open_store(db)
+    with sqlite3.connect(db) as raw:
+        indexes = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    raw.close()
+    assert not indexes & {"ix_locations_zone", "ix_locations_module", "ix_events_type", "ix_events_order_id"}
+    assert {"ix_orders_status", "ix_inbound_messages_received_at"} <= indexes
+    loaded = reopened.load()
+    assert loaded.floor.locations["A-01"].module == "M1"
+    logged = reopened.events_after(0, 100)
+    assert {"order.received", "order.started"} <= {e.type for e in logged}
+    assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
+
+
 async def test_the_writer_checkpoints_between_batches_and_commits_never_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
