@@ -266,15 +266,23 @@ def run_loaders(
         process.wait(timeout=duration + 120)
     results = [json.loads(out.read_text()) for out in outs]
     answered = sum(r["answered"] for r in results)
+    # Percentiles over every press of every loader together.
+    pooled = sorted(us for r in results for us in r["latencies_us"])
+
+    def pct(p: float) -> float:
+        return round(pooled[min(len(pooled) - 1, int(p * len(pooled)))] / 1000, 3) if pooled else 0.0
+
     return {
         "loaders": loaders,
         "rate_offered": rate,
         "answered": answered,
         "per_second": round(answered / duration, 1),
         "latency_ms_by_loader": [r["latency_ms"] for r in results],
-        "latency_ms_worst_p99": max((r["latency_ms"]["p99"] or 0) for r in results),
-        "latency_ms_p50": max((r["latency_ms"]["p50"] or 0) for r in results),
-        "latency_ms_p95": max((r["latency_ms"]["p95"] or 0) for r in results),
+        "latency_ms_p50": pct(0.50),
+        "latency_ms_p95": pct(0.95),
+        "latency_ms_p99": pct(0.99),
+        "latency_ms_max": pct(1.0),
+        "latency_ms_worst_loader_p99": max((r["latency_ms"]["p99"] or 0) for r in results),
     }
 
 
@@ -553,7 +561,7 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         (
             f"press -> next light p50/p95/p99 at {result['latency']['rate_offered']:g}/s",
-            f"{result['latency']['latency_ms_p50']} / {result['latency']['latency_ms_p95']} / {result['latency']['latency_ms_worst_p99']} ms",
+            f"{result['latency']['latency_ms_p50']} / {result['latency']['latency_ms_p95']} / {result['latency']['latency_ms_p99']} ms",
             "bar p99 10 ms · goal 2 ms",
         ),
         ("  achieved rate", f"{result['latency']['per_second']:,.0f} presses/s", ""),

@@ -85,8 +85,10 @@ class LoadGenerator:
         connections: int,
         rate: float | None,
         duration: float,
+        settle: float = 1.0,
     ) -> None:
         self.endpoint = endpoint
+        self.settle = settle
         self.site = site
         self.modules = {
             name: Module(
@@ -132,10 +134,16 @@ class LoadGenerator:
             ]
             for start in range(0, len(topics), 500):
                 await client.subscribe(topics[start : start + 500])
-        for module in self.modules.values():
+        announced = [
             self._clients[module.connection].publish(
-                ptl_topic(self.site, module.name, PtlTopic.STATUS), b"online", qos=1, retain=True
+                ptl_topic(self.site, module.name, PtlTopic.STATUS), b"online", qos=1, retain=True, want_ack=True
             )
+            for module in self.modules.values()
+        ]
+        await asyncio.gather(*(a for a in announced if a is not None))
+        # Every module announcing itself at once is a burst of status events the edge commits; presses
+        # start once it has taken them, so the rate phase measures presses, not a start-up storm.
+        await asyncio.sleep(self.settle)
         started = time.monotonic()
         presser = asyncio.get_running_loop().create_task(self._press_loop(started), name="loadgen-presses")
         try:
@@ -232,6 +240,9 @@ def summary(stats: Stats, duration: float) -> dict[str, Any]:
             "p99": pct(0.99),
             "max": pct(1.0) if lat else None,
         },
+        # Every latency in microseconds, so that a bench running several loaders can take percentiles
+        # over all presses together rather than the worst loader's.
+        "latencies_us": [round(x * 1e6) for x in lat],
     }
 
 
@@ -243,6 +254,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rate", type=float, help="presses per second (omit: flat out)")
     parser.add_argument("--duration", type=float, default=30)
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="seconds between announcing the modules and the first press"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     generator = LoadGenerator(
@@ -252,6 +266,7 @@ def main() -> None:
         connections=args.connections,
         rate=args.rate,
         duration=args.duration,
+        settle=args.settle,
     )
     stats = asyncio.run(generator.run())
     args.out.write_text(json.dumps(summary(stats, args.duration)))
