@@ -375,14 +375,20 @@ def wal_bytes(db: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-@pytest.mark.parametrize("quiet_moments", [True, False], ids=["between-commands", "never-quiet"])
+@pytest.mark.parametrize(
+    ("quiet_moments", "by_rows"),
+    [(True, False), (False, False), (True, True)],
+    ids=["between-commands", "never-quiet", "rounds-by-rows-written"],
+)
 async def test_a_busy_writers_log_still_starts_afresh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_moments: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_moments: bool, by_rows: bool
 ) -> None:
     """The checkpoint beside the commits is overtaken by them, so it never copies the whole log; the small
     one the writer waits for (at a quiet moment, or after CHECKPOINT_FORCE_SECONDS without one) does, and
-    the log starts afresh. Without it the log grew by every commit's pages for as long as the floor ran."""
-    monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 0.02)
+    the log starts afresh. Without it the log grew by every commit's pages for as long as the floor ran.
+    A round starts after CHECKPOINT_SECONDS, or once CHECKPOINT_ROWS rows were written since the last."""
+    monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 3600 if by_rows else 0.02)
+    monkeypatch.setattr(writer_module, "CHECKPOINT_ROWS", 200 if by_rows else 10**9)
     # With quiet moments the writer must find them (forcing is out of reach); without, it must force.
     monkeypatch.setattr(writer_module, "CHECKPOINT_FORCE_SECONDS", 3600 if quiet_moments else 0.2)
     db = tmp_path / "floorgate.db"
