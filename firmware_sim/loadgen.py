@@ -136,7 +136,11 @@ class LoadGenerator:
                 await client.subscribe(topics[start : start + 500])
         announced = [
             self._clients[module.connection].publish(
-                ptl_topic(self.site, module.name, PtlTopic.STATUS), b"online", qos=1, retain=True, want_ack=True
+                ptl_topic(self.site, module.name, PtlTopic.STATUS),
+                b"online",
+                qos=1,
+                retain=True,
+                want_ack=True,
             )
             for module in self.modules.values()
         ]
