@@ -17,7 +17,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Table, bindparam, create_engine, delete, event, func, inspect, select
+from sqlalchemy import (
+    JSON,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -46,7 +58,7 @@ from edge.tables import (
     DeviceRow,
     EventRow,
     ExceptionRow,
-    InboundMessageRow,
+    InboundIdRow,
     ItemRow,
     LightRow,
     LineScanRow,
@@ -76,7 +88,9 @@ LIGHTS = _table(LightRow)
 DEVICES = _table(DeviceRow)
 EXCEPTIONS = _table(ExceptionRow)
 EVENTS = _table(EventRow)
-INBOUND = _table(InboundMessageRow)
+INBOUND = _table(InboundIdRow)
+# The table of applied message ids in releases before the ring; its recent ids move to INBOUND when opened.
+LEGACY_INBOUND = "inbound_messages"
 STATIONS = _table(StationRow)
 LINE_SCANS = _table(LineScanRow)
 PACK_STATIONS = _table(PackStationRow)
@@ -222,6 +236,15 @@ def _free_bytes(directory: Path) -> int | None:
     return stats.f_bavail * stats.f_frsize
 
 
+def _sync_file(path: Path) -> None:
+    """Write the file's dirty pages to the disk (any descriptor of a file syncs all of its pages)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 def store_location(engine: Engine) -> str:
     """Which store, for messages: the SQLite file, or the database URL without its password."""
     url = engine.url
@@ -330,6 +353,7 @@ class Batch:
     upserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     events: list[EventRecord] = field(default_factory=list)
     inbound_ids: list[tuple[str, float]] = field(default_factory=list)
+    inbound_first: int | None = None  # the ring number of the first id, once the store has given them
 
     def add(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         batch_rows = list(rows)
@@ -439,11 +463,14 @@ class Store:
     def __init__(self, engine: Engine, *, remember_inbound: int = 200_000) -> None:
         self.engine = engine
         self.remember_inbound = remember_inbound
+        directory = _sqlite_directory(engine)
+        self._database_file = None if directory is None else Path(store_location(engine))
         if engine.dialect.name not in {"sqlite", "postgresql"}:
             raise StoreError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._prepared: dict[str, _Prepared] = {}
         self._raw: Any = None
+        self._inbound_next: int | None = None  # the ring's count of ids remembered, ever (read when needed)
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self.location = store_location(engine)
         """The SQLite file or the database URL without its password: what messages call the store."""
@@ -456,7 +483,7 @@ class Store:
         prepared = self._prepared.get(table.name)
         if prepared is None:
             values: dict[str, Any] = {c.name: bindparam(c.name) for c in table.columns}
-            if table.name in {EVENTS.name, INBOUND.name}:
+            if table.name == EVENTS.name:
                 statement: Any = table.insert().values(values)
             else:
                 keys = [c.name for c in table.primary_key.columns]
@@ -470,6 +497,7 @@ class Store:
         try:
             SQLModel.metadata.create_all(self.engine)
             self._add_missing_columns()
+            self._move_legacy_inbound_ids()
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, "creating its tables") from err
 
@@ -532,7 +560,7 @@ class Store:
         """One real write transaction that changes nothing: what the database itself says to a write."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(delete(INBOUND).where(INBOUND.c.id == ""))
+                conn.execute(delete(INBOUND).where(INBOUND.c.slot == -1))
                 if self.engine.dialect.name == "sqlite":
                     # A DELETE that matches nothing writes nothing; rewriting the header's user_version
                     # makes SQLite append a frame to its WAL, through the same path a commit takes.
@@ -555,6 +583,41 @@ class Store:
                         log.info("dropping an unused index", extra={"table": table, "index": index["name"]})
                         conn.exec_driver_sql(f"DROP INDEX {index['name']}")
 
+    def _move_legacy_inbound_ids(self) -> None:
+        """Earlier releases kept every applied id for ever, in a table with two indexes (three WAL pages
+        a press, and a store that only grew): its most recent ids move to the ring, and it is dropped."""
+        with self.engine.begin() as conn:
+            if not inspect(conn).has_table(LEGACY_INBOUND):
+                return
+            if conn.execute(select(func.count()).select_from(INBOUND)).scalar():
+                raise StoreError(
+                    f"the store at {self.location} has applied message ids in both {LEGACY_INBOUND} (from an "
+                    f"earlier release) and {INBOUND.name}; it was changed by hand or by two releases at once",
+                    cause=StoreFailure.OTHER,
+                    location=self.location,
+                )
+            legacy = Table(LEGACY_INBOUND, MetaData(), autoload_with=conn)
+            newest_first = conn.execute(
+                select(legacy.c.id, legacy.c.received_at)
+                .order_by(legacy.c.received_at.desc())
+                .limit(self.remember_inbound)
+            ).all()
+            recent = [(str(i), float(t)) for i, t in reversed(newest_first)]
+            size = self.remember_inbound
+            if recent:
+                conn.execute(
+                    INBOUND.insert(),
+                    [
+                        {"slot": n % size, "seq": n, "id": i, "received_at": t}
+                        for n, (i, t) in enumerate(recent)
+                    ],
+                )
+            conn.exec_driver_sql(f"DROP TABLE {LEGACY_INBOUND}")
+            log.info(
+                "moved applied message ids to the ring of recent ones",
+                extra={"from": LEGACY_INBOUND, "to": INBOUND.name, "kept": len(recent)},
+            )
+
     def close(self) -> None:
         raw, self._raw = self._raw, None
         if raw is not None:
@@ -570,9 +633,9 @@ class Store:
         ]
         if batch.events:
             work.append((EVENTS, [e.row() for e in batch.events]))
-        if batch.inbound_ids:
-            work.append((INBOUND, [{"id": i, "received_at": t} for i, t in batch.inbound_ids]))
         try:
+            if batch.inbound_ids:
+                work.append((INBOUND, self._inbound_rows(batch)))
             # The writer's own DB-API connection, kept open: the commit is the hot path, and going
             # through SQLAlchemy's Connection for each batch cost more than the SQL itself.
             raw = self._write_connection()
@@ -593,6 +656,25 @@ class Store:
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, f"committing a batch of {len(batch.events)} events") from err
 
+    def _inbound_rows(self, batch: Batch) -> list[dict[str, Any]]:
+        """The batch's ids as ring rows. Their numbers are fixed at the first attempt, so a batch held
+        while the store fails lands in the same slots when it is committed at last (or found there)."""
+        if batch.inbound_first is None:
+            if self._inbound_next is None:
+                cursor = self._write_connection().cursor()
+                try:
+                    latest = cursor.execute("SELECT max(seq) FROM inbound_ids").fetchone()[0]
+                finally:
+                    cursor.close()
+                self._inbound_next = 0 if latest is None else int(latest) + 1
+            batch.inbound_first = self._inbound_next
+            self._inbound_next += len(batch.inbound_ids)
+        first, size = batch.inbound_first, self.remember_inbound
+        return [
+            {"slot": (first + n) % size, "seq": first + n, "id": i, "received_at": t}
+            for n, (i, t) in enumerate(batch.inbound_ids)
+        ]
+
     def holds(self, batch: Batch) -> bool:
         """Whether this batch is in the store already: a commit reported as failed may still have reached
         the disk (an I/O error after the data was written), and committing it again would apply it twice."""
@@ -600,9 +682,12 @@ class Store:
             first = batch.events[0]
             query: Any = select(EVENTS.c.id).where(EVENTS.c.seq == first.seq)
             expected = first.id
-        elif batch.inbound_ids:
+        elif batch.inbound_ids and batch.inbound_first is not None:
             expected = batch.inbound_ids[0][0]
-            query = select(INBOUND.c.id).where(INBOUND.c.id == expected)
+            number = batch.inbound_first
+            query = select(INBOUND.c.id).where(
+                INBOUND.c.slot == number % self.remember_inbound, INBOUND.c.seq == number
+            )
         else:
             return False  # only upserts: writing them again is harmless
         try:
@@ -624,19 +709,26 @@ class Store:
             self._raw = raw
         return self._raw
 
-    def checkpoint(self) -> WalCheckpoint:
+    def checkpoint(self, *, flush: bool = False) -> WalCheckpoint:
         """Copy committed WAL pages into the database file without waiting for readers or the writer.
 
         Safe beside a commit (it copies what was committed when it started); SQLite starts the log afresh
         only at the first commit after a checkpoint that copied everything, which is the writer's business
         (see `Writer`). Reports nothing for stores that are not SQLite.
+
+        SQLite syncs the database file only when no commit overtook the checkpoint; otherwise what it
+        copied stays in the page cache, and the next checkpoint's sync writes it all. With `flush` this
+        one syncs the file itself, so that the next (the one the writer waits for) writes only its own
+        pages: on the bench's disk that sync fell from about 10 ms to under 1 ms.
         """
         if self.engine.dialect.name != "sqlite":
             return WalCheckpoint(log_pages=0, copied_pages=0)
         try:
             with self.engine.connect() as conn:
                 row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-        except (SQLAlchemyError, self._dbapi_error) as err:
+            if flush and self._database_file is not None:
+                _sync_file(self._database_file)
+        except (SQLAlchemyError, self._dbapi_error, OSError) as err:
             raise self.describe_failure(err, "checkpointing the write-ahead log") from err
         return WalCheckpoint(log_pages=max(0, int(row[1])), copied_pages=max(0, int(row[2])))
 
@@ -648,14 +740,6 @@ class Store:
             if rollback:
                 raw.rollback()
             raw.invalidate()
-
-    def forget_inbound_before(self, cutoff: float) -> int:
-        try:
-            with self.engine.begin() as conn:
-                result = conn.execute(delete(INBOUND).where(INBOUND.c.received_at < cutoff))
-                return int(result.rowcount or 0)
-        except (SQLAlchemyError, self._dbapi_error) as err:
-            raise self.describe_failure(err, "forgetting old inbound message ids") from err
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -787,12 +871,12 @@ class Store:
                 for r in conn.execute(select(PACK_STATIONS))
             ]
             last_seq = conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0
-            recent = [
-                r.id
-                for r in conn.execute(
-                    select(INBOUND.c.id).order_by(INBOUND.c.received_at.desc()).limit(self.remember_inbound)
-                )
-            ]
+            ring = sorted(
+                ((s, i) for s, i in conn.execute(select(INBOUND.c.seq, INBOUND.c.id))), reverse=True
+            )
+            # Slots past a ring made smaller since are left behind: their ids are the oldest.
+            recent = [i for _, i in ring[: self.remember_inbound]]
+            self._inbound_next = ring[0][0] + 1 if ring else 0
         floor = Floor()
         floor.restore(
             zones=zones,

@@ -107,12 +107,19 @@ class EventRow(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class InboundMessageRow(SQLModel, table=True):
-    """Ids of device messages already applied, so a QoS 1 redelivery or a replay is applied once."""
+class InboundIdRow(SQLModel, table=True):
+    """Ids of device messages already applied, so a QoS 1 redelivery or a replay is applied once.
 
-    __tablename__ = "inbound_messages"
-    id: str = Field(primary_key=True)
-    received_at: float = Field(index=True)
+    A ring of `Store.remember_inbound` slots: the n-th id remembered goes to slot n modulo its size, over
+    the id remembered that many before it. The table stays the same size however long the floor runs, and
+    a batch's ids land in one or two neighbouring pages, without an index to update.
+    """
+
+    __tablename__ = "inbound_ids"
+    slot: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int  # how many ids were remembered before this one, ever
+    id: str
+    received_at: float
 
 
 class WebhookEndpointRow(SQLModel, table=True):

@@ -9,6 +9,7 @@ could take back, and one fsync is shared by the whole batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -242,7 +243,9 @@ class Writer:
         elif now >= self._clean_at + CHECKPOINT_SECONDS or self._rows_since_clean >= CHECKPOINT_ROWS:
             self._rows_since_clean = 0
             self._checkpoint_from_batches = self.stats.batches
-            self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self.store.checkpoint)
+            self._checkpointing = asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self.store.checkpoint, flush=True)
+            )
 
     def _checkpoint_finished(self, result: WalCheckpoint | BaseException, from_batches: int) -> bool:
         """Note a checkpoint's result; whether it copied the whole log (so the next commit starts it afresh)."""

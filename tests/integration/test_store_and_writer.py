@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -14,8 +15,9 @@ from core import commands as cmd
 from core.errors import CommandRejected
 from core.instructions import ClearBin, LightBin
 from core.model import LineStatus, OrderStatus
+from edge import store as store_module
 from edge import writer as writer_module
-from edge.store import Batch, Store, make_engine
+from edge.store import Batch, Store, StoreError, make_engine
 from edge.writer import Committed, Writer
 from tests.support.waiting import wait_until
 
@@ -252,7 +254,7 @@ async def test_a_device_message_is_settled_only_after_its_commit_even_when_a_dup
     def settle(name: str) -> Callable[[], None]:
         def done() -> None:
             with sqlite3.connect(db) as raw:
-                settled.append((name, raw.execute("SELECT count(*) FROM inbound_messages").fetchone()[0]))
+                settled.append((name, raw.execute("SELECT count(*) FROM inbound_ids").fetchone()[0]))
 
         return done
 
@@ -324,7 +326,7 @@ async def test_indexes_no_query_uses_are_dropped_from_an_older_store_and_its_dat
         indexes = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     raw.close()
     assert not indexes & {"ix_locations_zone", "ix_locations_module", "ix_events_type", "ix_events_order_id"}
-    assert {"ix_orders_status", "ix_inbound_messages_received_at"} <= indexes
+    assert "ix_orders_status" in indexes
     loaded = reopened.load()
     assert loaded.floor.locations["A-01"].module == "M1"
     logged = reopened.events_after(0, 100)
@@ -427,3 +429,132 @@ async def test_a_busy_writers_log_still_starts_afresh(
     finally:
         running.cancel()
         store.close()
+
+
+def _remembered(store: Store, ids: list[str], at: float) -> Batch:
+    batch = Batch(inbound_ids=[(i, at) for i in ids])
+    store.commit(batch)
+    return batch
+
+
+def test_applied_message_ids_are_kept_in_a_ring_of_fixed_size_and_read_back_newest_first(
+    tmp_path: Path,
+) -> None:
+    """A floor that runs for months must not grow the store by a row a press: the ring holds the last N."""
+    db = tmp_path / "fg.db"
+    store = Store(make_engine(f"sqlite:///{db}"), remember_inbound=5)
+    store.create_schema()
+    for n in range(4):
+        _remembered(store, [f"m{3 * n}", f"m{3 * n + 1}", f"m{3 * n + 2}"], 100.0 + n)
+    assert store.load().recent_inbound_ids == ["m11", "m10", "m9", "m8", "m7"]
+    store.close()
+
+    # After a restart the numbering goes on from the newest, so nothing recent is overwritten.
+    reopened = Store(make_engine(f"sqlite:///{db}"), remember_inbound=5)
+    reopened.create_schema()
+    reopened.load()
+    _remembered(reopened, ["m12", "m13"], 200.0)
+    assert reopened.load().recent_inbound_ids == ["m13", "m12", "m11", "m10", "m9"]
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT count(*) FROM inbound_ids").fetchone()[0] == 5
+    raw.close()
+
+
+def test_a_store_that_commits_before_loading_continues_the_ring_from_its_newest_id(tmp_path: Path) -> None:
+    db = tmp_path / "fg.db"
+    first = Store(make_engine(f"sqlite:///{db}"), remember_inbound=4)
+    first.create_schema()
+    _remembered(first, ["a", "b", "c"], 1.0)
+    first.close()
+    second = Store(make_engine(f"sqlite:///{db}"), remember_inbound=4)
+    second.create_schema()
+    _remembered(second, ["d", "e"], 2.0)  # no load() first: the ring's position is read from the table
+    assert second.load().recent_inbound_ids == ["e", "d", "c", "b"]
+
+
+def test_a_held_batch_of_ids_is_found_in_its_slots_and_lands_in_the_same_ones_when_retried(
+    tmp_path: Path,
+) -> None:
+    """The writer asks `holds` after a failed commit: a batch of only ids is found by its ring numbers."""
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"), remember_inbound=3)
+    store.create_schema()
+    store.load()
+    committed = _remembered(store, ["x1", "x2"], 1.0)
+    assert store.holds(committed)
+    pending = Batch(inbound_ids=[("y1", 2.0)])
+    assert not store.holds(pending)  # never tried: no numbers yet
+    store.commit(pending)
+    store.commit(pending)  # a retry of the same batch: same slot, same number
+    assert store.holds(pending)
+    assert store.load().recent_inbound_ids == ["y1", "x2", "x1"]
+    # Once the ring has gone round past a batch's slots it is not found there any more (a held batch is
+    # retried long before that: the writer commits nothing else meanwhile).
+    _remembered(store, ["z1"], 3.0)
+    assert not store.holds(committed)
+
+
+async def test_a_store_from_before_the_ring_keeps_its_recent_ids_and_drops_the_old_table(
+    tmp_path: Path, stopper
+) -> None:
+    """Earlier releases kept every id for ever in inbound_messages, indexed by id and by time."""
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as old:  # the table as the earlier release's create_all made it
+        old.execute(
+            "CREATE TABLE inbound_messages (id VARCHAR NOT NULL, received_at FLOAT NOT NULL, PRIMARY KEY (id))"
+        )
+        old.execute("CREATE INDEX ix_inbound_messages_received_at ON inbound_messages (received_at)")
+        old.executemany(
+            "INSERT INTO inbound_messages VALUES (?, ?)", [(f"ptl:M1:{n}", 1000.0 + n) for n in range(10)]
+        )
+    old.close()
+
+    store = Store(make_engine(f"sqlite:///{db}"), remember_inbound=4)
+    store.create_schema()
+    assert store.load().recent_inbound_ids == ["ptl:M1:9", "ptl:M1:8", "ptl:M1:7", "ptl:M1:6"]
+    with sqlite3.connect(db) as raw:
+        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert "inbound_messages" not in tables
+    assert "ix_inbound_messages_received_at" not in tables
+    store.close()
+
+    # The moved ids still stop a redelivery, and the next id goes after them in the ring.
+    moved = Store(make_engine(f"sqlite:///{db}"), remember_inbound=4)
+    moved.create_schema()
+    writer, task = await started_writer(moved)
+    stopper(task)
+    await seed(writer)
+    redelivered = cmd.PressButton(message_id="ptl:M1:9", module="M1", button=cmd.Button.SHORT, display="1")
+    assert (await writer.execute(redelivered)).outcome.reply == {"duplicate": True}
+    fresh = cmd.PressButton(message_id="ptl:M1:10", module="M1", button=cmd.Button.SHORT, display="1")
+    await writer.execute(fresh)
+    assert moved.load().recent_inbound_ids == ["ptl:M1:10", "ptl:M1:9", "ptl:M1:8", "ptl:M1:7"]
+
+
+def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_one_leaves_it_to_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite syncs the database file only after a checkpoint no commit overtook; the one in the worker
+    thread is overtaken on a busy floor, and left its copies for the next, the one the writer waits for."""
+    db = tmp_path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{db}"))
+    store.create_schema()
+    store.load()
+    synced: list[str] = []
+    real_fdatasync = store_module.os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(store_module.os, "fdatasync", fdatasync)
+    _remembered(store, ["a"], 1.0)
+    assert store.checkpoint(flush=True).complete
+    assert synced == [str(db)]
+    _remembered(store, ["b"], 2.0)
+    store.checkpoint()
+    assert synced == [str(db)]
+
+    db.unlink()  # the file gone from under it (a disk swapped, a folder deleted): a StoreError, named
+    with pytest.raises(StoreError, match="checkpointing the write-ahead log"):
+        store.checkpoint(flush=True)
