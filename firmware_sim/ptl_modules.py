@@ -674,6 +674,7 @@ class ModuleBank:
     ) -> None:
         async with connection.window:
             await client.publish(topic, payload, qos=1, retain=retain)
+        raise_if_cancelling()
 
     @staticmethod
     def _log_crash(task: asyncio.Task[None]) -> None:

@@ -364,6 +364,7 @@ class MqttScale:
                             condition=reading.condition,
                         )
                         await client.publish(self.topic, payload, qos=1)
+                        raise_if_cancelling()
                         await asyncio.sleep(self.interval)
             except aiomqtt.MqttError as err:
                 raise_if_cancelling()

@@ -1,0 +1,64 @@
+"""Simulators stop when cancelled, even when the MQTT client's publish swallows the cancellation.
+
+aiomqtt's `publish` waits with Python 3.11's `wait_for`, which loses a cancellation that arrives as the
+broker's acknowledgement does. A simulated scale then published for ever under the test that had cancelled
+it, and the test hung until pytest's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from types import TracebackType
+
+import pytest
+
+from devices.mqtt_transport import MqttEndpoint
+from firmware_sim import scales
+from firmware_sim.scales import MqttScale, Platform
+
+pytestmark = pytest.mark.unit
+
+
+class SwallowingClient:
+    """A client whose publish returns normally when cancelled mid-wait, as `wait_for` in 3.11 may."""
+
+    def __init__(self) -> None:
+        self.publishing = asyncio.Event()
+        self.swallow = True
+
+    async def __aenter__(self) -> SwallowingClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
+        self.publishing.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if self.swallow:
+                return  # the acknowledgement "arrived" as the cancellation did: the cancellation is lost
+            raise
+
+
+async def test_a_simulated_scale_stops_when_cancelled_even_if_its_publish_swallowed_the_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = SwallowingClient()
+    monkeypatch.setattr(scales, "make_client", lambda endpoint, identifier=None: client)
+    platform = Platform(unit="g", division=Decimal("0.1"), settle_s=0.0, noise_g=0.0)
+    scale = MqttScale(MqttEndpoint(host="127.0.0.1", port=1883), "site", "SCALE-1", platform, interval=0.01)
+    task = asyncio.create_task(scale.run())
+    await asyncio.wait_for(client.publishing.wait(), timeout=2.0)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2.0)
+    if task not in done:  # leave nothing running behind the failure
+        client.swallow = False
+        task.cancel()
+        await asyncio.wait({task}, timeout=2.0)
+    assert task in done, "the simulated scale went on publishing after it was cancelled"
+    assert task.cancelled()
