@@ -51,7 +51,8 @@ async def stream(websocket: WebSocket, token: str = "", after: int | None = None
         pass  # the client went away mid-send
     finally:
         hub.disconnect(client)
-        with contextlib.suppress(RuntimeError):
+        # Closing a socket the client already dropped raises either, depending on when it went.
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
 
 
