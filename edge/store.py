@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -596,6 +597,11 @@ class Store:
                     cause=StoreFailure.OTHER,
                     location=self.location,
                 )
+            log.info(
+                "moving applied message ids to the ring of recent ones, once: about 1.5 s a million ids",
+                extra={"from": LEGACY_INBOUND, "to": INBOUND.name},
+            )
+            started = time.monotonic()
             legacy = Table(LEGACY_INBOUND, MetaData(), autoload_with=conn)
             newest_first = conn.execute(
                 select(legacy.c.id, legacy.c.received_at)
@@ -614,8 +620,13 @@ class Store:
                 )
             conn.exec_driver_sql(f"DROP TABLE {LEGACY_INBOUND}")
             log.info(
-                "moved applied message ids to the ring of recent ones",
-                extra={"from": LEGACY_INBOUND, "to": INBOUND.name, "kept": len(recent)},
+                "moved applied message ids to the ring of recent ones; the old table is dropped",
+                extra={
+                    "from": LEGACY_INBOUND,
+                    "to": INBOUND.name,
+                    "kept": len(recent),
+                    "seconds": round(time.monotonic() - started, 2),
+                },
             )
 
     def close(self) -> None:
