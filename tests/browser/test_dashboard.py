@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from core.commands import Button
 from firmware_sim.ptl_modules import ModuleBank
@@ -95,6 +95,41 @@ async def test_a_raw_module_event_raises_an_exception_that_a_supervisor_resolves
         assert exception_id not in {x["id"] for x in api.get("/exceptions").json()}
         resolved = api.get("/exceptions", params={"status": "resolved"}).json()
         assert {x["id"]: x["resolved_by"] for x in resolved}[exception_id] == "supervisor"
+
+
+async def test_a_refused_resolve_is_shown_on_its_exception_and_new_exceptions_do_not_replace_it(
+    browser: Browser, edge: EdgeProcess, bank: ModuleBank, devices: FloorDevices
+) -> None:
+    with edge.client("erp") as erp:
+        seed_master_data(erp)
+    page = await open_page(browser, edge, "/dashboard", "supervisor")
+    await expect(page.get_by_test_id("connection")).to_have_text("live")
+    await devices.module_event("M-A-03", "confirm", "2")
+    exception = page.locator("[data-exception]").filter(has_text="A-03")
+    await expect(exception).to_have_count(1)
+    button = await exception.get_by_test_id("resolve").element_handle()
+
+    # A new exception goes to the top of the list; the one under the supervisor's pointer stays the same
+    # element (re-rendering the whole list swapped every Resolve button for a new one on each delta).
+    await devices.module_event("M-A-01", "confirm", "1")
+    await expect(page.locator("[data-exception]").filter(has_text="A-01")).to_have_count(1)
+    assert await button.evaluate("node => node.isConnected")
+
+    # The edge refuses (here: the request is answered 503 on its way): the supervisor sees why, on that
+    # exception, and can try again.
+    async def refuse(route: Route) -> None:
+        await route.fulfill(status=503, json={"detail": "the store is failing: disk full"})
+
+    await page.route("**/api/v1/exceptions/*/resolve", refuse)
+    await exception.get_by_test_id("resolve").click()
+    await expect(exception.get_by_role("alert")).to_have_text(
+        "Resolve failed (503): the store is failing: disk full"
+    )
+    await expect(exception.get_by_test_id("resolve")).to_be_enabled()
+    await page.unroute("**/api/v1/exceptions/*/resolve")
+    await exception.get_by_test_id("resolve").click()
+    await expect(exception).to_have_count(0)
+    await expect(page.locator("[data-exception]").filter(has_text="A-01")).to_have_count(1)
 
 
 async def test_a_failed_weight_check_is_overridden_from_the_page(

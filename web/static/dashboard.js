@@ -2,6 +2,8 @@
 "use strict";
 
 const resolving = new Set();
+const resolveFailures = new Map();
+const exceptionKeys = new Map();
 const overrideDraft = { station: null, reason: "", error: "" };
 const stationCardKeys = new Map();
 
@@ -168,25 +170,52 @@ function renderStations() {
   for (const node of [...root.children]) if (!seen.has(node.dataset.station)) node.remove();
 }
 
+function exceptionItem(x) {
+  const li = el("li", { dataset: { exception: x.id } },
+    el("div", { class: "x-head" }, el("span", { class: "x-kind" }, x.kind), el("span", { class: "muted" }, ` ${clock(x.last_at || x.raised_at)}`),
+      x.count > 1 ? el("span", { class: "count" }, `×${x.count}`) : null),
+    el("div", { class: "x-msg" }, x.message));
+  if (live.canAct()) {
+    const failure = resolveFailures.get(x.id);
+    li.append(el("button", { class: "act", disabled: resolving.has(x.id), dataset: { testid: "resolve" }, onclick: async () => {
+      resolving.add(x.id); resolveFailures.delete(x.id); renderExceptions();
+      const result = await api("POST", `/exceptions/${x.id}/resolve`, {});
+      resolving.delete(x.id);
+      if (!result.ok) resolveFailures.set(x.id, `Resolve failed (${result.status}): ${result.detail}`);
+      renderExceptions();
+    } }, "Resolve"));
+    if (failure) li.append(el("p", { class: "bad-text", role: "alert" }, failure));
+  }
+  return li;
+}
+
+// Keyed: an exception's item is rebuilt only when it changed, and new ones are inserted around the
+// others, so a Resolve button is never swapped for another one under the supervisor's pointer.
 function renderExceptions() {
   $("exception-count").textContent = live.exceptions.size ? String(live.exceptions.size) : "";
-  const items = [...live.exceptions.values()].sort((a, b) => b.id - a.id).map((x) => {
-    const li = el("li", { dataset: { exception: x.id } },
-      el("div", { class: "x-head" }, el("span", { class: "x-kind" }, x.kind), el("span", { class: "muted" }, ` ${clock(x.last_at || x.raised_at)}`),
-        x.count > 1 ? el("span", { class: "count" }, `×${x.count}`) : null),
-      el("div", { class: "x-msg" }, x.message));
-    if (live.canAct()) {
-      li.append(el("button", { class: "act", disabled: resolving.has(x.id), dataset: { testid: "resolve" }, onclick: async (ev) => {
-        resolving.add(x.id); ev.target.disabled = true;
-        const result = await api("POST", `/exceptions/${x.id}/resolve`, {});
-        resolving.delete(x.id);
-        if (!result.ok) { ev.target.disabled = false; ev.target.textContent = `Resolve failed (${result.status})`; }
-      } }, "Resolve"));
+  const root = $("exceptions");
+  const open = [...live.exceptions.values()].sort((a, b) => b.id - a.id);
+  for (const id of resolveFailures.keys()) if (!live.exceptions.has(id)) resolveFailures.delete(id);
+  if (!open.length) { root.replaceChildren(el("li", { class: "muted" }, "No open exceptions.")); exceptionKeys.clear(); return; }
+  const kept = new Map();
+  for (const node of root.children) if (node.dataset.exception) kept.set(Number(node.dataset.exception), node);
+  let previous = null;
+  for (const x of open) {
+    const key = JSON.stringify(x) + live.role + resolving.has(x.id) + (resolveFailures.get(x.id) || "");
+    let node = kept.get(x.id);
+    if (!node || exceptionKeys.get(x.id) !== key) {
+      const fresh = exceptionItem(x);
+      if (node) node.replaceWith(fresh);
+      node = fresh;
+      exceptionKeys.set(x.id, key);
     }
-    return li;
-  });
-  if (!items.length) items.push(el("li", { class: "muted" }, "No open exceptions."));
-  $("exceptions").replaceChildren(...items);
+    kept.delete(x.id);
+    const expected = previous ? previous.nextSibling : root.firstChild;
+    if (node !== expected) root.insertBefore(node, expected);
+    previous = node;
+  }
+  for (const node of [...root.children]) if (!node.dataset.exception || !live.exceptions.has(Number(node.dataset.exception))) node.remove();
+  for (const id of exceptionKeys.keys()) if (!live.exceptions.has(id)) exceptionKeys.delete(id);
 }
 
 function renderDevices() {
