@@ -209,7 +209,6 @@ function renderExceptions() {
       node = fresh;
       exceptionKeys.set(x.id, key);
     }
-    kept.delete(x.id);
     const expected = previous ? previous.nextSibling : root.firstChild;
     if (node !== expected) root.insertBefore(node, expected);
     previous = node;
