@@ -28,6 +28,15 @@ def bin_display(page: Page, code: str):  # type: ignore[no-untyped-def]
     return page.locator(f'[data-location="{code}"] [data-testid="display"]')
 
 
+async def live_supervisor_dashboard(browser: Browser, edge: EdgeProcess) -> Page:
+    """The master data seeded and the supervisor's dashboard open and live."""
+    with edge.client("erp") as erp:
+        seed_master_data(erp)
+    page = await open_page(browser, edge, "/dashboard", "supervisor")
+    await expect(page.get_by_test_id("connection")).to_have_text("live")
+    return page
+
+
 async def start_order(edge: EdgeProcess, bank: ModuleBank) -> None:
     with edge.client("erp") as erp:
         assert erp.post("/orders", json=ORDER).status_code == 201
@@ -69,11 +78,8 @@ async def test_the_page_loads_with_a_token_and_shows_zones_and_live_lights(
 async def test_a_raw_module_event_raises_an_exception_that_a_supervisor_resolves_from_the_page(
     browser: Browser, edge: EdgeProcess, bank: ModuleBank, devices: FloorDevices
 ) -> None:
-    with edge.client("erp") as erp:
-        seed_master_data(erp)
-    page = await open_page(browser, edge, "/dashboard", "supervisor")
+    page = await live_supervisor_dashboard(browser, edge)
     viewer = await open_page(browser, edge, "/dashboard", "viewer")
-    await expect(page.get_by_test_id("connection")).to_have_text("live")
     await expect(viewer.get_by_test_id("connection")).to_have_text("live")
 
     published = time.monotonic()
@@ -100,10 +106,7 @@ async def test_a_raw_module_event_raises_an_exception_that_a_supervisor_resolves
 async def test_a_refused_resolve_is_shown_on_its_exception_and_new_exceptions_do_not_replace_it(
     browser: Browser, edge: EdgeProcess, bank: ModuleBank, devices: FloorDevices
 ) -> None:
-    with edge.client("erp") as erp:
-        seed_master_data(erp)
-    page = await open_page(browser, edge, "/dashboard", "supervisor")
-    await expect(page.get_by_test_id("connection")).to_have_text("live")
+    page = await live_supervisor_dashboard(browser, edge)
     await devices.module_event("M-A-03", "confirm", "2")
     exception = page.locator("[data-exception]").filter(has_text="A-03")
     await expect(exception).to_have_count(1)
