@@ -18,7 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import Edge, free_port, machine, modules, mosquitto, run_loaders, say, seed_orders, site_file
+from bench.run import (
+    Edge,
+    MachineLoad,
+    free_port,
+    machine,
+    modules,
+    mosquitto,
+    run_loaders,
+    say,
+    seed_orders,
+    site_file,
+)
 
 
 def main() -> None:
@@ -49,7 +60,10 @@ def main() -> None:
                     run_loaders(broker, names, args.loaders, args.flat, None, workdir, "flat")
                 say(f"{args.rate:g} presses/s for {args.duration:g} s")
                 cpu0, t0 = edge.sample()[1], time.monotonic()
+                load = MachineLoad()
+                load.start()
                 result = run_loaders(broker, names, args.loaders, args.duration, args.rate, workdir, "rate")
+                machine_load = load.stop()
                 cpu = 100 * (edge.sample()[1] - cpu0) / (time.monotonic() - t0)
             finally:
                 edge.stop()
@@ -63,6 +77,7 @@ def main() -> None:
         "p99_ms": result["latency_ms_p99"],
         "max_ms": result["latency_ms_max"],
         "edge_cpu_percent": round(cpu, 1),
+        **machine_load,
         "machine": machine(),
     }
     print(json.dumps(summary))

@@ -72,6 +72,34 @@ def machine() -> dict[str, Any]:
     }
 
 
+class MachineLoad:
+    """How busy the whole machine was between `start()` and `stop()`: every process, not only the edge.
+
+    On a shared virtual machine the same work can cost twice the CPU time from one run to the next
+    (the host's other guests), and the latency tail moves with it; this puts that beside each figure.
+    """
+
+    def __init__(self) -> None:
+        self._start: list[int] = []
+
+    @staticmethod
+    def _ticks() -> list[int]:
+        with open("/proc/stat") as stat:
+            return [int(x) for x in stat.readline().split()[1:]]
+
+    def start(self) -> None:
+        self._start = self._ticks()
+
+    def stop(self) -> dict[str, float]:
+        # user nice system idle iowait irq softirq steal ...
+        delta = [b - a for a, b in zip(self._start, self._ticks(), strict=False)]
+        total = sum(delta[:8]) or 1
+        return {
+            "machine_busy_percent": round(100 * (total - delta[3] - delta[4]) / total, 1),
+            "machine_steal_percent": round(100 * delta[7] / total, 1),
+        }
+
+
 @contextmanager
 def mosquitto(workdir: Path) -> Iterator[str]:
     port = free_port()
@@ -497,9 +525,12 @@ def main() -> None:
                 result["throughput"]["edge_rss_mb"] = round(rss / 2**20, 1)
                 say(f"latency: {args.rate:g} presses/s for {args.duration:g} s")
                 cpu0, t0 = edge.sample()[1], time.monotonic()
+                load = MachineLoad()
+                load.start()
                 result["latency"] = run_loaders(
                     broker, names, args.loaders, args.duration, args.rate, workdir, "rate"
                 )
+                result["latency"].update(load.stop())
                 rss, cpu1 = edge.sample()
                 result["latency"]["edge_cpu_percent"] = round(
                     100 * (cpu1 - cpu0) / (time.monotonic() - t0), 1
@@ -565,6 +596,12 @@ def print_table(result: dict[str, Any]) -> None:
             "bar p99 10 ms · goal 2 ms",
         ),
         ("  achieved rate", f"{result['latency']['per_second']:,.0f} presses/s", ""),
+        (
+            "  edge CPU / machine busy / steal",
+            f"{result['latency']['edge_cpu_percent']}% / {result['latency']['machine_busy_percent']}%"
+            f" / {result['latency']['machine_steal_percent']}%",
+            "",
+        ),
         ("edge start until healthy", f"{result['edge_start_s']} s", ""),
     ]
     for dashboard in result.get("dashboard", []):
