@@ -80,6 +80,13 @@ class CancelOrder(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RetireFinishedOrders(Command):
+    """Let go of the orders finished before `before` (wall clock): they stay in the store, not in memory."""
+
+    before: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PressButton(Command):
     """A key pressed on a PTL module. `display` is the value the module showed at that moment."""
 

@@ -19,6 +19,7 @@ from core.errors import conflict, invalid, not_found
 from core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, Instruction, LightBin
 from core.model import (
     DONE_LINE_STATUSES,
+    FINISHED_ORDER_STATUSES,
     Device,
     ExceptionStatus,
     FloorException,
@@ -134,6 +135,9 @@ class Floor:
         self._open_exception_keys: dict[tuple[str, str | None, str | None], int] = {}
         self._next_ticket = 1
         self._next_exception_id = 1
+        # The fingerprint of an order this floor let go of (it is in the store only), or None. Set by
+        # whoever holds the store; without it a retired order's id would start a new order.
+        self.retired_fingerprint: Callable[[str], str | None] = lambda order_id: None
         self._handlers: dict[type[cmd.Command], Callable[[Any, float], Outcome]] = {
             cmd.DefineZone: self._define_zone,
             cmd.UpsertItem: self._upsert_item,
@@ -141,6 +145,7 @@ class Floor:
             cmd.ReceiveOrder: self._receive_order,
             cmd.StartOrder: self._start_order,
             cmd.CancelOrder: self._cancel_order,
+            cmd.RetireFinishedOrders: self._retire_finished_orders,
             cmd.PressButton: self._press_button,
             cmd.ReportDeviceStatus: self._report_device_status,
             cmd.RecordDeviceFault: self._record_device_fault,
@@ -385,8 +390,9 @@ class Floor:
     def _receive_order(self, command: cmd.ReceiveOrder, now: float) -> Outcome:
         fingerprint = order_fingerprint(command)
         existing = self.orders.get(command.order_id)
-        if existing is not None:
-            if existing.fingerprint != fingerprint:
+        known = existing.fingerprint if existing is not None else self.retired_fingerprint(command.order_id)
+        if known is not None:
+            if known != fingerprint:
                 raise conflict(f"order {command.order_id!r} was already received with a different body")
             return Outcome(reply={"created": False})
         self._validate_lines(command.lines)
@@ -539,6 +545,27 @@ class Floor:
         if not orders:
             del pickers[picker]
 
+    def retirable(self, order: Order, before: float) -> bool:
+        """Whether nothing on this floor can change `order` any more and it finished before `before`."""
+        if order.finished_at is None or order.finished_at >= before:
+            return False
+        if order.status in FINISHED_ORDER_STATUSES:
+            return True
+        return order.status is OrderStatus.PICKED and not any(
+            s.kind == cmd.StationKind.PACK.value for s in self.stations.values()
+        )
+
+    def _retire_finished_orders(self, command: cmd.RetireFinishedOrders, now: float) -> Outcome:
+        """Finished orders leave memory (the store keeps them, and the API reads them from there).
+
+        Nothing is written: the store already holds each one as it finished. No light, waiting queue or
+        picker points at a finished order (cancelling takes its lines out of the queues).
+        """
+        gone = [o.order_id for o in self.orders.values() if self.retirable(o, command.before)]
+        for order_id in gone:
+            del self.orders[order_id]
+        return Outcome(reply={"retired": len(gone)})
+
     def _cancel_order(self, command: cmd.CancelOrder, now: float) -> Outcome:
         order = self._order(command.order_id)
         if order.status is OrderStatus.CANCELLED:
@@ -563,6 +590,7 @@ class Floor:
                 run.done = True
                 self._release_picker(run.zone, run.picker, order.order_id)
         order.status = OrderStatus.CANCELLED
+        order.finished_at = now
         self._touch_order(order, all_lines=True)
         outcome.events.insert(0, ev.OrderCancelled(order=order.order_id, previous_status=previous))
         return outcome
@@ -712,9 +740,9 @@ class Floor:
                 detail={"sku": line.sku, "requested": requested, "picked": picked},
             )
         self._hand_on_light(location.code, outcome)
-        self._check_zone_done(order, run, outcome)
+        self._check_zone_done(order, run, now, outcome)
 
-    def _check_zone_done(self, order: Order, run: ZoneRun, outcome: Outcome) -> None:
+    def _check_zone_done(self, order: Order, run: ZoneRun, now: float, outcome: Outcome) -> None:
         for line in order.lines.values():
             if line.status in DONE_LINE_STATUSES or line.location is None:
                 continue
@@ -728,6 +756,7 @@ class Floor:
         )
         if all(line.status in DONE_LINE_STATUSES for line in order.lines.values()):
             order.status = OrderStatus.PICKED
+            order.finished_at = now
             outcome.events.append(
                 ev.OrderPicked(
                     order=order.order_id,

@@ -25,6 +25,8 @@ class LineStatus(StrEnum):
 
 
 DONE_LINE_STATUSES = frozenset({LineStatus.PICKED, LineStatus.SHORT})
+# Orders nothing on the floor changes any more. A picked order is one too where no pack station exists.
+FINISHED_ORDER_STATUSES = frozenset({OrderStatus.PACKED, OrderStatus.CANCELLED})
 
 
 @dataclass(slots=True)
@@ -114,6 +116,8 @@ class Order:
     tote: str | None = None
     status: OrderStatus = OrderStatus.OPEN
     runs: dict[str, ZoneRun] = field(default_factory=dict)
+    finished_at: float | None = None
+    """Wall clock when the order was last picked, packed or cancelled; None while work is left."""
 
 
 @dataclass(slots=True)

@@ -315,6 +315,7 @@ class PackStations:
             state.phase = PackPhase.VERIFIED
             state.message = f"order {order.order_id} verified: {measured:g} g (expected {expected:g} g)"
             order.status = OrderStatus.PACKED
+            order.finished_at = now
             floor.changes.orders.add(order.order_id)
         else:
             state.phase = PackPhase.REJECTED
@@ -366,6 +367,7 @@ class PackStations:
             )
         )
         order.status = OrderStatus.PACKED
+        order.finished_at = now
         floor.changes.orders.add(order.order_id)
         state.phase = PackPhase.OVERRIDDEN
         state.problem = None

@@ -365,6 +365,10 @@ class EdgeSettings(_Section):
     """Absolute: a relative path in the file is taken from the site file's folder."""
     zones: Array[Name] | None = None
     """The zones this edge process owns; None means all of them."""
+    retire_finished_orders_after_h: float = Field(default=72.0, ge=0, le=24 * 366, allow_inf_nan=False)
+    """How long a finished order (packed, cancelled, or picked where no pack station exists) stays in
+    memory and in `GET /orders`; after that it is read from the store when asked for by id. Memory and
+    start-up time then follow the open work, not the edge's age."""
 
     @field_validator("data_dir", mode="before")
     @classmethod

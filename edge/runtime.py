@@ -107,6 +107,7 @@ async def build(
         last_seq=loaded.last_seq,
         recent_inbound_ids=loaded.recent_inbound_ids,
         outbox=registry,
+        retain_finished_s=config.edge.retire_finished_orders_after_h * 3600,
     )
 
     async def endpoint_gone(endpoint: Endpoint, reason: str) -> None:
@@ -218,7 +219,8 @@ def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
         store.create_schema()
         store.check_writable()
         started = time.perf_counter()
-        loaded = store.load()
+        retain_s = config.edge.retire_finished_orders_after_h * 3600
+        loaded = store.load(retire_before=time.time() - retain_s)
         log.info(
             "floor restored from the store",
             extra={
@@ -303,6 +305,27 @@ async def apply_site(parts: EdgeParts) -> None:
     await _execute_all(writer, changed)
 
 
+RETIRE_EVERY_S = 60.0
+
+
+async def retire_finished_orders(writer: Writer, every: float = RETIRE_EVERY_S) -> None:
+    """Once a minute, let finished orders past their retention leave memory (they stay in the store)."""
+    while True:
+        await asyncio.sleep(every)
+        before = writer.retire_before()
+        if before is None:
+            return
+        try:
+            applied = await writer.execute(cmd.RetireFinishedOrders(before=before))
+        except WriterUnavailable:
+            continue  # the store fails; the floor keeps them a minute longer, which costs nothing
+        retired = applied.outcome.reply.get("retired", 0)
+        if retired:
+            log.info(
+                "finished orders left memory", extra={"orders": retired, "held": len(writer.floor.orders)}
+            )
+
+
 async def _execute_all(writer: Writer, commands: Sequence[cmd.Command], chunk: int = 5000) -> None:
     for start in range(0, len(commands), chunk):
         await asyncio.gather(*(writer.execute(c) for c in commands[start : start + chunk]))
@@ -335,6 +358,7 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
         tasks.create_task(parts.hub.run(), name="stream-ticker")
+        tasks.create_task(retire_finished_orders(parts.writer), name="order-retirement")
         if parts.relay is not None:
             tasks.create_task(parts.relay.run(), name="webhook-relay")
         for device in parts.devices:

@@ -29,16 +29,21 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
+    true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import SQLModel
 
+from core.commands import StationKind
 from core.floor import Floor
 from core.instructions import Blink
 from core.model import (
+    FINISHED_ORDER_STATUSES,
     Device,
     ExceptionStatus,
     FloorException,
@@ -101,6 +106,7 @@ PACK_STATIONS = _table(PackStationRow)
 # older database. Nullable, no default: old rows read as "not set".
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("items", "weight_tolerance_g", "ALTER TABLE items ADD COLUMN weight_tolerance_g FLOAT"),
+    ("orders", "finished_at", "ALTER TABLE orders ADD COLUMN finished_at FLOAT"),
 )
 
 # Indexes earlier releases made that no query of the edge uses (the floor lives in memory; the event log
@@ -578,6 +584,14 @@ class Store:
                 if column not in {c["name"] for c in existing.get_columns(table)}:
                     log.info("adding a column to the store", extra={"table": table, "column": column})
                     conn.exec_driver_sql(ddl)
+                    if (table, column) == ("orders", "finished_at"):
+                        # Orders that finished before the column existed count as finished now: they
+                        # leave memory one retention period after this upgrade.
+                        conn.execute(
+                            update(ORDERS)
+                            .where(ORDERS.c.status.in_(FINISHING_STATUSES))
+                            .values(finished_at=time.time())
+                        )
             for table in ("locations", "events"):
                 for index in existing.get_indexes(table):
                     if index["name"] in DROPPED_INDEXES:
@@ -761,14 +775,69 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def load(self) -> Loaded:
-        """Read the whole live state back (on start-up) and rebuild the floor from it."""
+    def load(self, *, retire_before: float | None = None) -> Loaded:
+        """Read the live state back (on start-up) and rebuild the floor from it.
+
+        Orders that finished before `retire_before` (wall clock) are left in the store: the floor does
+        not need them, and `order()` reads one when asked.
+        """
         try:
-            return self._load()
+            return self._load(retire_before)
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, "reading the floor back") from err
 
-    def _load(self) -> Loaded:
+    def order_fingerprint(self, order_id: str) -> str | None:
+        """The fingerprint of an order the store holds, or None: is this id taken by a retired order?"""
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(
+                    select(ORDERS.c.fingerprint).where(ORDERS.c.order_id == order_id)
+                ).scalar_one_or_none()
+        except (SQLAlchemyError, self._dbapi_error) as err:
+            raise self.describe_failure(err, f"looking up order {order_id!r}") from err
+
+    def order(self, order_id: str) -> Order | None:
+        """One order as the store holds it: how the API finds an order the floor has retired."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(ORDERS).where(ORDERS.c.order_id == order_id)).one_or_none()
+                if row is None:
+                    return None
+                scans = {
+                    r.line_id: ItemScan(
+                        gtin=r.gtin, lot=r.lot, serial=r.serial, expiry=r.expiry, station=r.station
+                    )
+                    for r in conn.execute(select(LINE_SCANS).where(LINE_SCANS.c.order_id == order_id))
+                }
+                lines = {
+                    r.line_id: OrderLine(
+                        line_id=r.line_id,
+                        sku=r.sku,
+                        qty=r.qty,
+                        location=r.location,
+                        picked=r.picked,
+                        status=LineStatus(r.status),
+                        ticket=r.ticket,
+                        scan=scans.get(r.line_id),
+                    )
+                    for r in conn.execute(
+                        select(LINES).where(LINES.c.order_id == order_id).order_by(LINES.c.position)
+                    )
+                }
+        except (SQLAlchemyError, self._dbapi_error) as err:
+            raise self.describe_failure(err, f"reading order {order_id!r}") from err
+        return Order(
+            order_id=row.order_id,
+            lines=lines,
+            fingerprint=row.fingerprint,
+            priority=row.priority,
+            tote=row.tote,
+            status=OrderStatus(row.status),
+            runs={run["zone"]: ZoneRun(**run) for run in row.runs or ()},
+            finished_at=row.finished_at,
+        )
+
+    def _load(self, retire_before: float | None) -> Loaded:
         with self.engine.connect() as conn:
             zones = [
                 Zone(id=r.id, scan_verify=r.scan_verify, name=r.name) for r in conn.execute(select(ZONES))
@@ -789,8 +858,22 @@ class Store:
                 Location(code=r[code], zone=r[zone], module=r[module], sku=r[sku], on_hand=r[on_hand])
                 for r in rows
             ]
+            stations = [
+                Station(id=r.id, kind=r.kind, zone=r.zone, operator=r.operator)
+                for r in conn.execute(select(STATIONS))
+            ]
+            # Orders retired before `retire_before` stay in the store, not in memory (see Floor.retirable).
+            kept = _kept_orders(
+                retire_before, packing=any(s.kind == StationKind.PACK.value for s in stations)
+            )
+
+            def held(order_id: Any) -> Any:
+                return true() if kept is None else order_id.in_(select(ORDERS.c.order_id).where(kept))
+
             lines_by_order: dict[str, dict[str, OrderLine]] = {}
-            rows, at = self._fast_rows(conn, LINES, order_by=(LINES.c.order_id, LINES.c.position))
+            rows, at = self._fast_rows(
+                conn, LINES, order_by=(LINES.c.order_id, LINES.c.position), where=held(LINES.c.order_id)
+            )
             o_id, l_id, l_sku, qty, loc, picked, status, ticket = (
                 at[n] for n in ("order_id", "line_id", "sku", "qty", "location", "picked", "status", "ticket")
             )
@@ -805,19 +888,16 @@ class Store:
                     status=line_status[r[status]],
                     ticket=r[ticket],
                 )
-            for r in conn.execute(select(LINE_SCANS)):
+            for r in conn.execute(select(LINE_SCANS).where(held(LINE_SCANS.c.order_id))):
                 scanned = lines_by_order.get(r.order_id, {}).get(r.line_id)
                 if scanned is not None:
                     scanned.scan = ItemScan(
                         gtin=r.gtin, lot=r.lot, serial=r.serial, expiry=r.expiry, station=r.station
                     )
-            stations = [
-                Station(id=r.id, kind=r.kind, zone=r.zone, operator=r.operator)
-                for r in conn.execute(select(STATIONS))
-            ]
-            rows, at = self._fast_rows(conn, ORDERS)
-            o_id, fingerprint, priority, tote, status, runs = (
-                at[n] for n in ("order_id", "fingerprint", "priority", "tote", "status", "runs")
+            rows, at = self._fast_rows(conn, ORDERS, where=kept)
+            o_id, fingerprint, priority, tote, status, runs, finished_at = (
+                at[n]
+                for n in ("order_id", "fingerprint", "priority", "tote", "status", "runs", "finished_at")
             )
             order_status = {s.value: s for s in OrderStatus}
             orders = [
@@ -829,6 +909,7 @@ class Store:
                     tote=r[tote],
                     status=order_status[r[status]],
                     runs={run["zone"]: ZoneRun(**run) for run in r[runs] or ()},
+                    finished_at=r[finished_at],
                 )
                 for r in rows
             ]
@@ -910,7 +991,7 @@ class Store:
         return Loaded(floor=floor, last_seq=int(last_seq), recent_inbound_ids=recent)
 
     def _fast_rows(
-        self, conn: Connection, table: Table, *, order_by: Sequence[Any] = ()
+        self, conn: Connection, table: Table, *, order_by: Sequence[Any] = (), where: Any = None
     ) -> tuple[list[Any], dict[str, int]]:
         """All rows of a big table as plain tuples straight from the driver, with each column's position.
 
@@ -920,7 +1001,10 @@ class Store:
         """
         columns = list(table.columns)
         json_positions = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
-        sql = str(select(table).order_by(*order_by).compile(dialect=self.engine.dialect))
+        query = select(table).order_by(*order_by)
+        if where is not None:
+            query = query.where(where)
+        sql = str(query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
@@ -1066,6 +1150,22 @@ def _pack_station_row(state: PackStationState) -> dict[str, Any]:
     }
 
 
+# The statuses an order can finish in (the column is set on reaching them); see Floor.retirable.
+FINISHING_STATUSES = (OrderStatus.PICKED.value, OrderStatus.PACKED.value, OrderStatus.CANCELLED.value)
+
+
+def _kept_orders(retire_before: float | None, *, packing: bool) -> Any:
+    """The orders a start-up holds in memory: all but those retired before `retire_before`."""
+    if retire_before is None:
+        return None
+    retired = [s.value for s in FINISHED_ORDER_STATUSES] + ([] if packing else [OrderStatus.PICKED.value])
+    return or_(
+        ORDERS.c.finished_at.is_(None),
+        ORDERS.c.finished_at >= retire_before,
+        ORDERS.c.status.not_in(retired),
+    )
+
+
 def _order_row(order: Order) -> dict[str, Any]:
     return {
         "order_id": order.order_id,
@@ -1073,6 +1173,7 @@ def _order_row(order: Order) -> dict[str, Any]:
         "priority": order.priority,
         "tote": order.tote,
         "fingerprint": order.fingerprint,
+        "finished_at": order.finished_at,
         "runs": [
             {
                 "zone": r.zone,

@@ -42,6 +42,7 @@ class OrderRow(SQLModel, table=True):
     tote: str | None = None
     fingerprint: str
     runs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    finished_at: float | None = None  # wall clock when last picked, packed or cancelled
 
 
 class OrderLineRow(SQLModel, table=True):

@@ -123,10 +123,13 @@ class Writer:
         remember_inbound: int = 200_000,
         outbox: EndpointRegistry | None = None,
         inline_commit_rows: int = INLINE_COMMIT_ROWS,
+        retain_finished_s: float | None = None,
     ) -> None:
         self.store = store
         self._inline_commit_rows = inline_commit_rows
+        self.retain_finished_s = retain_finished_s
         self.floor = floor
+        floor.retired_fingerprint = store.order_fingerprint
         self.stats = WriterStats()
         self._seq = last_seq
         self._clock = clock
@@ -322,6 +325,13 @@ class Writer:
                 if pending.reply is not None and not pending.reply.done():
                     pending.reply.set_exception(rejected)
                 continue
+            except StoreError as err:
+                # A rule had to read the store (an order id the floor has retired) and could not; the
+                # floor is untouched, so only this command is refused.
+                self.stats.rejected += 1
+                if pending.reply is not None and not pending.reply.done():
+                    pending.reply.set_exception(WriterUnavailable(str(err), store_failure=err))
+                continue
             except Exception as err:
                 # A bug in a rule must not take the edge down on device input. The command may have half
                 # changed the floor, so the floor is rebuilt from the store and the batch applied again
@@ -338,11 +348,16 @@ class Writer:
             applied.append(pending)
         return applied
 
+    def retire_before(self) -> float | None:
+        """Orders finished before this (wall clock) leave memory; None: they never do."""
+        return None if self.retain_finished_s is None else self._clock() - self.retain_finished_s
+
     def _reapply_after_failure(
         self, applied: list[_Pending], remaining: list[_Pending], now: float
     ) -> list[_Pending]:
-        loaded = self.store.load()
+        loaded = self.store.load(retire_before=self.retire_before())
         self.floor = loaded.floor
+        self.floor.retired_fingerprint = self.store.order_fingerprint
         self._seq = loaded.last_seq
         for pending in applied:
             if pending.command.message_id is not None:

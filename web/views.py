@@ -45,6 +45,7 @@ def order_view(order: Order) -> dict[str, Any]:
             }
             for run in order.runs.values()
         ],
+        "finished_at": iso(order.finished_at),
     }
 
 

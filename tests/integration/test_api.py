@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -218,3 +219,31 @@ async def test_an_item_may_carry_its_own_weight_tolerance_and_a_negative_one_is_
     exact = await client.put("/items/APPLES", json={"unit_weight_g": 1000}, headers=auth("e"))
     assert exact.status_code == 200, exact.text
     assert writer.floor.items["APPLES"].weight_tolerance_g is None
+
+
+async def test_a_retired_order_is_read_from_the_store_and_cannot_be_changed(api) -> None:
+    client, writer = api
+    await seed(client)
+    assert (await client.post("/orders/O1/cancel", headers=auth("e"))).status_code == 200
+    await writer.execute(cmd.RetireFinishedOrders(before=time.time() + 1))
+
+    listed = await client.get("/orders", headers=auth("v"))
+    assert [o["order_id"] for o in listed.json()] == []
+    read = await client.get("/orders/O1", headers=auth("v"))
+    assert read.status_code == 200
+    assert read.json()["status"] == "cancelled"
+    assert read.json()["finished_at"].endswith("Z")
+    assert [line["line_id"] for line in read.json()["lines"]] == ["1"]
+
+    same = {"order_id": "O1", "lines": [{"line_id": "1", "sku": "S1", "qty": 2, "location": "A-01"}]}
+    replay = await client.post("/orders", json=same, headers=auth("e"))
+    assert replay.status_code == 200
+    assert replay.json()["status"] == "cancelled"
+    assert (await client.post("/orders", json={**same, "priority": 3}, headers=auth("e"))).status_code == 409
+    for refused in (
+        await client.post("/orders/O1/cancel", headers=auth("e")),
+        await client.post("/orders/O1/start", json={"zone": "A"}, headers=auth("e")),
+    ):
+        assert refused.status_code == 409
+        assert "left the floor" in refused.json()["detail"]
+    assert (await client.post("/orders/NOPE/cancel", headers=auth("e"))).status_code == 404

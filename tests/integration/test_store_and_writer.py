@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from core.instructions import ClearBin, LightBin
 from core.model import LineStatus, OrderStatus
 from edge import store as store_module
 from edge import writer as writer_module
+from edge.runtime import retire_finished_orders
 from edge.store import Batch, Store, make_engine
 from edge.writer import Committed, Writer
 from tests.support.waiting import wait_until
@@ -566,3 +568,86 @@ def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_o
         assert store.checkpoint(flush=True).log_pages > 0
     assert "could not sync the database file after a checkpoint" in caplog.text
     assert str(db) in caplog.records[-1].__dict__["store"]
+
+
+async def with_cancelled_order(
+    tmp_path: Path, stopper: Callable[[asyncio.Task[None]], None]
+) -> tuple[Store, Writer]:
+    """A running writer whose floor has O1 cancelled: finished, so retirable."""
+    store = open_store(tmp_path / "fg.db")
+    writer, task = await started_writer(store)
+    stopper(task)
+    await seed(writer)
+    await writer.execute(cmd.CancelOrder(order_id="O1"))
+    return store, writer
+
+
+async def test_a_retired_order_stays_in_the_store_and_its_id_cannot_start_a_new_order(
+    tmp_path: Path, stopper: Callable[[asyncio.Task[None]], None]
+) -> None:
+    store, writer = await with_cancelled_order(tmp_path, stopper)
+    retired = await writer.execute(cmd.RetireFinishedOrders(before=time.time() + 1))
+    assert retired.outcome.reply == {"retired": 1}
+    assert "O1" not in writer.floor.orders
+
+    body = cmd.ReceiveOrder(
+        order_id="O1",
+        lines=(
+            cmd.NewOrderLine(line_id="L1", sku="SKU-1", qty=2, location="A-01"),
+            cmd.NewOrderLine(line_id="L2", sku="SKU-2", qty=3, location="A-02"),
+        ),
+    )
+    replay = await writer.execute(body)
+    assert replay.outcome.reply == {"created": False}
+    with pytest.raises(CommandRejected, match="different body"):
+        await writer.execute(cmd.ReceiveOrder(order_id="O1", lines=body.lines[:1]))
+
+    assert "O1" not in writer.floor.orders
+    stored = store.order("O1")
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    assert stored.finished_at is not None
+    assert [line.line_id for line in stored.lines.values()] == ["L1", "L2"]
+    assert store.order("NOPE") is None
+    # A restart holds it only while it is inside its retention.
+    assert "O1" in store.load(retire_before=stored.finished_at).floor.orders
+    assert "O1" not in store.load(retire_before=stored.finished_at + 1).floor.orders
+
+
+def test_an_older_store_gets_the_finished_column_and_its_finished_orders_count_from_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "fg.db"
+    store = open_store(path)
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE orders DROP COLUMN finished_at")  # as a release before retirement made it
+        for order_id, status in (("DONE", "packed"), ("GOING", "picking")):
+            db.execute(
+                "INSERT INTO orders (order_id, status, priority, fingerprint, runs) VALUES (?, ?, 0, 'f', '[]')",
+                (order_id, status),
+            )
+    upgraded_at = time.time()
+
+    store = open_store(path)
+
+    done, going = store.order("DONE"), store.order("GOING")
+    assert done is not None
+    assert going is not None
+    assert done.finished_at is not None
+    assert done.finished_at >= upgraded_at
+    assert going.finished_at is None
+    assert set(store.load(retire_before=upgraded_at).floor.orders) == {"DONE", "GOING"}
+    assert set(store.load(retire_before=time.time() + 1).floor.orders) == {"GOING"}
+    store.close()
+
+
+async def test_the_edge_lets_finished_orders_go_on_its_own_once_their_retention_is_over(
+    tmp_path: Path, stopper: Callable[[asyncio.Task[None]], None]
+) -> None:
+    store, writer = await with_cancelled_order(tmp_path, stopper)
+    writer.retain_finished_s = 0.2
+    stopper(asyncio.create_task(retire_finished_orders(writer, every=0.05)))
+
+    await wait_until(lambda: "O1" not in writer.floor.orders, timeout=10, what="O1 to leave memory")
+    assert store.order("O1") is not None

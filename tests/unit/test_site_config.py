@@ -103,6 +103,7 @@ def test_a_minimal_file_loads_with_defaults() -> None:
 
     assert config.edge.data_dir == Path("/srv/site/data")
     assert config.edge.zones is None
+    assert config.edge.retire_finished_orders_after_h == 72
     assert config.store.url == "sqlite:////srv/site/data/floorgate.db"
     assert config.mqtt is None
     assert (config.http.host, config.http.port) == ("127.0.0.1", 8000)
@@ -683,6 +684,17 @@ BROKEN = {
         """,
         "webhook_delivery.max_attempts",
         "must be >= 1 (got 0)",
+    ),
+    "a negative retention for finished orders": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        retire_finished_orders_after_h = -1  # <-
+        """,
+        "edge.retire_finished_orders_after_h",
+        "must be >= 0 (got -1)",
     ),
 }
 

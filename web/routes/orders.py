@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
@@ -50,11 +51,27 @@ class StartBody(BaseModel):
     tote: Name | None = None
 
 
-def _order(context: Context, order_id: str) -> dict[str, Any]:
+async def _order(context: Context, order_id: str) -> dict[str, Any]:
+    """The order as the floor holds it, or as the store does once the floor has retired it."""
     order = context.writer.floor.orders.get(order_id)
+    if order is None:
+        order = await asyncio.to_thread(context.store.order, order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id!r}")
     return order_view(order)
+
+
+async def _refuse_retired(context: Context, order_id: str, refused: HTTPException) -> None:
+    """A command the floor refused as "no such order": say so plainly when the order finished long ago."""
+    if refused.status_code != status.HTTP_404_NOT_FOUND or order_id in context.writer.floor.orders:
+        return
+    stored = await asyncio.to_thread(context.store.order, order_id)
+    if stored is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"order {order_id!r} is {stored.status.value}: it finished and has left the floor "
+            "([edge] retire_finished_orders_after_h); it can be read, not changed",
+        ) from refused
 
 
 @router.post(
@@ -79,18 +96,20 @@ async def post_order(
     )
     if not applied.outcome.reply.get("created"):
         response.status_code = status.HTTP_200_OK  # an identical replay
-    return _order(context, body.order_id)
+    return await _order(context, body.order_id)
 
 
 @router.get("/orders/{order_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
 async def get_order(order_id: OrderId, context: Context, _role: CanRead) -> dict[str, Any]:
-    return _order(context, order_id)
+    return await _order(context, order_id)
 
 
 @router.get("/orders")
 async def list_orders(
     context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
 ) -> list[dict[str, Any]]:
+    """The orders the floor holds: every unfinished one, and finished ones until they are retired
+    (`[edge] retire_finished_orders_after_h`); `GET /orders/{order_id}` still finds a retired one."""
     return [
         order_view(o) for o in context.writer.floor.orders.values() if status_filter in (None, o.status.value)
     ]
@@ -100,13 +119,21 @@ async def list_orders(
 async def start_order(
     order_id: OrderId, body: StartBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:
-    applied = await run(
-        context, cmd.StartOrder(order_id=order_id, zone=body.zone, operator=body.operator, tote=body.tote)
-    )
-    return {**_order(context, order_id), "started": {"zone": body.zone, **applied.outcome.reply}}
+    try:
+        applied = await run(
+            context, cmd.StartOrder(order_id=order_id, zone=body.zone, operator=body.operator, tote=body.tote)
+        )
+    except HTTPException as refused:
+        await _refuse_retired(context, order_id, refused)
+        raise
+    return {**await _order(context, order_id), "started": {"zone": body.zone, **applied.outcome.reply}}
 
 
 @router.post("/orders/{order_id}/cancel", responses=WRITE_REFUSALS)
 async def cancel_order(order_id: OrderId, context: Context, _role: CanWriteOrders) -> dict[str, Any]:
-    await run(context, cmd.CancelOrder(order_id=order_id))
-    return _order(context, order_id)
+    try:
+        await run(context, cmd.CancelOrder(order_id=order_id))
+    except HTTPException as refused:
+        await _refuse_retired(context, order_id, refused)
+        raise
+    return await _order(context, order_id)
