@@ -19,7 +19,6 @@ from core.errors import conflict, invalid, not_found
 from core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, Instruction, LightBin
 from core.model import (
     DONE_LINE_STATUSES,
-    FINISHED_ORDER_STATUSES,
     Device,
     ExceptionStatus,
     FloorException,
@@ -30,11 +29,13 @@ from core.model import (
     Order,
     OrderLine,
     OrderStatus,
+    RetiredOrder,
     Station,
     Zone,
     ZoneRun,
+    retirable_statuses,
 )
-from core.packing import PackStations
+from core.packing import PackStations, packs
 from core.zone_scans import ZoneScans
 
 C = TypeVar("C", bound=cmd.Command)
@@ -135,9 +136,9 @@ class Floor:
         self._open_exception_keys: dict[tuple[str, str | None, str | None], int] = {}
         self._next_ticket = 1
         self._next_exception_id = 1
-        # The fingerprint of an order this floor let go of (it is in the store only), or None. Set by
-        # whoever holds the store; without it a retired order's id would start a new order.
-        self.retired_fingerprint: Callable[[str], str | None] = lambda order_id: None
+        # An order this floor let go of (it is in the store only), or None. Set by whoever holds the
+        # store; without it a retired order's id would start a new order.
+        self.retired_order: Callable[[str], RetiredOrder | None] = lambda order_id: None
         self._handlers: dict[type[cmd.Command], Callable[[Any, float], Outcome]] = {
             cmd.DefineZone: self._define_zone,
             cmd.UpsertItem: self._upsert_item,
@@ -389,10 +390,9 @@ class Floor:
 
     def _receive_order(self, command: cmd.ReceiveOrder, now: float) -> Outcome:
         fingerprint = order_fingerprint(command)
-        existing = self.orders.get(command.order_id)
-        known = existing.fingerprint if existing is not None else self.retired_fingerprint(command.order_id)
-        if known is not None:
-            if known != fingerprint:
+        existing = self.orders.get(command.order_id) or self.retired_order(command.order_id)
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
                 raise conflict(f"order {command.order_id!r} was already received with a different body")
             return Outcome(reply={"created": False})
         self._validate_lines(command.lines)
@@ -445,7 +445,7 @@ class Floor:
                     )
 
     def _start_order(self, command: cmd.StartOrder, now: float) -> Outcome:
-        order = self._order(command.order_id)
+        order = self.require_order(command.order_id)
         if command.zone not in self.zones:
             raise not_found(f"unknown zone {command.zone!r}", field="zone")
         if order.status in (OrderStatus.CANCELLED, OrderStatus.PACKED):
@@ -545,29 +545,24 @@ class Floor:
         if not orders:
             del pickers[picker]
 
-    def retirable(self, order: Order, before: float) -> bool:
-        """Whether nothing on this floor can change `order` any more and it finished before `before`."""
-        if order.finished_at is None or order.finished_at >= before:
-            return False
-        if order.status in FINISHED_ORDER_STATUSES:
-            return True
-        return order.status is OrderStatus.PICKED and not any(
-            s.kind == cmd.StationKind.PACK.value for s in self.stations.values()
-        )
-
     def _retire_finished_orders(self, command: cmd.RetireFinishedOrders, now: float) -> Outcome:
         """Finished orders leave memory (the store keeps them, and the API reads them from there).
 
         Nothing is written: the store already holds each one as it finished. No light, waiting queue or
         picker points at a finished order (cancelling takes its lines out of the queues).
         """
-        gone = [o.order_id for o in self.orders.values() if self.retirable(o, command.before)]
+        statuses = retirable_statuses(packing=packs(self.stations.values()))
+        gone = [
+            o.order_id
+            for o in self.orders.values()
+            if o.status in statuses and o.finished_at is not None and o.finished_at < command.before
+        ]
         for order_id in gone:
             del self.orders[order_id]
         return Outcome(reply={"retired": len(gone)})
 
     def _cancel_order(self, command: cmd.CancelOrder, now: float) -> Outcome:
-        order = self._order(command.order_id)
+        order = self.require_order(command.order_id)
         if order.status is OrderStatus.CANCELLED:
             return Outcome(reply={"already_cancelled": True})
         if order.status is OrderStatus.PACKED:
@@ -1005,11 +1000,19 @@ class Floor:
 
     # -- small shared steps ------------------------------------------------------------------------
 
-    def _order(self, order_id: str) -> Order:
+    def require_order(self, order_id: str, *, field: str | None = None) -> Order:
+        """The order a command changes; one the floor has retired is a conflict, not an unknown id."""
         order = self.orders.get(order_id)
-        if order is None:
-            raise not_found(f"no order {order_id!r}")
-        return order
+        if order is not None:
+            return order
+        retired = self.retired_order(order_id)
+        if retired is not None:
+            raise conflict(
+                f"order {order_id!r} is {retired.status.value} and has left the floor: it can be read, "
+                "not changed",
+                field=field,
+            )
+        raise not_found(f"no order {order_id!r}", field=field)
 
     def _touch_order(self, order: Order, *, all_lines: bool) -> None:
         self.changes.orders.add(order.order_id)

@@ -25,8 +25,14 @@ class LineStatus(StrEnum):
 
 
 DONE_LINE_STATUSES = frozenset({LineStatus.PICKED, LineStatus.SHORT})
-# Orders nothing on the floor changes any more. A picked order is one too where no pack station exists.
-FINISHED_ORDER_STATUSES = frozenset({OrderStatus.PACKED, OrderStatus.CANCELLED})
+# The statuses an order reaches when its work is done; reaching one stamps its `finished_at`.
+FINISHING_ORDER_STATUSES = frozenset({OrderStatus.PICKED, OrderStatus.PACKED, OrderStatus.CANCELLED})
+
+
+def retirable_statuses(*, packing: bool) -> frozenset[OrderStatus]:
+    """The finished statuses nothing on the floor changes any more: where a pack station exists, a
+    picked order still waits to be packed."""
+    return FINISHING_ORDER_STATUSES - {OrderStatus.PICKED} if packing else FINISHING_ORDER_STATUSES
 
 
 @dataclass(slots=True)
@@ -118,6 +124,15 @@ class Order:
     runs: dict[str, ZoneRun] = field(default_factory=dict)
     finished_at: float | None = None
     """Wall clock when the order was last picked, packed or cancelled; None while work is left."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredOrder:
+    """What the floor still needs of an order it let go of (the store holds the rest): its id is taken."""
+
+    order_id: str
+    status: OrderStatus
+    fingerprint: str
 
 
 @dataclass(slots=True)

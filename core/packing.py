@@ -18,6 +18,7 @@ appends events and exceptions to the floor's outcome. The rules, in order of a p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -38,6 +39,11 @@ ZERO_BAND_G = 5.0
 _DIGITS = 3
 
 PACK = cmd.StationKind.PACK.value
+
+
+def packs(stations: Iterable[Station]) -> bool:
+    """Whether a pack station exists: then a picked order still has packing ahead of it."""
+    return any(station.kind == PACK for station in stations)
 
 
 class PackPhase(StrEnum):
@@ -335,9 +341,7 @@ class PackStations:
         reason = command.reason.strip()
         if not reason:
             raise invalid("an override needs a reason", field="reason")
-        order = floor.orders.get(command.order_id)
-        if order is None:
-            raise not_found(f"no order {command.order_id!r}", field="order_id")
+        order = floor.require_order(command.order_id, field="order_id")
         state = self.state(station.id)
         if state.order_id != order.order_id:
             raise conflict(

@@ -31,7 +31,6 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,11 +38,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import SQLModel
 
-from core.commands import StationKind
 from core.floor import Floor
 from core.instructions import Blink
 from core.model import (
-    FINISHED_ORDER_STATUSES,
+    FINISHING_ORDER_STATUSES,
     Device,
     ExceptionStatus,
     FloorException,
@@ -55,11 +53,13 @@ from core.model import (
     Order,
     OrderLine,
     OrderStatus,
+    RetiredOrder,
     Station,
     Zone,
     ZoneRun,
+    retirable_statuses,
 )
-from core.packing import PackPhase, PackStationState
+from core.packing import PackPhase, PackStationState, packs
 from edge.tables import (
     DeviceRow,
     EventRow,
@@ -103,10 +103,19 @@ PACK_STATIONS = _table(PackStationRow)
 
 
 # Columns added to existing tables after the first release, with the portable DDL that adds each one to an
-# older database. Nullable, no default: old rows read as "not set".
-ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("items", "weight_tolerance_g", "ALTER TABLE items ADD COLUMN weight_tolerance_g FLOAT"),
-    ("orders", "finished_at", "ALTER TABLE orders ADD COLUMN finished_at FLOAT"),
+# older database, and what fills it in the rows already there (run with `now`). Nullable, no default: an
+# old row without a fill reads as "not set".
+ADDED_COLUMNS: tuple[tuple[str, str, str, Any], ...] = (
+    ("items", "weight_tolerance_g", "ALTER TABLE items ADD COLUMN weight_tolerance_g FLOAT", None),
+    (
+        "orders",
+        "finished_at",
+        "ALTER TABLE orders ADD COLUMN finished_at FLOAT",
+        # Orders already finished count as finished at the upgrade: they leave memory one retention later.
+        update(ORDERS)
+        .where(ORDERS.c.status.in_([s.value for s in FINISHING_ORDER_STATUSES]))
+        .values(finished_at=bindparam("now")),
+    ),
 )
 
 # Indexes earlier releases made that no query of the edge uses (the floor lives in memory; the event log
@@ -580,18 +589,12 @@ class Store:
         """Bring a database made by an older release up to date: create_all makes missing tables only."""
         with self.engine.begin() as conn:
             existing = inspect(conn)
-            for table, column, ddl in ADDED_COLUMNS:
+            for table, column, ddl, fill in ADDED_COLUMNS:
                 if column not in {c["name"] for c in existing.get_columns(table)}:
                     log.info("adding a column to the store", extra={"table": table, "column": column})
                     conn.exec_driver_sql(ddl)
-                    if (table, column) == ("orders", "finished_at"):
-                        # Orders that finished before the column existed count as finished now: they
-                        # leave memory one retention period after this upgrade.
-                        conn.execute(
-                            update(ORDERS)
-                            .where(ORDERS.c.status.in_(FINISHING_STATUSES))
-                            .values(finished_at=time.time())
-                        )
+                    if fill is not None:
+                        conn.execute(fill, {"now": time.time()})
             for table in ("locations", "events"):
                 for index in existing.get_indexes(table):
                     if index["name"] in DROPPED_INDEXES:
@@ -786,56 +789,37 @@ class Store:
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, "reading the floor back") from err
 
-    def order_fingerprint(self, order_id: str) -> str | None:
-        """The fingerprint of an order the store holds, or None: is this id taken by a retired order?"""
+    def retired_order(self, order_id: str) -> RetiredOrder | None:
+        """The order with this id as the store holds it, when the floor does not: the writer asks on its
+        own connection (a statement prepared once), since it asks on its loop for each new order id."""
+        prepared = self._prepared.get("retired_order")
+        if prepared is None:
+            query = select(ORDERS.c.status, ORDERS.c.fingerprint).where(
+                ORDERS.c.order_id == bindparam("order_id")
+            )
+            prepared = self._prepared["retired_order"] = _prepare(self.engine, query, ORDERS)
         try:
-            with self.engine.connect() as conn:
-                return conn.execute(
-                    select(ORDERS.c.fingerprint).where(ORDERS.c.order_id == order_id)
-                ).scalar_one_or_none()
+            cursor = self._write_connection().cursor()
+            try:
+                cursor.execute(prepared.sql, prepared.params([{"order_id": order_id}])[0])
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
         except (SQLAlchemyError, self._dbapi_error) as err:
+            self._drop_write_connection(rollback=False)
             raise self.describe_failure(err, f"looking up order {order_id!r}") from err
+        if row is None:
+            return None
+        return RetiredOrder(order_id=order_id, status=OrderStatus(row[0]), fingerprint=row[1])
 
     def order(self, order_id: str) -> Order | None:
         """One order as the store holds it: how the API finds an order the floor has retired."""
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(select(ORDERS).where(ORDERS.c.order_id == order_id)).one_or_none()
-                if row is None:
-                    return None
-                scans = {
-                    r.line_id: ItemScan(
-                        gtin=r.gtin, lot=r.lot, serial=r.serial, expiry=r.expiry, station=r.station
-                    )
-                    for r in conn.execute(select(LINE_SCANS).where(LINE_SCANS.c.order_id == order_id))
-                }
-                lines = {
-                    r.line_id: OrderLine(
-                        line_id=r.line_id,
-                        sku=r.sku,
-                        qty=r.qty,
-                        location=r.location,
-                        picked=r.picked,
-                        status=LineStatus(r.status),
-                        ticket=r.ticket,
-                        scan=scans.get(r.line_id),
-                    )
-                    for r in conn.execute(
-                        select(LINES).where(LINES.c.order_id == order_id).order_by(LINES.c.position)
-                    )
-                }
+                found = self._read_orders(conn, ORDERS.c.order_id == order_id)
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, f"reading order {order_id!r}") from err
-        return Order(
-            order_id=row.order_id,
-            lines=lines,
-            fingerprint=row.fingerprint,
-            priority=row.priority,
-            tote=row.tote,
-            status=OrderStatus(row.status),
-            runs={run["zone"]: ZoneRun(**run) for run in row.runs or ()},
-            finished_at=row.finished_at,
-        )
+        return found[0] if found else None
 
     def _load(self, retire_before: float | None) -> Loaded:
         with self.engine.connect() as conn:
@@ -862,57 +846,11 @@ class Store:
                 Station(id=r.id, kind=r.kind, zone=r.zone, operator=r.operator)
                 for r in conn.execute(select(STATIONS))
             ]
-            # Orders retired before `retire_before` stay in the store, not in memory (see Floor.retirable).
-            kept = _kept_orders(
-                retire_before, packing=any(s.kind == StationKind.PACK.value for s in stations)
+            # Orders retired before `retire_before` stay in the store, not in memory.
+            orders = self._read_orders(
+                conn,
+                _kept_orders(retire_before, packing=packs(stations)),
             )
-
-            def held(order_id: Any) -> Any:
-                return true() if kept is None else order_id.in_(select(ORDERS.c.order_id).where(kept))
-
-            lines_by_order: dict[str, dict[str, OrderLine]] = {}
-            rows, at = self._fast_rows(
-                conn, LINES, order_by=(LINES.c.order_id, LINES.c.position), where=held(LINES.c.order_id)
-            )
-            o_id, l_id, l_sku, qty, loc, picked, status, ticket = (
-                at[n] for n in ("order_id", "line_id", "sku", "qty", "location", "picked", "status", "ticket")
-            )
-            line_status = {s.value: s for s in LineStatus}  # an enum call per row costs more than the row
-            for r in rows:
-                lines_by_order.setdefault(r[o_id], {})[r[l_id]] = OrderLine(
-                    line_id=r[l_id],
-                    sku=r[l_sku],
-                    qty=r[qty],
-                    location=r[loc],
-                    picked=r[picked],
-                    status=line_status[r[status]],
-                    ticket=r[ticket],
-                )
-            for r in conn.execute(select(LINE_SCANS).where(held(LINE_SCANS.c.order_id))):
-                scanned = lines_by_order.get(r.order_id, {}).get(r.line_id)
-                if scanned is not None:
-                    scanned.scan = ItemScan(
-                        gtin=r.gtin, lot=r.lot, serial=r.serial, expiry=r.expiry, station=r.station
-                    )
-            rows, at = self._fast_rows(conn, ORDERS, where=kept)
-            o_id, fingerprint, priority, tote, status, runs, finished_at = (
-                at[n]
-                for n in ("order_id", "fingerprint", "priority", "tote", "status", "runs", "finished_at")
-            )
-            order_status = {s.value: s for s in OrderStatus}
-            orders = [
-                Order(
-                    order_id=r[o_id],
-                    lines=lines_by_order.get(r[o_id], {}),
-                    fingerprint=r[fingerprint],
-                    priority=r[priority],
-                    tote=r[tote],
-                    status=order_status[r[status]],
-                    runs={run["zone"]: ZoneRun(**run) for run in r[runs] or ()},
-                    finished_at=r[finished_at],
-                )
-                for r in rows
-            ]
             rows, at = self._fast_rows(conn, LIGHTS)
             module, seq, color, blink, display, o_id, l_id = (
                 at[n] for n in ("module", "seq", "color", "blink", "display", "order_id", "line_id")
@@ -990,6 +928,58 @@ class Store:
         floor.packing.restore(pack_stations)
         return Loaded(floor=floor, last_seq=int(last_seq), recent_inbound_ids=recent)
 
+    def _read_orders(self, conn: Connection, where: Any) -> list[Order]:
+        """The orders matching `where` (all of them for None), with their lines and item scans."""
+        held = None if where is None else select(ORDERS.c.order_id).where(where)
+        lines_by_order: dict[str, dict[str, OrderLine]] = {}
+        rows, at = self._fast_rows(
+            conn,
+            LINES,
+            order_by=(LINES.c.order_id, LINES.c.position),
+            where=None if held is None else LINES.c.order_id.in_(held),
+        )
+        o_id, l_id, l_sku, qty, loc, picked, status, ticket = (
+            at[n] for n in ("order_id", "line_id", "sku", "qty", "location", "picked", "status", "ticket")
+        )
+        line_status = {s.value: s for s in LineStatus}  # an enum call per row costs more than the row
+        for r in rows:
+            lines_by_order.setdefault(r[o_id], {})[r[l_id]] = OrderLine(
+                line_id=r[l_id],
+                sku=r[l_sku],
+                qty=r[qty],
+                location=r[loc],
+                picked=r[picked],
+                status=line_status[r[status]],
+                ticket=r[ticket],
+            )
+        scans = (
+            select(LINE_SCANS) if held is None else select(LINE_SCANS).where(LINE_SCANS.c.order_id.in_(held))
+        )
+        for r in conn.execute(scans):
+            scanned = lines_by_order.get(r.order_id, {}).get(r.line_id)
+            if scanned is not None:
+                scanned.scan = ItemScan(
+                    gtin=r.gtin, lot=r.lot, serial=r.serial, expiry=r.expiry, station=r.station
+                )
+        rows, at = self._fast_rows(conn, ORDERS, where=where)
+        o_id, fingerprint, priority, tote, status, runs, finished_at = (
+            at[n] for n in ("order_id", "fingerprint", "priority", "tote", "status", "runs", "finished_at")
+        )
+        order_status = {s.value: s for s in OrderStatus}
+        return [
+            Order(
+                order_id=r[o_id],
+                lines=lines_by_order.get(r[o_id], {}),
+                fingerprint=r[fingerprint],
+                priority=r[priority],
+                tote=r[tote],
+                status=order_status[r[status]],
+                runs={run["zone"]: ZoneRun(**run) for run in r[runs] or ()},
+                finished_at=r[finished_at],
+            )
+            for r in rows
+        ]
+
     def _fast_rows(
         self, conn: Connection, table: Table, *, order_by: Sequence[Any] = (), where: Any = None
     ) -> tuple[list[Any], dict[str, int]]:
@@ -1004,12 +994,14 @@ class Store:
         query = select(table).order_by(*order_by)
         if where is not None:
             query = query.where(where)
-        sql = str(query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        args = [params[n] for n in compiled.positiontup or ()] if compiled.positional else params
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
         try:
-            cursor.execute(sql)
+            cursor.execute(str(compiled), args)
             rows: list[Any] = list(cursor.fetchall())
         finally:
             cursor.close()
@@ -1150,15 +1142,11 @@ def _pack_station_row(state: PackStationState) -> dict[str, Any]:
     }
 
 
-# The statuses an order can finish in (the column is set on reaching them); see Floor.retirable.
-FINISHING_STATUSES = (OrderStatus.PICKED.value, OrderStatus.PACKED.value, OrderStatus.CANCELLED.value)
-
-
 def _kept_orders(retire_before: float | None, *, packing: bool) -> Any:
     """The orders a start-up holds in memory: all but those retired before `retire_before`."""
     if retire_before is None:
         return None
-    retired = [s.value for s in FINISHED_ORDER_STATUSES] + ([] if packing else [OrderStatus.PICKED.value])
+    retired = [s.value for s in retirable_statuses(packing=packing)]
     return or_(
         ORDERS.c.finished_at.is_(None),
         ORDERS.c.finished_at >= retire_before,

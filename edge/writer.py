@@ -129,7 +129,6 @@ class Writer:
         self._inline_commit_rows = inline_commit_rows
         self.retain_finished_s = retain_finished_s
         self.floor = floor
-        floor.retired_fingerprint = store.order_fingerprint
         self.stats = WriterStats()
         self._seq = last_seq
         self._clock = clock
@@ -155,6 +154,16 @@ class Writer:
         self.store_failing_since: float | None = None
         self.held_events = 0
         self._store_failed = asyncio.Event()
+
+    @property
+    def floor(self) -> Floor:
+        return self._floor
+
+    @floor.setter
+    def floor(self, floor: Floor) -> None:
+        # The writer's floor knows the orders it retired through the writer's store.
+        floor.retired_order = self.store.retired_order
+        self._floor = floor
 
     @property
     def last_seq(self) -> int:
@@ -357,7 +366,6 @@ class Writer:
     ) -> list[_Pending]:
         loaded = self.store.load(retire_before=self.retire_before())
         self.floor = loaded.floor
-        self.floor.retired_fingerprint = self.store.order_fingerprint
         self._seq = loaded.last_seq
         for pending in applied:
             if pending.command.message_id is not None:

@@ -21,7 +21,7 @@ from edge import store as store_module
 from edge import writer as writer_module
 from edge.runtime import retire_finished_orders
 from edge.store import Batch, Store, make_engine
-from edge.writer import Committed, Writer
+from edge.writer import Committed, Writer, WriterUnavailable
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -651,3 +651,23 @@ async def test_the_edge_lets_finished_orders_go_on_its_own_once_their_retention_
 
     await wait_until(lambda: "O1" not in writer.floor.orders, timeout=10, what="O1 to leave memory")
     assert store.order("O1") is not None
+
+
+async def test_a_new_order_the_store_cannot_be_asked_about_is_refused_and_the_writer_goes_on(
+    tmp_path: Path, stopper: Callable[[asyncio.Task[None]], None]
+) -> None:
+    _store, writer = await with_cancelled_order(tmp_path, stopper)
+    o2 = cmd.ReceiveOrder(order_id="O2", lines=(cmd.NewOrderLine(line_id="L1", sku="SKU-1", qty=1),))
+    with sqlite3.connect(tmp_path / "fg.db") as db:
+        db.execute("ALTER TABLE orders RENAME TO orders_away")  # the lookup of a new id fails for real
+
+    with pytest.raises(WriterUnavailable) as refused:
+        await writer.execute(o2)
+
+    assert refused.value.store_failure is not None
+    assert "looking up order 'O2'" in str(refused.value)
+    assert "O2" not in writer.floor.orders
+    with sqlite3.connect(tmp_path / "fg.db") as db:
+        db.execute("ALTER TABLE orders_away RENAME TO orders")
+    created = await writer.execute(o2)
+    assert created.outcome.reply == {"created": True}

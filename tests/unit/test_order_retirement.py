@@ -8,7 +8,7 @@ from core import commands as cmd
 from core.errors import CommandRejected, RejectionKind
 from core.floor import Floor
 from core.instructions import LightBin
-from core.model import OrderStatus
+from core.model import OrderStatus, RetiredOrder
 from tests.unit.test_pick_to_light import NOW, make_floor, press, receive
 
 pytestmark = pytest.mark.unit
@@ -99,13 +99,21 @@ def test_retiring_an_order_that_waited_behind_another_leaves_the_light_to_the_ne
     assert floor.lights[lit.module].order_id == "NEXT"
 
 
-def test_a_retired_orders_id_is_still_taken_replayed_or_refused_as_before() -> None:
+def retired_floor() -> Floor:
+    """A floor that has let go of O1 (cancelled), and knows of it as the writer's store would tell it."""
     floor = make_floor()
     receive(floor, "O1", ("L1", "SKU-1", 1, "A-01"))
     floor.handle(cmd.CancelOrder(order_id="O1"), NOW)
-    fingerprint = floor.orders["O1"].fingerprint
-    retire(floor, before=NOW + HOUR)
-    floor.retired_fingerprint = {"O1": fingerprint}.get
+    retired = RetiredOrder(
+        order_id="O1", status=OrderStatus.CANCELLED, fingerprint=floor.orders["O1"].fingerprint
+    )
+    assert retire(floor, before=NOW + HOUR) == 1
+    floor.retired_order = {"O1": retired}.get
+    return floor
+
+
+def test_a_retired_orders_id_is_still_taken_replayed_or_refused_as_before() -> None:
+    floor = retired_floor()
 
     replay = receive(floor, "O1", ("L1", "SKU-1", 1, "A-01"))
     assert replay.reply == {"created": False}
@@ -115,3 +123,28 @@ def test_a_retired_orders_id_is_still_taken_replayed_or_refused_as_before() -> N
         receive(floor, "O1", ("L1", "SKU-1", 2, "A-01"))
     assert refused.value.kind is RejectionKind.CONFLICT
     assert "different body" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        cmd.StartOrder(order_id="O1", zone="A"),
+        cmd.CancelOrder(order_id="O1"),
+        cmd.OverrideWeightCheck(station="PACK-1", order_id="O1", reason="checked by hand", by="sam"),
+    ],
+    ids=["start", "cancel", "pack override"],
+)
+def test_changing_a_retired_order_is_a_conflict_that_says_it_left_the_floor(command: cmd.Command) -> None:
+    floor = retired_floor()
+    floor.handle(cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK), NOW)
+
+    with pytest.raises(CommandRejected) as refused:
+        floor.handle(command, NOW)
+
+    assert refused.value.kind is RejectionKind.CONFLICT
+    assert (
+        refused.value.message == "order 'O1' is cancelled and has left the floor: it can be read, not changed"
+    )
+    with pytest.raises(CommandRejected) as unknown:
+        floor.handle(cmd.CancelOrder(order_id="NEVER"), NOW)
+    assert unknown.value.kind is RejectionKind.NOT_FOUND

@@ -61,19 +61,6 @@ async def _order(context: Context, order_id: str) -> dict[str, Any]:
     return order_view(order)
 
 
-async def _refuse_retired(context: Context, order_id: str, refused: HTTPException) -> None:
-    """A command the floor refused as "no such order": say so plainly when the order finished long ago."""
-    if refused.status_code != status.HTTP_404_NOT_FOUND or order_id in context.writer.floor.orders:
-        return
-    stored = await asyncio.to_thread(context.store.order, order_id)
-    if stored is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"order {order_id!r} is {stored.status.value}: it finished and has left the floor "
-            "([edge] retire_finished_orders_after_h); it can be read, not changed",
-        ) from refused
-
-
 @router.post(
     "/orders",
     status_code=status.HTTP_201_CREATED,
@@ -119,21 +106,13 @@ async def list_orders(
 async def start_order(
     order_id: OrderId, body: StartBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:
-    try:
-        applied = await run(
-            context, cmd.StartOrder(order_id=order_id, zone=body.zone, operator=body.operator, tote=body.tote)
-        )
-    except HTTPException as refused:
-        await _refuse_retired(context, order_id, refused)
-        raise
+    applied = await run(
+        context, cmd.StartOrder(order_id=order_id, zone=body.zone, operator=body.operator, tote=body.tote)
+    )
     return {**await _order(context, order_id), "started": {"zone": body.zone, **applied.outcome.reply}}
 
 
 @router.post("/orders/{order_id}/cancel", responses=WRITE_REFUSALS)
 async def cancel_order(order_id: OrderId, context: Context, _role: CanWriteOrders) -> dict[str, Any]:
-    try:
-        await run(context, cmd.CancelOrder(order_id=order_id))
-    except HTTPException as refused:
-        await _refuse_retired(context, order_id, refused)
-        raise
+    await run(context, cmd.CancelOrder(order_id=order_id))
     return await _order(context, order_id)
