@@ -45,6 +45,8 @@ async def echo(broker: str, site: str, lit: list[str]) -> None:
         # Retained, so a loader that subscribes later still finds its modules lit.
         seqs[module] = 1
         connection.publish(ptl_topic(site, module, PtlTopic.CMD), light(1), qos=1, retain=True)
+    # The bench starts its loaders on this line: subscribed, and every light handed to the broker.
+    print("ready", flush=True)
     await connection.closed
 
 

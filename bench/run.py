@@ -4,7 +4,9 @@
     .venv/bin/python -m bench.run --quick              # a short run to see that it works
 
 It measures, each in its own phase: what the loaders reach against a trivial echo (so the edge's
-figure is not the loaders' limit); device events per second through the whole write path, flat out;
+figure is not the loaders' limit), and their latency against it at the fixed rate (the share of the
+press -> light figure that is the loaders, the broker and the two MQTT hops, not the edge); device
+events per second through the whole write path, flat out;
 button press -> next light command latency at a fixed rate; the edge's RSS and CPU; and the restart
 time with 10k modules, 100k locations and 10k open orders until every lit module has its command
 again; the delta lag of dashboard stream clients at a fixed press rate (bench/dashboard_lag.py); and a
@@ -26,12 +28,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -314,9 +317,33 @@ def run_loaders(
     }
 
 
+def wait_for_line(stream: IO[str], expected: str, *, timeout: float) -> bool:
+    """Whether `stream` printed the line `expected` within `timeout` s (False at once if it ended)."""
+    settled = threading.Event()
+    found: list[bool] = []
+
+    def read() -> None:
+        for line in stream:
+            if line.strip() == expected:
+                found.append(True)
+                break
+        settled.set()
+
+    threading.Thread(target=read, daemon=True, name="wait-for-line").start()
+    settled.wait(timeout)
+    return bool(found)
+
+
 def echo_baseline(
-    broker: str, module_names: list[str], loaders: int, duration: float, workdir: Path
+    broker: str,
+    module_names: list[str],
+    loaders: int,
+    duration: float,
+    workdir: Path,
+    rate: float | None = None,
 ) -> dict[str, Any]:
+    """The loaders against a trivial echo: flat out, their own limit; at a fixed rate, the latency that
+    the loaders, the broker and two MQTT hops add to any edge's (the floor under the edge's figure)."""
     echo = subprocess.Popen(
         [
             sys.executable,
@@ -330,10 +357,15 @@ def echo_baseline(
             f"{module_names[0]}-{module_names[-1]}",
         ],
         cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        time.sleep(2)
-        return run_loaders(broker, module_names, loaders, duration, None, workdir, "echo")
+        assert echo.stdout is not None
+        ready = wait_for_line(echo.stdout, "ready", timeout=30)
+        if not ready:
+            raise RuntimeError(f"the trivial echo did not come up within 30 s (exit code {echo.poll()})")
+        return run_loaders(broker, module_names, loaders, duration, rate, workdir, "echo")
     finally:
         echo.terminate()
         echo.wait(timeout=10)
@@ -498,6 +530,16 @@ def main() -> None:
             say(f"echo baseline: {args.loaders} loaders flat out against a trivial echo, {args.duration:g} s")
             result["echo"] = echo_baseline(broker, names, args.loaders, args.duration, workdir)
         with mosquitto(workdir) as broker:
+            say(
+                f"echo latency: the same loaders at {args.rate:g} presses/s against the echo, {args.duration:g} s"
+            )
+            load = MachineLoad()
+            load.start()
+            result["echo_latency"] = echo_baseline(
+                broker, names, args.loaders, args.duration, workdir, rate=args.rate
+            )
+            result["echo_latency"].update(load.stop())
+        with mosquitto(workdir) as broker:
             http_port = free_port()
             edge = Edge(site_file(workdir, broker, http_port, names), http_port)
             say(f"starting the edge with {args.modules} modules")
@@ -601,6 +643,12 @@ def print_table(result: dict[str, Any]) -> None:
             f"{result['latency']['edge_cpu_percent']}% / {result['latency']['machine_busy_percent']}%"
             f" / {result['latency']['machine_steal_percent']}%",
             "",
+        ),
+        (
+            f"  the same loaders vs trivial echo at {result['echo_latency']['rate_offered']:g}/s",
+            f"{result['echo_latency']['latency_ms_p50']} / {result['echo_latency']['latency_ms_p95']}"
+            f" / {result['echo_latency']['latency_ms_p99']} ms",
+            "the harness's own share",
         ),
         ("edge start until healthy", f"{result['edge_start_s']} s", ""),
     ]
