@@ -369,6 +369,10 @@ class EdgeSettings(_Section):
     """How long a finished order (packed, cancelled, or picked where no pack station exists) stays in
     memory and in `GET /orders`; after that it is read from the store when asked for by id. Memory and
     start-up time then follow the open work, not the edge's age."""
+    delete_events_after_days: float = Field(default=30.0, ge=1, le=36_600, allow_inf_nan=False)
+    """How long the event log (`GET /events`) keeps an event once every webhook delivery of it is
+    delivered; an event still owed to an endpoint stays until it is delivered. The store's size then
+    follows the floor's pace, not the edge's age."""
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -1041,12 +1041,19 @@ class Store:
                 for r in conn.execute(query)
             ]
 
+    def first_seq(self) -> int:
+        """The oldest event the log still holds (older ones left it by retention); 0 for an empty log."""
+        return self._seq_bound(func.min(EVENTS.c.seq), "reading the first event")
+
     def last_seq(self) -> int:
+        return self._seq_bound(func.max(EVENTS.c.seq), "reading the last event")
+
+    def _seq_bound(self, bound: Any, what: str) -> int:
         try:
             with self.engine.connect() as conn:
-                return int(conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0)
+                return int(conn.execute(select(bound)).scalar() or 0)
         except (SQLAlchemyError, self._dbapi_error) as err:
-            raise self.describe_failure(err, "reading the last event") from err
+            raise self.describe_failure(err, what) from err
 
 
 # -- rows from the floor's entities ----------------------------------------------------------------

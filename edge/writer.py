@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from core.commands import Command
 from core.errors import CommandRejected
@@ -27,6 +28,9 @@ from edge.outbox import EndpointRegistry
 from edge.store import Batch, EventRecord, Store, StoreError, WalCheckpoint, batch_rows
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Batches of up to this many rows (every press on a working floor) are committed on the event loop's own
 # thread. Handing such a commit to a worker thread cost more than the commit: the wake-ups both ways, and
@@ -154,6 +158,8 @@ class Writer:
         self.store_failing_since: float | None = None
         self.held_events = 0
         self._store_failed = asyncio.Event()
+        # Held while a batch is processed, and by a chore (`chore`): the two never overlap.
+        self._turn = asyncio.Lock()
 
     @property
     def floor(self) -> Floor:
@@ -189,6 +195,15 @@ class Writer:
         await self._queue.put(_Pending(command=command, reply=reply))
         return await reply
 
+    async def chore(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `work` in a worker thread on the writer's turn, between two batches: store upkeep that
+        writes (the event log's retention) then never holds the write lock while a press is committed.
+        Presses arriving meanwhile wait and are committed together right after it, so keep it short."""
+        if self.store_failure is not None:
+            raise WriterUnavailable(str(self.store_failure), store_failure=self.store_failure)
+        async with self._turn:
+            return await asyncio.to_thread(work, *args, **kwargs)
+
     async def run(self) -> None:
         while True:
             await self._tend_checkpoint()
@@ -201,7 +216,8 @@ class Writer:
             batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._process(batch)
+            async with self._turn:
+                await self._process(batch)
             # A small batch commits without leaving the loop's thread; before the next, let the loop send
             # what this one lit and read what came in, or a deep queue would starve both.
             await asyncio.sleep(0)

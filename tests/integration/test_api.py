@@ -170,6 +170,7 @@ async def test_the_event_log_pages_by_seq(api) -> None:
     rest = (await client.get("/events", params={"after": first["next_after"]}, headers=auth("v"))).json()
     assert [e["type"] for e in rest["events"]] == ["order.received"]
     assert rest["last_seq"] == 2
+    assert rest["first_seq"] == 1  # nothing has left the log yet
     assert (await client.get("/events", params={"limit": 0}, headers=auth("v"))).status_code == 422
 
 

@@ -104,6 +104,7 @@ def test_a_minimal_file_loads_with_defaults() -> None:
     assert config.edge.data_dir == Path("/srv/site/data")
     assert config.edge.zones is None
     assert config.edge.retire_finished_orders_after_h == 72
+    assert config.edge.delete_events_after_days == 30
     assert config.store.url == "sqlite:////srv/site/data/floorgate.db"
     assert config.mqtt is None
     assert (config.http.host, config.http.port) == ("127.0.0.1", 8000)
@@ -695,6 +696,17 @@ BROKEN = {
         """,
         "edge.retire_finished_orders_after_h",
         "must be >= 0 (got -1)",
+    ),
+    "an event log kept less than a day": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        delete_events_after_days = 0  # <-
+        """,
+        "edge.delete_events_after_days",
+        "must be >= 1 (got 0)",
     ),
 }
 

@@ -27,11 +27,19 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     types: Annotated[str | None, Query(alias="type", description="comma-separated event types")] = None,
 ) -> dict[str, Any]:
+    """The event log from `after` on. Events older than `[edge] delete_events_after_days` and delivered
+    everywhere leave it: `first_seq` is the oldest still held, so a reader whose `after` is below
+    `first_seq - 1` knows that the events in between are gone."""
     type_list = [t for t in (types or "").split(",") if t] or None
-    records = await asyncio.to_thread(context.store.events_after, after, limit, types=type_list)
+
+    def read() -> tuple[list[Any], int]:
+        return context.store.events_after(after, limit, types=type_list), context.store.first_seq()
+
+    records, first_seq = await asyncio.to_thread(read)
     return {
         "events": [event_view(r) for r in records],
         "next_after": records[-1].seq if records else after,
+        "first_seq": first_seq,
         "last_seq": context.writer.last_seq,
     }
 

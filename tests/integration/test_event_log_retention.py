@@ -1,0 +1,210 @@
+"""The event log's retention over a real SQLite store: what leaves it, what stays, and when."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core import commands as cmd
+from edge.delivery_store import DELIVERED, FAILED, DeliveryStore
+from edge.outbox import Endpoint
+from edge.retention import delete_old_events, prune_event_log
+from edge.store import Store, make_engine
+from edge.writer import Writer
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+DAY = 86400.0
+NOW = time.time()
+OLD = NOW - 40 * DAY
+KEEP_S = 30 * DAY
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Floor:
+    """A store, its writer (on a clock the test moves), and one ERP endpoint that wants every event."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clock = Clock(OLD)
+        self.store = self._open()
+        self.deliveries = DeliveryStore(self.store.engine)
+        endpoint = Endpoint(id="erp", url="http://erp.invalid/hook", secret="whsec_" + "A" * 32)
+        self.deliveries.save_endpoint(endpoint)
+        self.writer = self._writer()
+        self.writer.outbox.put(endpoint)
+        self.task = asyncio.create_task(self.writer.run(), name="writer")
+
+    def _open(self) -> Store:
+        store = Store(make_engine(f"sqlite:///{self.path}"))
+        store.create_schema()
+        return store
+
+    def _writer(self) -> Writer:
+        loaded = self.store.load()
+        return Writer(
+            store=self.store,
+            floor=loaded.floor,
+            last_seq=loaded.last_seq,
+            recent_inbound_ids=loaded.recent_inbound_ids,
+            clock=self.clock,
+        )
+
+    async def event(self, code: str) -> int:
+        """One event (an inventory adjustment's), committed at the clock's time; its seq."""
+        applied = await self.writer.execute(cmd.UpsertLocation(code=code, zone="A", on_hand=1))
+        return applied.events[-1].seq if applied.events else self.writer.last_seq
+
+    def settle(self, seq: int, status: str) -> None:
+        self.deliveries.record([{"endpoint_id": "erp", "event_seq": seq, "status": status, "attempts": 1}])
+
+    def seqs(self) -> list[int]:
+        return [r.seq for r in self.store.events_after(0, 1000)]
+
+    def delivery_seqs(self) -> list[int]:
+        return sorted(d["event_seq"] for d in self.deliveries.list_deliveries(limit=1000))
+
+    async def prune(self, before: float, *, limit: int = 500) -> int:
+        """Every chunk until none is left, each on the writer's turn; how many events went."""
+        deleted, cursor = 0, 0
+        while True:
+            pruned = await self.writer.chore(
+                delete_old_events, self.store.engine, before, after_seq=cursor, limit=limit
+            )
+            deleted += pruned.deleted
+            cursor = pruned.last_seq
+            if not pruned.more:
+                return deleted
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        self.store.close()
+
+
+@pytest.fixture
+async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
+    floor = Floor(tmp_path / "fg.db")
+    await floor.writer.execute(cmd.DefineZone(zone="A"))
+    yield floor
+    await floor.close()
+
+
+async def old_and_new_events(floor: Floor) -> dict[str, int]:
+    """Five events 40 days old: delivered, delivered, failed, pending, delivered; then two of today."""
+    seqs = {name: await floor.event(f"L-{name}") for name in ("d1", "d2", "failed", "pending", "d3")}
+    for name in ("d1", "d2", "d3"):
+        floor.settle(seqs[name], DELIVERED)
+    floor.settle(seqs["failed"], FAILED)
+    floor.clock.now = NOW
+    seqs["today"] = await floor.event("L-today")
+    seqs["newest"] = await floor.event("L-newest")
+    return seqs
+
+
+async def test_events_past_retention_that_owe_nothing_leave_with_their_deliveries(floor: Floor) -> None:
+    seqs = await old_and_new_events(floor)
+    before = floor.seqs()
+
+    deleted = await floor.prune(NOW - KEEP_S)
+
+    kept = [s for s in before if s not in (seqs["d1"], seqs["d2"], seqs["d3"])]
+    assert deleted == len(before) - len(kept)
+    assert floor.seqs() == kept  # the failed and the pending one wait for their delivery, however old
+    assert {seqs["failed"], seqs["pending"], seqs["today"], seqs["newest"]} <= set(kept)
+    assert not {seqs["d1"], seqs["d2"], seqs["d3"]} & set(floor.delivery_seqs())
+    assert {seqs["failed"], seqs["pending"]} <= set(floor.delivery_seqs())
+    assert floor.store.first_seq() == kept[0]
+    assert await floor.prune(NOW - KEEP_S) == 0  # nothing more is due
+
+
+async def test_an_event_owed_again_since_the_sweep_read_it_stays(floor: Floor) -> None:
+    seqs = await old_and_new_events(floor)
+    replayed = floor.deliveries.replay([("erp", seqs["d2"])], time.time())
+    assert replayed == 1
+
+    await floor.prune(NOW - KEEP_S)
+
+    assert seqs["d2"] in floor.seqs()
+    assert seqs["d2"] in floor.delivery_seqs()
+
+
+async def test_chunks_go_past_events_still_owed(floor: Floor) -> None:
+    # Owed events first, then delivered ones: small chunks must not stop at the owed ones.
+    owed = [await floor.event(f"L-owed-{n}") for n in range(3)]
+    done = [await floor.event(f"L-done-{n}") for n in range(5)]
+    for seq in done:
+        floor.settle(seq, DELIVERED)
+    floor.clock.now = NOW
+    newest = await floor.event("L-newest")
+
+    await floor.prune(NOW - KEEP_S, limit=2)
+
+    assert set(owed) | {newest} <= set(floor.seqs())
+    assert not set(done) & set(floor.seqs())
+
+
+async def test_the_newest_event_stays_so_seqs_go_on_after_a_restart(floor: Floor, tmp_path: Path) -> None:
+    for n in range(3):
+        floor.settle(await floor.event(f"L-{n}"), DELIVERED)
+    last = floor.writer.last_seq
+
+    await floor.prune(NOW - KEEP_S)
+
+    assert floor.seqs() == [last]
+    await floor.close()
+    reopened = Floor(tmp_path / "fg.db")
+    try:
+        assert reopened.writer.last_seq == last
+        assert await reopened.event("L-after") == last + 1
+    finally:
+        await reopened.close()
+
+
+async def test_a_chore_waits_for_the_batch_and_the_batch_for_the_chore(floor: Floor) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_chore() -> str:
+        inside.set()
+        assert release.wait(10)
+        return "done"
+
+    committed = floor.store.last_seq()
+    chore = asyncio.create_task(floor.writer.chore(slow_chore))
+    await wait_until(inside.is_set, timeout=10, what="the chore to start")
+    command = asyncio.create_task(floor.event("L-meanwhile"))
+    await asyncio.sleep(0.05)  # the writer takes the command off its queue, then waits for its turn
+    assert not command.done()
+    assert floor.store.last_seq() == committed  # nothing committed beside the chore
+
+    release.set()
+
+    assert await chore == "done"
+    seq = await asyncio.wait_for(command, 10)
+    assert seq in floor.seqs()
+
+
+async def test_the_edge_prunes_its_event_log_on_its_own(floor: Floor) -> None:
+    for n in range(3):
+        floor.settle(await floor.event(f"L-{n}"), DELIVERED)
+    floor.clock.now = NOW
+    await floor.event("L-today")
+    sweep = asyncio.create_task(prune_event_log(floor.writer, floor.store.engine, KEEP_S, every=0.05))
+    try:
+        await wait_until(lambda: len(floor.seqs()) == 1, timeout=10, what="the old events to leave the log")
+    finally:
+        sweep.cancel()
+        await asyncio.gather(sweep, return_exceptions=True)
