@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from core import commands as cmd
 from edge.delivery_store import DELIVERED, FAILED, DeliveryStore
@@ -142,6 +143,29 @@ async def test_an_event_owed_again_since_the_sweep_read_it_stays(floor: Floor) -
     assert seqs["d2"] in floor.delivery_seqs()
 
 
+async def test_a_delivery_replayed_between_the_sweeps_read_and_its_delete_keeps_its_event(
+    floor: Floor,
+) -> None:
+    seqs = await old_and_new_events(floor)
+    replayed: list[int] = []
+
+    def replay_first(conn: object, cursor: object, statement: str, *_: object) -> None:
+        # The sweep has read d2 as delivered; a supervisor replays it before the sweep deletes anything.
+        if statement.lstrip().upper().startswith("DELETE FROM WEBHOOK_DELIVERIES") and not replayed:
+            replayed.append(floor.deliveries.replay([("erp", seqs["d2"])], time.time()))
+
+    event.listen(floor.store.engine, "before_cursor_execute", replay_first)
+    try:
+        await floor.prune(NOW - KEEP_S)
+    finally:
+        event.remove(floor.store.engine, "before_cursor_execute", replay_first)
+
+    assert replayed == [1]
+    assert seqs["d2"] in floor.seqs()  # owed again, so it stays with its delivery
+    assert seqs["d2"] in floor.delivery_seqs()
+    assert seqs["d1"] not in floor.seqs()
+
+
 async def test_chunks_go_past_events_still_owed(floor: Floor) -> None:
     # Owed events first, then delivered ones: small chunks must not stop at the owed ones.
     owed = [await floor.event(f"L-owed-{n}") for n in range(3)]
@@ -186,8 +210,10 @@ async def test_a_chore_waits_for_the_batch_and_the_batch_for_the_chore(floor: Fl
     chore = asyncio.create_task(floor.writer.chore(slow_chore))
     await wait_until(inside.is_set, timeout=10, what="the chore to start")
     command = asyncio.create_task(floor.event("L-meanwhile"))
-    await asyncio.sleep(0.05)  # the writer takes the command off its queue, then waits for its turn
-    assert not command.done()
+    # Without waiting for its turn the writer commits it within milliseconds; it must not while the
+    # chore runs (a bounded wait for something that must not happen).
+    done, _ = await asyncio.wait({command}, timeout=0.5)
+    assert not done
     assert floor.store.last_seq() == committed  # nothing committed beside the chore
 
     release.set()
