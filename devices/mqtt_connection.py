@@ -88,15 +88,28 @@ class MqttConnection(asyncio.Protocol):
         keepalive: int = 30,
         will: Will | None = None,
         connect_timeout: float = 10.0,
+        sock: socket.socket | None = None,
     ) -> MqttConnection:
-        """Connect and wait for the broker's CONNACK. Raises `MqttError` (with the reason) on failure."""
+        """Connect and wait for the broker's CONNACK. Raises `MqttError` (with the reason) on failure.
+
+        `sock`, if given, is a socket already connected to the broker (a caller that needs its own kind of
+        socket, such as the load generator's, which notes when the kernel received each read).
+        """
         loop = asyncio.get_running_loop()
         tls = ssl.create_default_context() if endpoint.tls else None
         try:
             async with asyncio.timeout(connect_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: cls(on_message, keepalive), endpoint.host, endpoint.port, ssl=tls
-                )
+                if sock is None:
+                    _, connection = await loop.create_connection(
+                        lambda: cls(on_message, keepalive), endpoint.host, endpoint.port, ssl=tls
+                    )
+                else:
+                    _, connection = await loop.create_connection(
+                        lambda: cls(on_message, keepalive),
+                        sock=sock,
+                        ssl=tls,
+                        server_hostname=endpoint.host if tls else None,
+                    )
         except (OSError, TimeoutError) as err:
             raise MqttError(f"cannot reach the MQTT broker at {endpoint.url}: {err or 'timed out'}") from err
         try:

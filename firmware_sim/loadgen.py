@@ -1,8 +1,9 @@
 """Load generator: many simulated PTL modules on a few connections, pressing confirm on lit modules.
 
 Run as its own process (the bench starts several). Each press's latency is taken here, in the loader:
-from publishing the button event to receiving the module's next command (the light the edge sent after
-committing the pick). The loader speaks MQTT through the edge's own lean connection
+from publishing the button event to the module's next command (the light the edge sent after committing
+the pick) reaching the loader's socket, by the kernel's receive stamp, as a module's own radio would have
+it; and, beside that, to the loader's Python reading it, which adds the loader's own scheduling delays. The loader speaks MQTT through the edge's own lean connection
 (`devices.mqtt_connection`), whose per-message cost is a fraction of paho's, so that the loaders are not
 what the bench measures (the bench shows that against a trivial echo).
 
@@ -18,6 +19,8 @@ import contextlib
 import json
 import logging
 import os
+import socket
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,6 +43,48 @@ from devices.ptl.codec import (
 
 log = logging.getLogger("loadgen")
 
+# Linux's SO_TIMESTAMPNS (SCM_TIMESTAMPNS in the ancillary data); Python's socket module lacks the name.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+
+
+class StampedSocket(socket.socket):
+    """A TCP socket that notes when the kernel received what each read returns (`received_ns`, the
+    wall clock in ns, from SO_TIMESTAMPNS): when a light command reached the module, not when the
+    loader's Python got round to reading it. The event loop's transport reads through `recv`.
+
+    When one read returns several packets, the stamp is the last one's: never earlier than the truth.
+    """
+
+    received_ns: int | None = None
+
+    def enable_stamps(self) -> None:
+        self.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data, ancillary, _flags, _address = self.recvmsg(bufsize, 64, flags)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
+                self.received_ns = seconds * 1_000_000_000 + nanoseconds
+        return data
+
+
+async def stamped_connection(endpoint: MqttEndpoint) -> StampedSocket:
+    """A non-blocking `StampedSocket` connected to the broker."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    sock = StampedSocket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        sock.enable_stamps()
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
 
 @dataclass
 class Module:
@@ -50,7 +95,7 @@ class Module:
     seq: int = -1
     display: str | None = None
     lit: bool = False
-    pressed_at: float | None = None
+    pressed_at: int | None = None  # wall clock, ns (as the kernel's receive stamps)
     pressed_seq: int = -1
 
 
@@ -60,9 +105,8 @@ class Stats:
     answered: int = 0
     commands: int = 0
     malformed: int = 0
-    latencies: list[float] = field(default_factory=list)
-    first_press: float | None = None
-    last_answer: float | None = None
+    latencies: list[float] = field(default_factory=list)  # press -> light at the loader's socket, s
+    seen_latencies: list[float] = field(default_factory=list)  # press -> light in the loader's Python, s
 
 
 def module_names(spec: str) -> list[str]:
@@ -105,6 +149,7 @@ class LoadGenerator:
         self.duration = duration
         self.stats = Stats()
         self._clients: dict[int, MqttConnection] = {}
+        self._sockets: dict[int, StampedSocket] = {}
         self._ready: deque[str] = deque()
         self._ready_event = asyncio.Event()
         self._ids = 0
@@ -112,11 +157,13 @@ class LoadGenerator:
     async def run(self) -> Stats:
         try:
             for index in range(self.connections):
+                sock = self._sockets[index] = await stamped_connection(self.endpoint)
                 self._clients[index] = await MqttConnection.open(
                     self.endpoint,
                     client_id=f"loadgen-{os.getpid()}-{index}",
                     on_message=self._on_command,
                     keepalive=60,
+                    sock=sock,
                 )
             await self._measure()
         finally:
@@ -176,7 +223,8 @@ class LoadGenerator:
             return
         if command.seq < module.seq:
             return
-        now = time.monotonic()
+        seen = time.time_ns()
+        received = self._sockets[module.connection].received_ns or seen
         self.stats.commands += 1
         client.publish(module.ack_topic, encode_ack(command.seq))
         if command.seq == module.seq:
@@ -184,8 +232,8 @@ class LoadGenerator:
         module.seq = command.seq
         if module.pressed_at is not None and command.seq > module.pressed_seq:
             self.stats.answered += 1
-            self.stats.latencies.append(now - module.pressed_at)
-            self.stats.last_answer = now
+            self.stats.latencies.append((received - module.pressed_at) / 1e9)
+            self.stats.seen_latencies.append((seen - module.pressed_at) / 1e9)
             module.pressed_at = None
         module.lit = not command.off and command.color != "red"
         module.display = command.display
@@ -213,11 +261,9 @@ class LoadGenerator:
             event = ModuleEvent(
                 id=f"{os.getpid()}-{self._ids}", button=Button.CONFIRM, display=module.display
             )
-            module.pressed_at = time.monotonic()
             module.pressed_seq = module.seq
             self.stats.presses += 1
-            if self.stats.first_press is None:
-                self.stats.first_press = module.pressed_at
+            module.pressed_at = time.time_ns()
             # Not waiting for the PUBACK: that would make the loader do one round trip per press and
             # measure itself instead of the edge.
             self._clients[module.connection].publish(module.event_topic, encode_event(event), qos=1)
@@ -227,10 +273,7 @@ class LoadGenerator:
 
 def summary(stats: Stats, duration: float) -> dict[str, Any]:
     lat = sorted(stats.latencies)
-
-    def pct(p: float) -> float | None:
-        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else None
-
+    seen = sorted(stats.seen_latencies)
     return {
         "presses": stats.presses,
         "answered": stats.answered,
@@ -238,16 +281,22 @@ def summary(stats: Stats, duration: float) -> dict[str, Any]:
         "malformed": stats.malformed,
         "duration_s": duration,
         "answered_per_s": round(stats.answered / duration, 1),
-        "latency_ms": {
-            "p50": pct(0.50),
-            "p95": pct(0.95),
-            "p99": pct(0.99),
-            "max": pct(1.0) if lat else None,
-        },
+        "latency_ms": percentiles_ms(lat),
+        "seen_latency_ms": percentiles_ms(seen),
         # Every latency in microseconds, so that a bench running several loaders can take percentiles
         # over all presses together rather than the worst loader's.
         "latencies_us": [round(x * 1e6) for x in lat],
+        "seen_latencies_us": [round(x * 1e6) for x in seen],
     }
+
+
+def percentiles_ms(ordered: list[float]) -> dict[str, float | None]:
+    """p50, p95, p99 and the max of latencies in seconds, sorted, in ms."""
+
+    def pct(p: float) -> float | None:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3) if ordered else None
+
+    return {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": pct(1.0)}
 
 
 def main() -> None:
