@@ -87,6 +87,13 @@ class RetireFinishedOrders(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ForgetResolvedExceptions(Command):
+    """Let go of the exceptions resolved before `before` (wall clock); the store deletes them next."""
+
+    before: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PressButton(Command):
     """A key pressed on a PTL module. `display` is the value the module showed at that moment."""
 

@@ -147,6 +147,7 @@ class Floor:
             cmd.StartOrder: self._start_order,
             cmd.CancelOrder: self._cancel_order,
             cmd.RetireFinishedOrders: self._retire_finished_orders,
+            cmd.ForgetResolvedExceptions: self._forget_resolved_exceptions,
             cmd.PressButton: self._press_button,
             cmd.ReportDeviceStatus: self._report_device_status,
             cmd.RecordDeviceFault: self._record_device_fault,
@@ -897,6 +898,21 @@ class Floor:
             detail=dict(command.detail),
         )
         return outcome
+
+    def _forget_resolved_exceptions(self, command: cmd.ForgetResolvedExceptions, now: float) -> Outcome:
+        """Resolved exceptions past their retention leave `GET /exceptions`; nothing is written (the
+        store's sweep deletes their rows after this). A resolved exception never changes again, and the
+        numbering goes on from the highest number ever given out."""
+        gone = [
+            x.id
+            for x in self.exceptions.values()
+            if x.status is ExceptionStatus.RESOLVED
+            and x.resolved_at is not None
+            and x.resolved_at < command.before
+        ]
+        for exception_id in gone:
+            del self.exceptions[exception_id]
+        return Outcome(reply={"forgotten": len(gone)})
 
     def _raise_exception(self, command: cmd.RaiseException, now: float) -> Outcome:
         outcome = Outcome()

@@ -373,6 +373,25 @@ class EdgeSettings(_Section):
     """How long the event log (`GET /events`) keeps an event once every webhook delivery of it is
     delivered; an event still owed to an endpoint stays until it is delivered. The store's size then
     follows the floor's pace, not the edge's age."""
+    delete_finished_orders_after_days: float = Field(default=30.0, ge=1, le=36_600, allow_inf_nan=False)
+    """How long the store keeps a finished order (with its lines and item scans) after it finished: for
+    `GET /orders/{id}` and to answer a replay of its `POST`. After that its id is unknown to the edge.
+    At least `retire_finished_orders_after_h`: an order leaves memory before it leaves the store."""
+    delete_resolved_exceptions_after_days: float = Field(default=30.0, ge=1, le=36_600, allow_inf_nan=False)
+    """How long a resolved exception stays in `GET /exceptions` and the store; an open one stays until
+    it is resolved. Exception numbers are never given out twice."""
+
+    @model_validator(mode="after")
+    def _orders_leave_memory_before_the_store(self) -> EdgeSettings:
+        if self.delete_finished_orders_after_days * 24 < self.retire_finished_orders_after_h:
+            raise ValueError(
+                f"delete_finished_orders_after_days ({self.delete_finished_orders_after_days:g}) must "
+                "not be shorter than retire_finished_orders_after_h "
+                f"({self.retire_finished_orders_after_h:g} h = "
+                f"{self.retire_finished_orders_after_h / 24:g} days): an order leaves memory before "
+                "it leaves the store"
+            )
+        return self
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from edge.delivery_store import DeliveryStore
 from edge.device_types import DeviceContext, StationDevice
 from edge.outbox import Endpoint, EndpointRegistry
 from edge.relay import RetryPolicy, WebhookRelay
-from edge.retention import prune_event_log
+from edge.retention import Retention, prune_store
 from edge.roles import Role
 from edge.station_devices import station_devices
 from edge.store import Loaded, Store, StoreError, make_engine
@@ -360,12 +360,13 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
         tasks.create_task(parts.ptl.run(), name="ptl")
         tasks.create_task(parts.hub.run(), name="stream-ticker")
         tasks.create_task(retire_finished_orders(parts.writer), name="order-retirement")
-        tasks.create_task(
-            prune_event_log(
-                parts.writer, parts.store.engine, parts.config.edge.delete_events_after_days * 86400
-            ),
-            name="event-log-retention",
+        keep = parts.config.edge
+        retention = Retention(
+            events_s=keep.delete_events_after_days * 86400,
+            orders_s=keep.delete_finished_orders_after_days * 86400,
+            exceptions_s=keep.delete_resolved_exceptions_after_days * 86400,
         )
+        tasks.create_task(prune_store(parts.writer, parts.store.engine, retention), name="store-retention")
         if parts.relay is not None:
             tasks.create_task(parts.relay.run(), name="webhook-relay")
         for device in parts.devices:

@@ -513,6 +513,10 @@ class Store:
         try:
             SQLModel.metadata.create_all(self.engine)
             self._add_missing_columns()
+            # create_all makes a missing table with its indexes, not an index added to a table since.
+            for table in SQLModel.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(self.engine, checkfirst=True)
             self._move_legacy_inbound_ids()
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, "creating its tables") from err

@@ -42,7 +42,8 @@ class OrderRow(SQLModel, table=True):
     tote: str | None = None
     fingerprint: str
     runs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    finished_at: float | None = None  # wall clock when last picked, packed or cancelled
+    # Wall clock when last picked, packed or cancelled; indexed for the store's retention sweep.
+    finished_at: float | None = Field(default=None, index=True)
 
 
 class OrderLineRow(SQLModel, table=True):

@@ -14,9 +14,8 @@ from sqlalchemy import event
 from core import commands as cmd
 from edge.delivery_store import DELIVERED, FAILED, DeliveryStore
 from edge.outbox import Endpoint
-from edge.retention import delete_old_events, prune_event_log
-from edge.store import Store, make_engine
-from edge.writer import Writer
+from edge.retention import Retention, delete_old_events, prune_store
+from tests.support.clocked_writer import ClockedWriter
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -27,42 +26,15 @@ OLD = NOW - 40 * DAY
 KEEP_S = 30 * DAY
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Floor:
+class Floor(ClockedWriter):
     """A store, its writer (on a clock the test moves), and one ERP endpoint that wants every event."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.clock = Clock(OLD)
-        self.store = self._open()
+        super().__init__(path, OLD)
         self.deliveries = DeliveryStore(self.store.engine)
         endpoint = Endpoint(id="erp", url="http://erp.invalid/hook", secret="whsec_" + "A" * 32)
         self.deliveries.save_endpoint(endpoint)
-        self.writer = self._writer()
         self.writer.outbox.put(endpoint)
-        self.task = asyncio.create_task(self.writer.run(), name="writer")
-
-    def _open(self) -> Store:
-        store = Store(make_engine(f"sqlite:///{self.path}"))
-        store.create_schema()
-        return store
-
-    def _writer(self) -> Writer:
-        loaded = self.store.load()
-        return Writer(
-            store=self.store,
-            floor=loaded.floor,
-            last_seq=loaded.last_seq,
-            recent_inbound_ids=loaded.recent_inbound_ids,
-            clock=self.clock,
-        )
 
     async def event(self, code: str) -> int:
         """One event (an inventory adjustment's), committed at the clock's time; its seq."""
@@ -89,11 +61,6 @@ class Floor:
             cursor = pruned.last_seq
             if not pruned.more:
                 return deleted
-
-    async def close(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        self.store.close()
 
 
 @pytest.fixture
@@ -228,7 +195,8 @@ async def test_the_edge_prunes_its_event_log_on_its_own(floor: Floor) -> None:
         floor.settle(await floor.event(f"L-{n}"), DELIVERED)
     floor.clock.now = NOW
     await floor.event("L-today")
-    sweep = asyncio.create_task(prune_event_log(floor.writer, floor.store.engine, KEEP_S, every=0.05))
+    retention = Retention(events_s=KEEP_S, orders_s=KEEP_S, exceptions_s=KEEP_S)
+    sweep = asyncio.create_task(prune_store(floor.writer, floor.store.engine, retention, every=0.05))
     try:
         await wait_until(lambda: len(floor.seqs()) == 1, timeout=10, what="the old events to leave the log")
     finally:

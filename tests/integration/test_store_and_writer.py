@@ -621,7 +621,9 @@ def test_an_older_store_gets_the_finished_column_and_its_finished_orders_count_f
     store = open_store(path)
     store.close()
     with sqlite3.connect(path) as db:
-        db.execute("ALTER TABLE orders DROP COLUMN finished_at")  # as a release before retirement made it
+        # As a release before retirement made it: no finished_at, and no index on it.
+        db.execute("DROP INDEX ix_orders_finished_at")
+        db.execute("ALTER TABLE orders DROP COLUMN finished_at")
         for order_id, status in (("DONE", "packed"), ("GOING", "picking")):
             db.execute(
                 "INSERT INTO orders (order_id, status, priority, fingerprint, runs) VALUES (?, ?, 0, 'f', '[]')",

@@ -105,6 +105,8 @@ def test_a_minimal_file_loads_with_defaults() -> None:
     assert config.edge.zones is None
     assert config.edge.retire_finished_orders_after_h == 72
     assert config.edge.delete_events_after_days == 30
+    assert config.edge.delete_finished_orders_after_days == 30
+    assert config.edge.delete_resolved_exceptions_after_days == 30
     assert config.store.url == "sqlite:////srv/site/data/floorgate.db"
     assert config.mqtt is None
     assert (config.http.host, config.http.port) == ("127.0.0.1", 8000)
@@ -707,6 +709,30 @@ BROKEN = {
         """,
         "edge.delete_events_after_days",
         "must be >= 1 (got 0)",
+    ),
+    "finished orders leaving the store before memory": (
+        """
+        [site]
+        id = "dc1"
+        [edge]  # <-
+        id = "edge-1"
+        retire_finished_orders_after_h = 240
+        delete_finished_orders_after_days = 7
+        """,
+        "edge",
+        "delete_finished_orders_after_days (7) must not be shorter than retire_finished_orders_after_h "
+        "(240 h = 10 days)",
+    ),
+    "resolved exceptions kept less than a day": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        delete_resolved_exceptions_after_days = 0.5  # <-
+        """,
+        "edge.delete_resolved_exceptions_after_days",
+        "must be >= 1 (got 0.5)",
     ),
 }
 

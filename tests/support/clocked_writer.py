@@ -1,0 +1,44 @@
+"""A real SQLite store and its running writer, on a wall clock the test sets: what the writer stamps on
+what it commits (an order's `finished_at`, an event's `occurred_at`)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from edge.store import Store, make_engine
+from edge.writer import Writer
+
+
+class SetClock:
+    """Call it for the time; set `now` to move it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ClockedWriter:
+    """The store at `path` (made if missing), read back, and its writer running on `clock`."""
+
+    def __init__(self, path: Path, now: float) -> None:
+        self.path = path
+        self.clock = SetClock(now)
+        self.store = Store(make_engine(f"sqlite:///{path}"))
+        self.store.create_schema()
+        loaded = self.store.load()
+        self.writer = Writer(
+            store=self.store,
+            floor=loaded.floor,
+            last_seq=loaded.last_seq,
+            recent_inbound_ids=loaded.recent_inbound_ids,
+            clock=self.clock,
+        )
+        self.task = asyncio.create_task(self.writer.run(), name="writer")
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+        self.store.close()
