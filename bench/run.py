@@ -40,6 +40,7 @@ from typing import IO, Any
 import httpx
 
 from bench import dashboard_lag, webhook_drain
+from firmware_sim.loadgen import percentiles_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-admin-token"
@@ -314,14 +315,9 @@ def run_loaders(
 
 
 def pooled_percentiles(results: list[dict[str, Any]], key: str, prefix: str) -> dict[str, float]:
-    pooled = sorted(us for r in results for us in r.get(key, ()))
-
-    def pct(p: float) -> float:
-        return round(pooled[min(len(pooled) - 1, int(p * len(pooled)))] / 1000, 3) if pooled else 0.0
-
-    return {
-        f"{prefix}_{name}": pct(p) for name, p in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
-    }
+    """Percentiles over the latencies (in microseconds, under `key`) of every loader together."""
+    pooled = sorted(us / 1e6 for r in results for us in r.get(key, ()))
+    return {f"{prefix}_{name}": value or 0.0 for name, value in percentiles_ms(pooled).items()}
 
 
 def wait_for_line(stream: IO[str], expected: str, *, timeout: float) -> bool:

@@ -30,13 +30,11 @@ def test_a_stamped_read_says_when_the_kernel_received_it_not_when_it_was_read() 
             readable, _, _ = select.select([client], [], [], 5)
             assert readable, "the bytes sent never arrived"
             arrived_by = time.time_ns()
-            # The loader's Python reads late on a busy machine: this gap stands for that delay.
-            time.sleep(0.05)
             assert client.recv(64) == b"light"
-            read_at = time.time_ns()
+        # Stamped between the send and the moment the bytes were seen waiting: a stamp taken when the
+        # read ran would be after `arrived_by`.
         assert client.received_ns is not None
         assert sent <= client.received_ns <= arrived_by
-        assert read_at - client.received_ns >= 50_000_000
     finally:
         client.close()
         server.close()

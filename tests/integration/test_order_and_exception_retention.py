@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ class Floor(ClockedWriter):
         await self.writer.execute(cmd.RaiseException(kind=kind, message=f"{kind} needs a person"))
         return max(self.writer.floor.exceptions)
 
-    async def sweep_until(self, done: object, what: str) -> None:
+    async def sweep_until(self, done: Callable[[], bool], what: str) -> None:
         """Run the edge's own sweep (every 20 ms) until `done()` holds, then stop it."""
         sweep = asyncio.create_task(
             prune_store(
@@ -107,7 +107,7 @@ class Floor(ClockedWriter):
             )
         )
         try:
-            await wait_until(done, timeout=10, what=what)  # type: ignore[arg-type]
+            await wait_until(done, timeout=10, what=what)
         finally:
             sweep.cancel()
             await asyncio.gather(sweep, return_exceptions=True)
