@@ -53,7 +53,9 @@ class StampedSocket(socket.socket):
     wall clock in ns, from SO_TIMESTAMPNS): when a light command reached the module, not when the
     loader's Python got round to reading it. The event loop's transport reads through `recv`.
 
-    When one read returns several packets, the stamp is the last one's: never earlier than the truth.
+    When one read returns several packets, the stamp is the last one's: never earlier than the truth. A
+    read the kernel did not stamp leaves `received_ns` None (the reader then takes its own clock): Linux
+    turns receive stamps on in deferred work, so the first packets after `enable_stamps` may have none.
     """
 
     received_ns: int | None = None
@@ -63,6 +65,7 @@ class StampedSocket(socket.socket):
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data, ancillary, _flags, _address = self.recvmsg(bufsize, 64, flags)
+        self.received_ns = None  # never an earlier read's stamp: that would make a latency too short
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
                 seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
