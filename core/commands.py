@@ -194,3 +194,6 @@ class RaiseException(Command):
     message: str
     device: str | None = None
     detail: dict[str, object] = field(default_factory=dict)
+    # An open exception of the same kind and device counts the repeat; a separate one keeps each detail
+    # (a command set aside must not be folded into the one before it).
+    separate: bool = False

@@ -923,6 +923,7 @@ class Floor:
             message=command.message,
             device=command.device,
             detail=dict(command.detail),
+            separate=command.separate,
         )
         return outcome
 
@@ -976,9 +977,10 @@ class Floor:
         location: str | None = None,
         device: str | None = None,
         detail: dict[str, Any] | None = None,
+        separate: bool = False,
     ) -> None:
         key = (kind, location, device)
-        open_id = self._open_exception_keys.get(key)
+        open_id = None if separate else self._open_exception_keys.get(key)
         if open_id is not None:
             # The same problem again while a person has not dealt with it yet: count it, don't spam.
             existing = self.exceptions[open_id]
@@ -1000,7 +1002,8 @@ class Floor:
         )
         self._next_exception_id += 1
         self.exceptions[exception.id] = exception
-        self._open_exception_keys[key] = exception.id
+        if not separate:
+            self._open_exception_keys[key] = exception.id
         self.changes.exceptions.add(exception.id)
         outcome.events.append(
             ev.ExceptionRaised(

@@ -136,6 +136,9 @@ class StoreFailure(StrEnum):
     READ_ONLY = "read_only"  # the file system (or the database server) refuses writes
     IO_ERROR = "io_error"  # the disk failed a read or write
     UNAVAILABLE = "unavailable"  # the database cannot be opened or reached
+    # What a batch holds is refused by the store itself (a constraint, a value it cannot take): trying the
+    # same batch again cannot help, so the writer sets the command that made it aside instead of waiting.
+    UNSTORABLE = "unstorable"
     OTHER = "other"
 
 
@@ -164,6 +167,10 @@ _SQLITE_CAUSES: dict[str, StoreFailure] = {
     "SQLITE_CANTOPEN": StoreFailure.UNAVAILABLE,
     "SQLITE_NOTADB": StoreFailure.UNAVAILABLE,
     "SQLITE_CORRUPT": StoreFailure.IO_ERROR,
+    "SQLITE_CONSTRAINT": StoreFailure.UNSTORABLE,
+    "SQLITE_TOOBIG": StoreFailure.UNSTORABLE,
+    "SQLITE_MISMATCH": StoreFailure.UNSTORABLE,
+    "SQLITE_RANGE": StoreFailure.UNSTORABLE,
 }
 # PostgreSQL SQLSTATEs by cause: disk_full, read_only_sql_transaction, io_error, connection failures.
 _SQLSTATE_CAUSES: dict[str, StoreFailure] = {
@@ -176,6 +183,11 @@ _SQLSTATE_CAUSES: dict[str, StoreFailure] = {
     "08006": StoreFailure.UNAVAILABLE,
     "57P01": StoreFailure.UNAVAILABLE,
 }
+# ...and by SQLSTATE class: 22 data exception (a value out of range, a NUL in text), 23 integrity.
+_SQLSTATE_CLASS_CAUSES: dict[str, StoreFailure] = {
+    "22": StoreFailure.UNSTORABLE,
+    "23": StoreFailure.UNSTORABLE,
+}
 # For errors that carry no code (a driver's message, an error made by hand): the words SQLite uses.
 _MESSAGE_CAUSES: tuple[tuple[str, StoreFailure], ...] = (
     ("database or disk is full", StoreFailure.FULL),
@@ -184,7 +196,12 @@ _MESSAGE_CAUSES: tuple[tuple[str, StoreFailure], ...] = (
     ("read-only file system", StoreFailure.READ_ONLY),
     ("disk i/o error", StoreFailure.IO_ERROR),
     ("unable to open database file", StoreFailure.UNAVAILABLE),
+    ("error binding parameter", StoreFailure.UNSTORABLE),  # sqlite3: a value of a type it cannot take
 )
+# What the driver raises while binding a batch's values, before the database sees them: an integer past
+# 64 bits (OverflowError), text UTF-8 cannot encode (UnicodeEncodeError), a NUL in PostgreSQL text.
+# `Store.commit` catches the same three.
+BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, ValueError, TypeError)
 _WRITE_CAUSES = frozenset({StoreFailure.FULL, StoreFailure.READ_ONLY, StoreFailure.IO_ERROR})
 _ERRNO_CAUSES: dict[int, StoreFailure] = {
     errno.ENOSPC: StoreFailure.FULL,
@@ -207,6 +224,10 @@ def failure_cause(err: BaseException) -> StoreFailure:
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate in _SQLSTATE_CAUSES:
         return _SQLSTATE_CAUSES[sqlstate]
+    if isinstance(sqlstate, str) and sqlstate[:2] in _SQLSTATE_CLASS_CAUSES:
+        return _SQLSTATE_CLASS_CAUSES[sqlstate[:2]]
+    if isinstance(orig, BINDING_ERRORS):
+        return StoreFailure.UNSTORABLE
     if isinstance(orig, OSError) and orig.errno in _ERRNO_CAUSES:
         return _ERRNO_CAUSES[orig.errno]
     text = str(orig).lower()
@@ -336,6 +357,8 @@ def _failure_message(
         )
     if cause is StoreFailure.UNAVAILABLE:
         return f"the store at {location} cannot be opened ({detail})"
+    if cause is StoreFailure.UNSTORABLE:
+        return f"the store at {location} refused a value while {doing}: {type(err).__name__}: {detail}"
     return f"the store at {location} failed while {doing}: {type(err).__name__}: {detail}"
 
 
@@ -685,7 +708,7 @@ class Store:
                 self._drop_write_connection(rollback=True)
                 raise
             cursor.close()
-        except (SQLAlchemyError, self._dbapi_error) as err:
+        except (SQLAlchemyError, self._dbapi_error, OverflowError, ValueError, TypeError) as err:
             raise self.describe_failure(err, f"committing a batch of {len(batch.events)} events") from err
 
     def _inbound_rows(self, batch: Batch) -> list[dict[str, Any]]:

@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from core.commands import Command
+from core.commands import Command, RaiseException
 from core.errors import CommandRejected
 from core.floor import Floor, Outcome
 from core.instructions import Instruction
 from edge.delivery_store import DELIVERIES
 from edge.ids import new_event_id
 from edge.outbox import EndpointRegistry
-from edge.store import Batch, EventRecord, Store, StoreError, WalCheckpoint, batch_rows
+from edge.store import Batch, EventRecord, Store, StoreError, StoreFailure, WalCheckpoint, batch_rows
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ CHECKPOINT_ROWS = 10_000
 CHECKPOINT_FORCE_SECONDS = 2.0
 CHECKPOINT_POLL_SECONDS = 0.02
 
+# How much of a command set aside (see `Writer._commit_alone`) its exception keeps, as ASCII.
+UNSTORABLE_DETAIL_CHARS = 4000
+
 
 class WriterUnavailable(Exception):
     """The writer cannot take work now (the store is failing, or it is shutting down)."""
@@ -62,6 +65,37 @@ class WriterUnavailable(Exception):
     def __init__(self, message: str, *, store_failure: StoreError | None = None) -> None:
         super().__init__(message)
         self.store_failure = store_failure
+
+
+class CommandUnstorable(Exception):
+    """The command made a value the store refuses; it was kept as exception `exception_id` instead."""
+
+    def __init__(self, failure: StoreError, *, exception_id: int | None) -> None:
+        where = f"; it is kept as exception {exception_id}" if exception_id is not None else ""
+        super().__init__(f"this could not be stored ({failure}){where}")
+        self.failure = failure
+        self.exception_id = exception_id
+
+
+class UnstorableBatch(Exception):
+    """A batch the store refused for what it holds; committing it again cannot succeed."""
+
+    def __init__(self, failure: StoreError) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+def _device_of(command: Command) -> str | None:
+    for name in ("device", "module", "scanner", "scale"):
+        value = getattr(command, name, None)
+        if isinstance(value, str):
+            return _storable(value)
+    return None
+
+
+def _storable(text: str) -> str:
+    """Text any store can hold: what UTF-8 cannot encode (a lone surrogate) and NUL written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -107,6 +141,7 @@ class WriterStats:
     duplicates: int = 0
     rejected: int = 0
     failed: int = 0
+    unstorable: int = 0  # commands set aside as exceptions: the store refused what they made
     commit_failures: int = 0
     last_batch_size: int = 0
     last_commit_seconds: float = 0.0
@@ -188,7 +223,8 @@ class Writer:
         await self._queue.put(_Pending(command=command, reply=None, on_commit=on_commit))
 
     async def execute(self, command: Command) -> Applied:
-        """Apply a command and wait until it is committed. Raises CommandRejected or WriterUnavailable."""
+        """Apply a command and wait until it is committed. Raises CommandRejected, WriterUnavailable or
+        CommandUnstorable (set aside as an exception: see `_commit_alone`)."""
         if self.store_failure is not None:
             raise WriterUnavailable(str(self.store_failure), store_failure=self.store_failure)
         reply: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
@@ -295,8 +331,70 @@ class Writer:
 
     async def _process(self, batch: list[_Pending]) -> None:
         now = self._clock()
-        first_seq = self._seq
         applied = self._apply(batch, now)
+        try:
+            await self._commit_applied(applied, batch, now)
+        except UnstorableBatch as err:
+            # Something in the batch made a value the store refuses; the same batch would fail for ever and
+            # stop the floor. Each command is committed alone instead, to find the one(s) that cannot be.
+            log.warning(
+                "the store refused a batch; committing its commands one by one",
+                extra={"commands": len(applied), "error": str(err.failure)},
+            )
+            alone = {id(p) for p in applied}
+            self._reload_floor(applied)
+            for pending in applied:
+                await self._commit_alone(pending, now)
+            for pending in batch:
+                if id(pending) not in alone and pending.on_commit is not None:
+                    pending.on_commit()  # the duplicates, rejected and failed ones: answered already
+
+    async def _commit_alone(self, pending: _Pending, now: float) -> None:
+        applied = self._apply([pending], now)
+        try:
+            await self._commit_applied(applied, [pending], now)
+        except UnstorableBatch as err:
+            failure = err.failure
+        else:
+            return
+        self._reload_floor(applied)
+        self.stats.unstorable += 1
+        command = pending.command
+        # Nothing is lost: the command itself (as ASCII, so the store can hold it) becomes an exception
+        # for a supervisor, committed with its message id, and only then is its message acknowledged.
+        stand_in = _Pending(
+            command=RaiseException(
+                message_id=None if command.message_id is None else _storable(command.message_id),
+                kind="unstorable_command",
+                message=_storable(f"{type(command).__name__} was set aside: {failure}"),
+                device=_device_of(command),
+                detail={
+                    "command": ascii(command)[:UNSTORABLE_DETAIL_CHARS],
+                    "error": _storable(str(failure)),
+                },
+                separate=True,
+            ),
+            reply=None,
+            on_commit=pending.on_commit,
+        )
+        applied = self._apply([stand_in], now)
+        log.error(
+            "a command made a value the store refuses; it is kept as an exception instead",
+            extra={
+                "command": type(command).__name__,
+                "message_id": command.message_id,
+                "error": str(failure),
+            },
+        )
+        # If even that cannot be stored, the store itself is at fault: held and retried like an outage.
+        await self._commit_applied(applied, [stand_in], now, refuse_unstorable=False)
+        if pending.reply is not None and not pending.reply.done():
+            raised = [r.data.get("exception_id") for r in stand_in.records if r.type == "exception.raised"]
+            pending.reply.set_exception(CommandUnstorable(failure, exception_id=next(iter(raised), None)))
+
+    async def _commit_applied(
+        self, applied: list[_Pending], batch: list[_Pending], now: float, *, refuse_unstorable: bool = True
+    ) -> None:
         rows = batch_rows(self.floor)
         records = [r for p in applied for r in p.records]
         rows.events = records
@@ -314,13 +412,13 @@ class Writer:
             locations=list(changes.locations),
         )
         started = time.perf_counter()
-        await self._commit(rows, batch)
+        await self._commit(rows, batch, refuse_unstorable=refuse_unstorable)
         changes.clear()
         self.stats.batches += 1
         self._rows_since_clean += rows.row_count
         self.stats.last_batch_size = len(batch)
         self.stats.last_commit_seconds = time.perf_counter() - started
-        self.stats.events += self._seq - first_seq
+        self.stats.events += len(records)
         for pending in batch:
             if pending.reply is not None and not pending.reply.done() and pending.outcome is not None:
                 pending.reply.set_result(Applied(outcome=pending.outcome, events=pending.records))
@@ -380,6 +478,11 @@ class Writer:
     def _reapply_after_failure(
         self, applied: list[_Pending], remaining: list[_Pending], now: float
     ) -> list[_Pending]:
+        self._reload_floor(applied)
+        return self._apply([*applied, *remaining], now)
+
+    def _reload_floor(self, applied: list[_Pending]) -> None:
+        """Back to the floor as committed: what `applied` did to it in memory (not stored) is undone."""
         loaded = self.store.load(retire_before=self.retire_before())
         self.floor = loaded.floor
         self._seq = loaded.last_seq
@@ -388,7 +491,6 @@ class Writer:
                 self._seen.pop(pending.command.message_id, None)
             pending.outcome = None
             pending.records = []
-        return self._apply([*applied, *remaining], now)
 
     def _records(self, outcome: Outcome, now: float) -> list[EventRecord]:
         records = []
@@ -411,11 +513,12 @@ class Writer:
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
 
-    async def _commit(self, rows: Batch, batch: list[_Pending]) -> None:
+    async def _commit(self, rows: Batch, batch: list[_Pending], *, refuse_unstorable: bool = True) -> None:
         """Commit, retrying while the store fails: the batch is held, new API work is refused meanwhile.
 
         Device messages in the batch and in the queue stay unacknowledged, so the broker keeps them; a
-        request still in the queue is answered WriterUnavailable at once rather than left waiting.
+        request still in the queue is answered WriterUnavailable at once rather than left waiting. A batch
+        the store refuses for what it holds (not for the state it is in) raises UnstorableBatch instead.
         """
         delay = 0.05
         while True:
@@ -427,6 +530,8 @@ class Writer:
                 else:
                     await asyncio.to_thread(self.store.commit, rows)
             except StoreError as err:
+                if refuse_unstorable and err.cause is StoreFailure.UNSTORABLE:
+                    raise UnstorableBatch(err) from err
                 self._store_failing(err, held_events=len(rows.events))
                 try:
                     await asyncio.sleep(delay * (0.5 + random.random()))

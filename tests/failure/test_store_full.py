@@ -742,6 +742,26 @@ def real_sqlite_error(tmp_path: Path, kind: str) -> sqlite3.Error:
     raise AssertionError(f"SQLite took the write it should have refused ({kind})")
 
 
+def real_constraint_error() -> sqlite3.Error:
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute("CREATE TABLE t (x INTEGER NOT NULL)")
+        connection.execute("INSERT INTO t VALUES (NULL)")
+    except sqlite3.Error as err:
+        return err
+    finally:
+        connection.close()
+    raise AssertionError("SQLite took a NULL into a NOT NULL column")
+
+
+class PostgresError(Exception):
+    """What psycopg raises: the SQLSTATE on `sqlstate`."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 def test_database_and_file_errors_map_to_the_cause_a_person_has_to_fix(tmp_path: Path) -> None:
     cases: list[tuple[BaseException, StoreFailure]] = [
         (real_sqlite_error(tmp_path, "full"), StoreFailure.FULL),
@@ -754,6 +774,16 @@ def test_database_and_file_errors_map_to_the_cause_a_person_has_to_fix(tmp_path:
         (OSError(errno.EROFS, "Read-only file system"), StoreFailure.READ_ONLY),
         (OSError(errno.EIO, "Input/output error"), StoreFailure.IO_ERROR),
         (sqlite3.IntegrityError("UNIQUE constraint failed: events.seq"), StoreFailure.OTHER),
+        # What a batch holds, not the store's state: retrying the same batch cannot help.
+        (real_constraint_error(), StoreFailure.UNSTORABLE),
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), StoreFailure.UNSTORABLE),
+        (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), StoreFailure.UNSTORABLE),
+        (
+            sqlite3.ProgrammingError("Error binding parameter 2: type 'dict' is not supported"),
+            StoreFailure.UNSTORABLE,
+        ),
+        (PostgresError("22021", "invalid byte sequence for encoding"), StoreFailure.UNSTORABLE),
+        (PostgresError("53100", "could not extend file"), StoreFailure.FULL),
     ]
     got = [(str(err), failure_cause(err)) for err, _ in cases]
     assert got == [(str(err), cause) for err, cause in cases]

@@ -8,7 +8,7 @@ from fastapi import HTTPException, status
 
 from core.commands import Command
 from core.errors import CommandRejected, RejectionKind
-from edge.writer import Applied, WriterUnavailable
+from edge.writer import Applied, CommandUnstorable, WriterUnavailable
 from web.context import WebContext
 
 _STATUS = {
@@ -38,6 +38,13 @@ async def run(context: WebContext, command: Command) -> Applied:
         else:
             detail = rejected.message
         raise HTTPException(code, detail=detail) from rejected
+    except CommandUnstorable as err:
+        # The edge made something its own store refuses: its fault, not the client's, and retrying the
+        # same request cannot help. The request is kept as an exception for a supervisor.
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            detail={"message": str(err), "exception_id": err.exception_id, "cause": err.failure.cause.value},
+        ) from err
     except WriterUnavailable as err:
         if err.store_failure is not None:
             raise err.store_failure from err  # answered by the app's StoreError handler: 503 naming the cause
