@@ -196,11 +196,20 @@ _MESSAGE_CAUSES: tuple[tuple[str, StoreFailure], ...] = (
     ("read-only file system", StoreFailure.READ_ONLY),
     ("disk i/o error", StoreFailure.IO_ERROR),
     ("unable to open database file", StoreFailure.UNAVAILABLE),
+    # psycopg, when the server is gone or cannot be reached (no SQLSTATE: no server answered)
+    ("connection refused", StoreFailure.UNAVAILABLE),
+    ("server closed the connection", StoreFailure.UNAVAILABLE),
+    ("the connection is lost", StoreFailure.UNAVAILABLE),
+    ("the connection is closed", StoreFailure.UNAVAILABLE),
+    ("connection failed", StoreFailure.UNAVAILABLE),
+    ("could not connect", StoreFailure.UNAVAILABLE),
     ("error binding parameter", StoreFailure.UNSTORABLE),  # sqlite3: a value of a type it cannot take
 )
 # What the driver raises while binding a batch's values, before the database sees them: an integer past
 # 64 bits (OverflowError), text UTF-8 cannot encode (UnicodeEncodeError), a NUL in PostgreSQL text.
-# `Store.commit` catches the same three.
+# `Store.commit` catches the same three. And the DB-API's own classes for a refused value, whatever the
+# driver: psycopg raises DataError for a NUL in text without a SQLSTATE (it never reaches the server).
+_REFUSED_VALUE_ERRORS = frozenset({"DataError", "IntegrityError"})
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, ValueError, TypeError)
 _WRITE_CAUSES = frozenset({StoreFailure.FULL, StoreFailure.READ_ONLY, StoreFailure.IO_ERROR})
 _ERRNO_CAUSES: dict[int, StoreFailure] = {
@@ -226,7 +235,9 @@ def failure_cause(err: BaseException) -> StoreFailure:
         return _SQLSTATE_CAUSES[sqlstate]
     if isinstance(sqlstate, str) and sqlstate[:2] in _SQLSTATE_CLASS_CAUSES:
         return _SQLSTATE_CLASS_CAUSES[sqlstate[:2]]
-    if isinstance(orig, BINDING_ERRORS):
+    if isinstance(orig, BINDING_ERRORS) or any(
+        c.__name__ in _REFUSED_VALUE_ERRORS for c in type(orig).__mro__
+    ):
         return StoreFailure.UNSTORABLE
     if isinstance(orig, OSError) and orig.errno in _ERRNO_CAUSES:
         return _ERRNO_CAUSES[orig.errno]
@@ -356,7 +367,7 @@ def _failure_message(
             "check the disk (the kernel log names the fault)"
         )
     if cause is StoreFailure.UNAVAILABLE:
-        return f"the store at {location} cannot be opened ({detail})"
+        return f"the store at {location} cannot be opened or reached ({detail})"
     if cause is StoreFailure.UNSTORABLE:
         return f"the store at {location} refused a value while {doing}: {type(err).__name__}: {detail}"
     return f"the store at {location} failed while {doing}: {type(err).__name__}: {detail}"
@@ -459,7 +470,14 @@ def make_engine(url: str, *, synchronous: str = "FULL", max_size_mb: int | None 
         return engine
     if max_size_mb is not None:
         raise ValueError("max_size_mb applies to an SQLite store only")
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as err:
+        raise StoreError(
+            f"the store URL names a database whose driver is not installed (no module {err.name!r}); "
+            'for PostgreSQL: pip install "floorgate[postgresql]" into the edge\'s environment',
+            cause=StoreFailure.UNAVAILABLE,
+        ) from err
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
-"""Fixtures shared by every tier: a real mosquitto broker and deadline waits."""
+"""Fixtures shared by every tier: a real mosquitto broker, the store's databases, and deadline waits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.brokers import Mosquitto
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,20 @@ def fresh_mosquitto() -> Iterator[Mosquitto]:
     broker = Mosquitto().start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the session, started when a test first asks; a database per test."""
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty store on each database the edge supports: an SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fg.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()

@@ -12,6 +12,7 @@ from devices.mqtt_transport import MqttEndpoint
 from firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
+from tests.support.postgres import PostgresServer
 
 MODULES = ("M-A-01", "M-A-02", "M-A-03", "M-B-01")
 
@@ -22,8 +23,16 @@ def site() -> str:
 
 
 @pytest.fixture
-def edge(tmp_path: Path, mosquitto: Mosquitto, site: str) -> Iterator[EdgeProcess]:
-    process = EdgeProcess(workdir=tmp_path, site=site, mqtt_url=mosquitto.url)
+def edge(
+    request: pytest.FixtureRequest, tmp_path: Path, mosquitto: Mosquitto, site: str
+) -> Iterator[EdgeProcess]:
+    """A `floorgate run` on SQLite in its data folder, or (parametrized indirectly with "postgresql") on a
+    database of the session's PostgreSQL server, as `[store] url` in its site file."""
+    extra = ""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        extra = f'[store]\nurl = "{server.create_database()}"\n'
+    process = EdgeProcess(workdir=tmp_path, site=site, mqtt_url=mosquitto.url, extra_site=extra)
     yield process.start()
     process.stop()
 

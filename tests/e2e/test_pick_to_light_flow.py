@@ -169,6 +169,7 @@ async def test_an_order_is_lit_confirmed_and_shorted_from_the_modules_and_record
         assert retained.json() == {"seq": 2, "off": True}
 
 
+@pytest.mark.parametrize("edge", ["sqlite", "postgresql"], indirect=True)
 async def test_a_kill_9_in_the_middle_of_an_order_loses_no_confirmed_pick_and_applies_none_twice(
     edge: EdgeProcess, bank: ModuleBank, mosquitto: Mosquitto, site: str
 ) -> None:

@@ -773,8 +773,9 @@ def test_database_and_file_errors_map_to_the_cause_a_person_has_to_fix(tmp_path:
         (OSError(errno.ENOSPC, "No space left on device"), StoreFailure.FULL),
         (OSError(errno.EROFS, "Read-only file system"), StoreFailure.READ_ONLY),
         (OSError(errno.EIO, "Input/output error"), StoreFailure.IO_ERROR),
-        (sqlite3.IntegrityError("UNIQUE constraint failed: events.seq"), StoreFailure.OTHER),
+        (sqlite3.OperationalError("no such table: events"), StoreFailure.OTHER),
         # What a batch holds, not the store's state: retrying the same batch cannot help.
+        (sqlite3.IntegrityError("UNIQUE constraint failed: events.seq"), StoreFailure.UNSTORABLE),
         (real_constraint_error(), StoreFailure.UNSTORABLE),
         (OverflowError("Python int too large to convert to SQLite INTEGER"), StoreFailure.UNSTORABLE),
         (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), StoreFailure.UNSTORABLE),
@@ -784,6 +785,10 @@ def test_database_and_file_errors_map_to_the_cause_a_person_has_to_fix(tmp_path:
         ),
         (PostgresError("22021", "invalid byte sequence for encoding"), StoreFailure.UNSTORABLE),
         (PostgresError("53100", "could not extend file"), StoreFailure.FULL),
+        (
+            PostgresError("", "consuming input failed: server closed the connection unexpectedly"),
+            StoreFailure.UNAVAILABLE,
+        ),
     ]
     got = [(str(err), failure_cause(err)) for err, _ in cases]
     assert got == [(str(err), cause) for err, cause in cases]

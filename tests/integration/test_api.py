@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,8 +23,8 @@ TOKENS = {"v": Role.VIEWER, "s": Role.SUPERVISOR, "e": Role.ERP, "a": Role.ADMIN
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Writer]]:
-    store = Store(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
+async def api(store_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Writer]]:
+    store = Store(make_engine(store_url))
     store.create_schema()
     loaded = store.load()
     writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
@@ -40,6 +39,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Writer]]
         yield client, writer
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    store.close()
 
 
 def auth(token: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The event log's retention over a real SQLite store: what leaves it, what stays, and when."""
+"""The event log's retention over a real store (SQLite, PostgreSQL): what leaves it, what stays, and when."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -29,8 +28,8 @@ KEEP_S = 30 * DAY
 class Floor(ClockedWriter):
     """A store, its writer (on a clock the test moves), and one ERP endpoint that wants every event."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, OLD)
+    def __init__(self, url: str) -> None:
+        super().__init__(url, OLD)
         self.deliveries = DeliveryStore(self.store.engine)
         endpoint = Endpoint(id="erp", url="http://erp.invalid/hook", secret="whsec_" + "A" * 32)
         self.deliveries.save_endpoint(endpoint)
@@ -64,8 +63,8 @@ class Floor(ClockedWriter):
 
 
 @pytest.fixture
-async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
-    floor = Floor(tmp_path / "fg.db")
+async def floor(store_url: str) -> AsyncIterator[Floor]:
+    floor = Floor(store_url)
     await floor.writer.execute(cmd.DefineZone(zone="A"))
     yield floor
     await floor.close()
@@ -148,7 +147,7 @@ async def test_chunks_go_past_events_still_owed(floor: Floor) -> None:
     assert not set(done) & set(floor.seqs())
 
 
-async def test_the_newest_event_stays_so_seqs_go_on_after_a_restart(floor: Floor, tmp_path: Path) -> None:
+async def test_the_newest_event_stays_so_seqs_go_on_after_a_restart(floor: Floor) -> None:
     for n in range(3):
         floor.settle(await floor.event(f"L-{n}"), DELIVERED)
     last = floor.writer.last_seq
@@ -157,7 +156,7 @@ async def test_the_newest_event_stays_so_seqs_go_on_after_a_restart(floor: Floor
 
     assert floor.seqs() == [last]
     await floor.close()
-    reopened = Floor(tmp_path / "fg.db")
+    reopened = Floor(floor.url)
     try:
         assert reopened.writer.last_seq == last
         assert await reopened.event("L-after") == last + 1

@@ -1,11 +1,11 @@
-"""Finished orders and resolved exceptions leaving a real SQLite store: what goes, what stays, and when."""
+"""Finished orders and resolved exceptions leaving a real store (SQLite, PostgreSQL): what goes, what stays,
+and when."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -28,8 +28,8 @@ KEEP_S = 30 * DAY
 class Floor(ClockedWriter):
     """A store and its writer, on a clock the test moves, with zone A and two lit locations."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, OLD)
+    def __init__(self, url: str) -> None:
+        super().__init__(url, OLD)
 
     async def define(self) -> None:
         await self.writer.execute(cmd.DefineZone(zone="A"))
@@ -114,8 +114,8 @@ class Floor(ClockedWriter):
 
 
 @pytest.fixture
-async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
-    floor = Floor(tmp_path / "fg.db")
+async def floor(store_url: str) -> AsyncIterator[Floor]:
+    floor = Floor(store_url)
     await floor.define()
     yield floor
     await floor.close()
@@ -206,7 +206,7 @@ async def test_a_deleted_orders_id_starts_a_new_order(floor: Floor) -> None:
 
 
 async def test_resolved_exceptions_past_retention_leave_memory_then_the_store_and_numbers_go_on(
-    floor: Floor, tmp_path: Path
+    floor: Floor,
 ) -> None:
     old_resolved = [await floor.raise_exception(f"old-{n}") for n in range(3)]
     old_open = await floor.raise_exception("still-open")
@@ -225,22 +225,21 @@ async def test_resolved_exceptions_past_retention_leave_memory_then_the_store_an
     # The highest number stays in the store (resolved long ago or not), so numbering goes on from it.
     assert floor.stored_exceptions() == {old_open, recent, highest_old}
     await floor.close()
-    reopened = Floor(tmp_path / "fg.db")
+    reopened = Floor(floor.url)
     try:
         assert await reopened.raise_exception("after-restart") == highest_old + 1
     finally:
         await reopened.close()
 
 
-def test_a_store_from_an_earlier_release_gains_the_finished_at_index(tmp_path: Path) -> None:
-    path = tmp_path / "fg.db"
-    store = Store(make_engine(f"sqlite:///{path}"))
+def test_a_store_from_an_earlier_release_gains_the_finished_at_index(store_url: str) -> None:
+    store = Store(make_engine(store_url))
     store.create_schema()
     with store.engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_orders_finished_at"))
     store.close()
 
-    reopened = Store(make_engine(f"sqlite:///{path}"))
+    reopened = Store(make_engine(store_url))
     try:
         reopened.create_schema()
         indexes = {i["name"] for i in inspect(reopened.engine).get_indexes("orders")}

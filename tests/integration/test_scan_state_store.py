@@ -3,8 +3,6 @@ that armed a line (so its confirm still counts, with its lot, after the edge com
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from core import commands as cmd
@@ -26,8 +24,8 @@ def commit(store: Store, floor: Floor, *commands: cmd.Command) -> None:
     floor.changes.clear()
 
 
-def test_the_station_operator_and_an_armed_item_scan_survive_a_restart(tmp_path: Path) -> None:
-    store = Store(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
+def test_the_station_operator_and_an_armed_item_scan_survive_a_restart(store_url: str) -> None:
+    store = Store(make_engine(store_url))
     store.create_schema()
     floor = Floor()
     commit(

@@ -22,6 +22,7 @@ from edge import writer as writer_module
 from edge.runtime import retire_finished_orders
 from edge.store import Batch, Store, make_engine
 from edge.writer import Committed, Writer, WriterUnavailable
+from tests.support.seeding import seed, started_writer
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -31,36 +32,6 @@ def open_store(path: Path) -> Store:
     store = Store(make_engine(f"sqlite:///{path}"))
     store.create_schema()
     return store
-
-
-async def started_writer(store: Store, *, inline_commit_rows: int = 500) -> tuple[Writer, asyncio.Task[None]]:
-    loaded = store.load()
-    writer = Writer(
-        store=store,
-        floor=loaded.floor,
-        last_seq=loaded.last_seq,
-        recent_inbound_ids=loaded.recent_inbound_ids,
-        inline_commit_rows=inline_commit_rows,
-    )
-    return writer, asyncio.create_task(writer.run(), name="writer")
-
-
-async def seed(writer: Writer) -> None:
-    await writer.execute(cmd.DefineZone(zone="A"))
-    for n in (1, 2):
-        await writer.execute(
-            cmd.UpsertLocation(code=f"A-0{n}", zone="A", module=f"M{n}", sku=f"SKU-{n}", on_hand=10)
-        )
-    await writer.execute(
-        cmd.ReceiveOrder(
-            order_id="O1",
-            lines=(
-                cmd.NewOrderLine(line_id="L1", sku="SKU-1", qty=2, location="A-01"),
-                cmd.NewOrderLine(line_id="L2", sku="SKU-2", qty=3, location="A-02"),
-            ),
-        )
-    )
-    await writer.execute(cmd.StartOrder(order_id="O1", zone="A", operator="ann"))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -69,8 +68,8 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    store = Store(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
+async def harness(store_url: str) -> AsyncIterator[Harness]:
+    store = Store(make_engine(store_url))
     store.create_schema()
     deliveries = DeliveryStore(store.engine)
     registry = EndpointRegistry()
@@ -97,6 +96,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    store.close()
 
 
 def in_order_per_order(received: list[tuple[str, int, str | None]]) -> bool:

@@ -1,10 +1,9 @@
-"""A real SQLite store and its running writer, on a wall clock the test sets: what the writer stamps on
-what it commits (an order's `finished_at`, an event's `occurred_at`)."""
+"""A real store (SQLite or PostgreSQL) and its running writer, on a wall clock the test sets: what the
+writer stamps on what it commits (an order's `finished_at`, an event's `occurred_at`)."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from edge.store import Store, make_engine
 from edge.writer import Writer
@@ -21,12 +20,12 @@ class SetClock:
 
 
 class ClockedWriter:
-    """The store at `path` (made if missing), read back, and its writer running on `clock`."""
+    """The store at `url` (its tables made if missing), read back, and its writer running on `clock`."""
 
-    def __init__(self, path: Path, now: float) -> None:
-        self.path = path
+    def __init__(self, url: str, now: float) -> None:
+        self.url = url
         self.clock = SetClock(now)
-        self.store = Store(make_engine(f"sqlite:///{path}"))
+        self.store = Store(make_engine(url))
         self.store.create_schema()
         loaded = self.store.load()
         self.writer = Writer(
