@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--flat", type=float, default=0.0, help="seconds flat out before the latency run")
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--store-url", help="an empty database for the edge's store (default: SQLite)")
     args = parser.parse_args()
     # Lines for the presses this probe makes (flat out at most ~5,000/s on this machine), with a margin.
     needed = int(1.5 * (args.duration * args.rate + args.flat * 5000) / args.lines) + 1
@@ -50,7 +51,7 @@ def main() -> None:
         names = modules(args.modules)
         with mosquitto(workdir) as broker:
             http_port = free_port()
-            edge = Edge(site_file(workdir, broker, http_port, names), http_port)
+            edge = Edge(site_file(workdir, broker, http_port, names, store_url=args.store_url), http_port)
             edge.start(workdir / "edge.log")
             try:
                 say(f"seeding {orders} orders x {args.lines} lines")

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bench import dashboard_lag, webhook_drain
 from firmware_sim.loadgen import percentiles_ms
@@ -141,12 +143,27 @@ def mosquitto(workdir: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def without_password(argument: str) -> str:
+    """A command-line argument as the results may show it: a database URL's password hidden."""
+    if "://" not in argument or "@" not in argument:
+        return argument
+    try:
+        return make_url(argument).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<a URL that could not be read>"
+
+
 def modules(count: int) -> list[str]:
     return [f"M{n:05d}" for n in range(1, count + 1)]
 
 
 def site_file(
-    workdir: Path, broker: str, http_port: int, module_names: list[str], extra_locations: int = 0
+    workdir: Path,
+    broker: str,
+    http_port: int,
+    module_names: list[str],
+    extra_locations: int = 0,
+    store_url: str | None = None,
 ) -> Path:
     parts = [
         textwrap.dedent(
@@ -174,6 +191,8 @@ def site_file(
         )
     for n in range(extra_locations):
         parts.append(f'[[locations]]\ncode = "X{n:06d}"\nzone = "Z"\nsku = "SX{n:06d}"\non_hand = 1000\n')
+    if store_url:
+        parts.append(f'[store]\nurl = "{store_url}"\n')
     path = workdir / "site.toml"
     path.write_text("\n".join(parts))
     return path
@@ -525,13 +544,18 @@ def main() -> None:
     parser.add_argument("--skip-dashboard", action="store_true", help="leave out the dashboard phase")
     parser.add_argument("--webhook-backlog", type=int, default=20_000)
     parser.add_argument("--skip-webhooks", action="store_true", help="leave out the webhook drain phase")
+    parser.add_argument(
+        "--store-url",
+        help="the store of the throughput and latency phases, an empty database (e.g. postgresql+psycopg://"
+        "user@host/db); default an SQLite file in the bench's folder. The other phases keep SQLite",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
         args.modules, args.duration, args.orders, args.lines = 200, 8, 60, 50
         args.restart_modules, args.restart_locations, args.restart_orders = 1000, 10_000, 1000
         args.webhook_backlog = 3000
-    command = " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]])
+    command = " ".join([Path(sys.executable).name, "-m", "bench.run", *map(without_password, sys.argv[1:])])
     result: dict[str, Any] = {
         "command": command,
         "machine": machine(),
@@ -555,8 +579,11 @@ def main() -> None:
             result["echo_latency"].update(load.stop())
         with mosquitto(workdir) as broker:
             http_port = free_port()
-            edge = Edge(site_file(workdir, broker, http_port, names), http_port)
-            say(f"starting the edge with {args.modules} modules")
+            edge = Edge(site_file(workdir, broker, http_port, names, store_url=args.store_url), http_port)
+            say(
+                f"starting the edge with {args.modules} modules"
+                + (" on --store-url" if args.store_url else "")
+            )
             result["edge_start_s"] = round(edge.start(workdir / "edge.log"), 2)
             try:
                 # Enough queued lines that the loaders never run dry: what they can press against the echo,
