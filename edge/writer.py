@@ -131,6 +131,7 @@ class _Pending:
     on_commit: Callable[[], None] | None = None
     outcome: Outcome | None = None
     records: list[EventRecord] = field(default_factory=list)
+    counted: bool = False  # in WriterStats.commands: once, however often it is applied again
 
 
 @dataclass(kw_only=True, slots=True)
@@ -376,6 +377,7 @@ class Writer:
             ),
             reply=None,
             on_commit=pending.on_commit,
+            counted=True,  # it stands in for a command already counted
         )
         applied = self._apply([stand_in], now)
         log.error(
@@ -434,7 +436,9 @@ class Writer:
         applied: list[_Pending] = []
         for index, pending in enumerate(batch):
             command = pending.command
-            self.stats.commands += 1
+            if not pending.counted:
+                pending.counted = True
+                self.stats.commands += 1
             message_id = command.message_id
             if message_id is not None and message_id in self._seen:
                 self.stats.duplicates += 1

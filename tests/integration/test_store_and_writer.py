@@ -214,6 +214,7 @@ async def test_a_crashing_rule_does_not_stop_the_writer_or_lose_the_rest_of_the_
     assert applied.events[-1].type in {"pick.confirmed", "order.zone_completed"}
     assert writer.floor.locations["A-01"].on_hand == 10
     assert writer.stats.failed == 1
+    assert writer.stats.commands == 5 + 2  # the seed's five and these two, each counted once
 
 
 async def test_a_device_message_is_settled_only_after_its_commit_even_when_a_duplicate(

@@ -93,6 +93,7 @@ async def test_a_command_the_store_refuses_is_kept_as_an_exception_and_the_rest_
     assert str(TOO_BIG) in str(kept[0].detail["command"])  # the command itself, to be entered again
     assert kept[0].device == "M2"
     assert writer.stats.unstorable == 1
+    assert writer.stats.commands == 2 + 3  # the fixture's two and these three, each counted once
     assert writer.store_failure is None
     # Its message id is remembered with the exception: a redelivery is a duplicate, not a second exception.
     assert stored(db, "SELECT id FROM inbound_ids WHERE id = 'm-2'") == [("m-2",)]
