@@ -223,6 +223,8 @@ async def test_the_api_answers_a_request_it_set_aside_with_500_naming_the_except
             assert [x["kind"] for x in r.json()] == ["unstorable_command"]
             r = await client.put("/locations/A-01", json={"zone": "A", "on_hand": 1}, headers=headers)
             assert r.status_code == 201, r.text
+            metrics = (await client.get("/metrics", headers=headers)).text.splitlines()
+            assert "floorgate_commands_unstorable_total 1" in metrics
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
