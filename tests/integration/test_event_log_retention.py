@@ -14,15 +14,10 @@ from core import commands as cmd
 from edge.delivery_store import DELIVERED, FAILED, DeliveryStore
 from edge.outbox import Endpoint
 from edge.retention import Retention, delete_old_events, prune_store
-from tests.support.clocked_writer import ClockedWriter
+from tests.support.clocked_writer import KEEP_S, NOW, OLD, ClockedWriter
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-DAY = 86400.0
-NOW = time.time()
-OLD = NOW - 40 * DAY
-KEEP_S = 30 * DAY
 
 
 class Floor(ClockedWriter):

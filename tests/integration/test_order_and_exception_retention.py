@@ -4,7 +4,6 @@ and when."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -14,15 +13,10 @@ from core import commands as cmd
 from core.model import OrderStatus
 from edge.retention import Retention, delete_finished_orders, prune_store
 from edge.store import EXCEPTIONS, LINE_SCANS, LINES, ORDERS, Store, make_engine
-from tests.support.clocked_writer import ClockedWriter
+from tests.support.clocked_writer import DAY, KEEP_S, NOW, OLD, ClockedWriter
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-DAY = 86400.0
-NOW = time.time()
-OLD = NOW - 40 * DAY
-KEEP_S = 30 * DAY
 
 
 class Floor(ClockedWriter):

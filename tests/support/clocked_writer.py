@@ -4,9 +4,16 @@ writer stamps on what it commits (an order's `finished_at`, an event's `occurred
 from __future__ import annotations
 
 import asyncio
+import time
 
 from edge.store import Store, make_engine
 from edge.writer import Writer
+
+# The retention tests' calendar: work done 40 days ago (OLD), kept for 30 days (KEEP_S).
+DAY = 86400.0
+NOW = time.time()
+OLD = NOW - 40 * DAY
+KEEP_S = 30 * DAY
 
 
 class SetClock:
