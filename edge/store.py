@@ -207,7 +207,7 @@ _MESSAGE_CAUSES: tuple[tuple[str, StoreFailure], ...] = (
 )
 # What the driver raises while binding a batch's values, before the database sees them: an integer past
 # 64 bits (OverflowError), text UTF-8 cannot encode (UnicodeEncodeError), a NUL in PostgreSQL text.
-# `Store.commit` catches the same three. And the DB-API's own classes for a refused value, whatever the
+# `Store.commit` catches them too. And the DB-API's own classes for a refused value, whatever the
 # driver: psycopg raises DataError for a NUL in text without a SQLSTATE (it never reaches the server).
 _REFUSED_VALUE_ERRORS = frozenset({"DataError", "IntegrityError"})
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, ValueError, TypeError)
@@ -529,6 +529,14 @@ class Store:
         self._raw: Any = None
         self._inbound_next: int | None = None  # the ring's count of ids remembered, ever (read when needed)
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        # A commit's failures: the database's, and the driver's own while binding the batch's values.
+        self._commit_errors: tuple[type[Exception], ...] = (
+            SQLAlchemyError,
+            self._dbapi_error,
+            *BINDING_ERRORS,
+        )
+        # PostgreSQL: a commit's statements go to the server in one pipeline (see `_pipeline`).
+        self._pipelined = engine.dialect.name == "postgresql"
         self.location = store_location(engine)
         """The SQLite file or the database URL without its password: what messages call the store."""
 
@@ -727,7 +735,7 @@ class Store:
                 self._drop_write_connection(rollback=True)
                 raise
             cursor.close()
-        except (SQLAlchemyError, self._dbapi_error, OverflowError, ValueError, TypeError) as err:
+        except self._commit_errors as err:
             raise self.describe_failure(err, f"committing a batch of {len(batch.events)} events") from err
 
     def _inbound_rows(self, batch: Batch) -> list[dict[str, Any]]:
@@ -773,7 +781,7 @@ class Store:
     def _pipeline(self, raw: Any) -> contextlib.AbstractContextManager[Any]:
         """PostgreSQL: the batch's statements sent together, one round trip to the server instead of one
         each (psycopg's pipeline mode). SQLite runs in the process: nothing to save."""
-        if self.engine.dialect.name == "postgresql":
+        if self._pipelined:
             return cast(contextlib.AbstractContextManager[Any], raw.driver_connection.pipeline())
         return contextlib.nullcontext()
 

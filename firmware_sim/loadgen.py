@@ -4,8 +4,9 @@ Run as its own process (the bench starts several). Each press's latency is taken
 from publishing the button event to the module's next command (the light the edge sent after committing
 the pick) reaching the loader's socket, by the kernel's receive stamp, as a module's own radio would have
 it; and, beside that, to the loader's Python reading it, which adds the loader's own scheduling delays.
-The loader speaks MQTT through the edge's own lean connection (`devices.mqtt_connection`), whose per-message cost is a fraction of paho's, so that the loaders are not
-what the bench measures (the bench shows that against a trivial echo).
+The loader speaks MQTT through the edge's own lean connection (`devices.mqtt_connection`), whose
+per-message cost is a fraction of paho's, so that the loaders are not what the bench measures (the bench
+shows that against a trivial echo).
 
     python -m firmware_sim.loadgen --broker mqtt://127.0.0.1:1883 --site bench --modules M00001-M01000 \
         --rate 250 --duration 30 --out result.json
