@@ -11,11 +11,11 @@ import argparse
 import asyncio
 import json
 
-from devices.mqtt_connection import MqttConnection
-from devices.mqtt_transport import MqttEndpoint
-from devices.mqtt_wire import Publish
-from devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
-from firmware_sim.loadgen import module_names
+from floorgate.devices.mqtt.connection import MqttConnection
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.wire import Publish
+from floorgate.devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
+from floorgate.firmware_sim.loadgen import module_names
 
 
 def light(seq: int) -> bytes:

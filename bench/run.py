@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bench import dashboard_lag, webhook_drain
-from firmware_sim.loadgen import percentiles_ms
+from floorgate.firmware_sim.loadgen import percentiles_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-admin-token"
@@ -208,7 +208,16 @@ class Edge:
     def start(self, log: Path) -> float:
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "--log-level", "WARNING", "run", "--config", str(self.config)],
+            [
+                sys.executable,
+                "-m",
+                "floorgate.edge.cli",
+                "--log-level",
+                "WARNING",
+                "run",
+                "--config",
+                str(self.config),
+            ],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -310,7 +319,7 @@ def run_loaders(
         command = [
             sys.executable,
             "-m",
-            "firmware_sim.loadgen",
+            "floorgate.firmware_sim.loadgen",
             "--broker",
             broker,
             "--site",
@@ -408,9 +417,9 @@ def seed_restart_state(data_dir: Path, modules_count: int, locations: int, order
     """Write the design's restart load straight into a store, through the real writer and floor:
     `locations` locations (the first `modules_count` with a module) and `orders` open orders, each
     started so one bin per order is lit. Returns how many modules are lit."""
-    from core import commands as cmd
-    from edge.store import Store, make_engine
-    from edge.writer import Writer
+    from floorgate.core import commands as cmd
+    from floorgate.edge.store import Store, make_engine
+    from floorgate.edge.writer import Writer
 
     async def seed() -> int:
         store = Store(make_engine(f"sqlite:///{data_dir / 'floorgate.db'}"))
@@ -442,10 +451,17 @@ def seed_restart_state(data_dir: Path, modules_count: int, locations: int, order
 
 async def count_lit(broker: str, lit: int, ready: asyncio.Event, done: asyncio.Event) -> float:
     """The time at which every one of `lit` modules has been sent a lit command (acking each, as modules do)."""
-    from devices.mqtt_connection import MqttConnection
-    from devices.mqtt_transport import MqttEndpoint
-    from devices.mqtt_wire import Publish
-    from devices.ptl.codec import PtlTopic, decode_command, encode_ack, parse_ptl_topic, ptl_filter, ptl_topic
+    from floorgate.devices.mqtt.connection import MqttConnection
+    from floorgate.devices.mqtt.endpoint import MqttEndpoint
+    from floorgate.devices.mqtt.wire import Publish
+    from floorgate.devices.ptl.codec import (
+        PtlTopic,
+        decode_command,
+        encode_ack,
+        parse_ptl_topic,
+        ptl_filter,
+        ptl_topic,
+    )
 
     seen: set[str] = set()
     finished = asyncio.get_running_loop().create_future()

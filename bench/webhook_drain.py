@@ -52,7 +52,7 @@ def measure(
     outage: bool = False,
 ) -> dict[str, Any]:
     from bench import run as harness
-    from edge.webhook_signing import new_secret
+    from floorgate.edge.webhooks.signing import new_secret
 
     names = harness.modules(modules)
     phase_dir = workdir / "webhooks"

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import commands as cmd
-from edge.store import Store, make_engine
-from edge.writer import Writer
+from floorgate.core import commands as cmd
+from floorgate.edge.store import Store, make_engine
+from floorgate.edge.writer import Writer
 
 MODULES = 200
 LINES_PER_ORDER = 50

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from core import commands as cmd
-from core import events as ev
-from core.errors import conflict, invalid, not_found
-from core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, Instruction, LightBin
-from core.model import (
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.errors import conflict, invalid, not_found
+from floorgate.core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, Instruction, LightBin
+from floorgate.core.model import (
     DONE_LINE_STATUSES,
     Device,
     ExceptionStatus,
@@ -35,8 +35,8 @@ from core.model import (
     ZoneRun,
     retirable_statuses,
 )
-from core.packing import PackStations, packs
-from core.zone_scans import ZoneScans
+from floorgate.core.packing import PackStations, packs
+from floorgate.core.zone_scans import ZoneScans
 
 C = TypeVar("C", bound=cmd.Command)
 

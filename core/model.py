@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from core.instructions import Blink
+from floorgate.core.instructions import Blink
 
 
 class OrderStatus(StrEnum):

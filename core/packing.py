@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from core import commands as cmd
-from core import events as ev
-from core.barcodes import split_symbology
-from core.errors import conflict, invalid, not_found
-from core.model import Order, OrderStatus, Station
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.barcodes import split_symbology
+from floorgate.core.errors import conflict, invalid, not_found
+from floorgate.core.model import Order, OrderStatus, Station
 
 if TYPE_CHECKING:
-    from core.floor import Floor, Outcome
+    from floorgate.core.floor import Floor, Outcome
 
 # A reading at or below this (in grams, either sign) means "nothing on the scale": it readies the station
 # for the next weighing. Smaller than any carton, larger than a scale's zero drift.

@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core import commands as cmd
-from core import events as ev
-from core.barcodes import DEFAULT_GRAMMAR, Barcode, CodeKind, ScanGrammar, interpret, normalize_gtin
-from core.errors import CommandRejected
-from core.instructions import ERROR_COLOR, Blink
-from core.model import ItemScan, Location, Order, OrderLine, OrderStatus, Station
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.barcodes import DEFAULT_GRAMMAR, Barcode, CodeKind, ScanGrammar, interpret, normalize_gtin
+from floorgate.core.errors import CommandRejected
+from floorgate.core.instructions import ERROR_COLOR, Blink
+from floorgate.core.model import ItemScan, Location, Order, OrderLine, OrderStatus, Station
 
 if TYPE_CHECKING:
-    from core.floor import Floor, Outcome
+    from floorgate.core.floor import Floor, Outcome
 
 ACTIVE_ORDER = frozenset({OrderStatus.OPEN, OrderStatus.PICKING})
 

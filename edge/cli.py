@@ -1,4 +1,9 @@
-"""The `floorgate` command: demo, run, sim and check-config."""
+"""The `floorgate` command: run and check-config, plus the commands other parts provide (demo, sim).
+
+A command such as `demo` lives with the simulators it runs and is found through the `floorgate.commands`
+entry-point group; it is imported only when it is the command given (or for --help), so `floorgate run`
+never loads simulator code.
+"""
 
 from __future__ import annotations
 
@@ -10,56 +15,74 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from edge import logs
-from edge.config import ConfigError, SiteConfig, load_site
+from floorgate import __version__
+from floorgate.edge import logs
+from floorgate.edge.site import ConfigError, SiteConfig, load_site
 
 log = logging.getLogger("floorgate")
 
 
-def _parser() -> argparse.ArgumentParser:
+PLUGIN_GROUP = "floorgate.commands"
+
+
+class PluginCommand(Protocol):
+    """A subcommand another part of FloorGate provides (an entry point of PLUGIN_GROUP)."""
+
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _plugins(argv: Sequence[str]) -> dict[str, PluginCommand]:
+    """The plugin commands to offer: only the one named in argv, or all of them for help."""
+    found = {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+    chosen = [word for word in argv if word in found][:1]
+    if not chosen and _wants_help(argv):
+        chosen = sorted(found)
+    return {name: found[name].load() for name in chosen}
+
+
+def _wants_help(argv: Sequence[str]) -> bool:
+    return not [word for word in argv if not word.startswith("-")] or any(
+        word in ("-h", "--help") for word in argv
+    )
+
+
+def _parser(plugins: dict[str, PluginCommand]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="floorgate", description="FloorGate: the real-time edge of a warehouse floor."
     )
+    parser.add_argument("--version", action="version", version=f"floorgate {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text for a terminal, json for a log shipper",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser(
-        "demo", help="the whole system on embedded defaults with simulated devices and pickers"
+    for name, plugin in sorted(plugins.items()):
+        plugin.add_arguments(sub.add_parser(name, help=plugin.help, description=plugin.help))
+    run = sub.add_parser(
+        "run",
+        help="run the edge as the site file says",
+        description="Run the edge: its store, the MQTT broker, devices, webhooks and the web server.",
     )
-    demo.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
-    demo.add_argument(
-        "--port", type=int, default=8000, help="HTTP port of the dashboard and API (default 8000)"
-    )
-    demo.add_argument(
-        "--mqtt-port", type=int, default=1883, help="port of the embedded broker (default 1883)"
-    )
-    demo.add_argument(
-        "--data-dir", type=Path, default=Path("data/demo"), help="where the demo's SQLite file lives"
-    )
-    demo.add_argument("--keep-data", action="store_true", help="continue from the last demo's data")
-    demo.add_argument("--seconds-per-pick", type=float, default=0.8)
-    demo.add_argument("--seed", type=int, help="random seed for repeatable pickers and orders")
-    demo.add_argument("--duration", type=float, help="stop by itself after this many seconds")
-
-    run = sub.add_parser("run", help="run the edge as the site file says")
     run.add_argument("--config", type=Path, required=True, help="site file (TOML)")
 
-    sim = sub.add_parser(
-        "sim",
-        help="only the simulated PTL modules, pickers and scanners (codes as `STATION CODE` lines on stdin)",
+    check = sub.add_parser(
+        "check-config",
+        help="validate a site file; errors name the key and the line",
+        description="Validate a site file without starting anything; errors name the key and the line.",
     )
-    sim.add_argument("--config", type=Path, required=True, help="the site file of that edge")
-    sim.add_argument("--broker", help="MQTT broker URL (default: the site file's [mqtt] url)")
-    sim.add_argument("--seconds-per-pick", type=float, default=1.0)
-    sim.add_argument("--short-rate", type=float, default=0.0)
-    sim.add_argument("--mistake-rate", type=float, default=0.0)
-
-    check = sub.add_parser("check-config", help="validate a site file; errors name the key and the line")
-    check.add_argument("path", type=Path)
+    check.add_argument("path", type=Path, help="the site file (TOML)")
     return parser
 
 
@@ -76,34 +99,23 @@ def _remember_signal(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _remember_signal)
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    plugins = _plugins(words)
+    args = _parser(plugins).parse_args(words)
     logs.configure(args.log_level, args.log_format)
     if args.command == "check-config":
         return _check_config(args.path)
-    if args.command == "demo":
-        from edge.demo import DemoOptions, run_demo
-
-        options = DemoOptions(
-            broker=args.broker,
-            http_port=args.port,
-            mqtt_port=args.mqtt_port,
-            data_dir=args.data_dir,
-            keep_data=args.keep_data,
-            seconds_per_pick=args.seconds_per_pick,
-            seed=args.seed,
-            duration=args.duration,
-        )
-        return _run_until_signal(run_demo(options))
-    config = _load_or_explain(args.config)
+    plugin = plugins.get(args.command)
+    if plugin is not None:
+        return plugin.run(args)
+    config = load_or_explain(args.config)
     if config is None:
         return 2
-    if args.command == "run":
-        return _run_until_signal(_run(config))
-    return _run_until_signal(_sim(config, args))
+    return run_until_signal(_run(config))
 
 
 def _check_config(path: Path) -> int:
-    config = _load_or_explain(path)
+    config = load_or_explain(path)
     if config is None:
         return 2
     print(
@@ -121,7 +133,7 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _load_or_explain(path: Path) -> SiteConfig | None:
+def load_or_explain(path: Path) -> SiteConfig | None:
     try:
         return load_site(path)
     except ConfigError as err:
@@ -130,7 +142,7 @@ def _load_or_explain(path: Path) -> SiteConfig | None:
 
 
 async def _run(config: SiteConfig) -> None:
-    from edge.runtime import build, run_edge
+    from floorgate.edge.runtime import build, run_edge
 
     if config.mqtt is None:
         raise SystemExit(
@@ -150,44 +162,6 @@ async def _run(config: SiteConfig) -> None:
 
     parts = await build(config, mqtt=config.mqtt.endpoint())
     await run_edge(parts, on_ready=ready)
-
-
-async def _sim(config: SiteConfig, args: argparse.Namespace) -> None:
-    import random
-
-    from devices.mqtt_transport import MqttEndpoint
-    from firmware_sim.pickers import ANY_COLOR, SimulatedPicker
-    from firmware_sim.ptl_modules import ModuleBank
-
-    if args.broker:
-        endpoint = MqttEndpoint.from_url(args.broker)
-    elif config.mqtt is not None:
-        endpoint = config.mqtt.endpoint()
-    else:
-        raise SystemExit("no broker: pass --broker or give the site file an [mqtt] url")
-    from edge.scanner_wiring import scanner_simulations
-    from firmware_sim.scanner_cli import run_scanner_sims
-
-    modules = [loc.module for loc in config.locations if loc.module]
-    if not modules and not any(station.scanner for station in config.stations):
-        raise SystemExit("the site file declares no locations with a module: nothing to simulate")
-    async with ModuleBank(endpoint, config.site.id, modules) as bank, asyncio.TaskGroup() as tasks:
-        tasks.create_task(run_scanner_sims(scanner_simulations(config)), name="scanners")
-        for zone in config.zones:
-            zone_modules = [loc.module for loc in config.locations if loc.zone == zone.id and loc.module]
-            if zone_modules:
-                picker = SimulatedPicker(
-                    bank,
-                    f"sim-{zone.id}",
-                    zone_modules,
-                    color=ANY_COLOR,
-                    seconds_per_pick=args.seconds_per_pick,
-                    short_rate=args.short_rate,
-                    mistake_rate=args.mistake_rate,
-                    rng=random.Random(),
-                )
-                tasks.create_task(picker.run(), name=f"picker-{zone.id}")
-        log.info("simulating", extra={"modules": len(modules), "broker": endpoint.url})
 
 
 # How long a stop may take before the process gives up waiting for what is stuck, and says what it was.
@@ -211,7 +185,7 @@ def _give_up(work: asyncio.Future[None]) -> None:
     os._exit(1)
 
 
-def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
+def run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
     """Run until done or until SIGINT/SIGTERM, which cancel the work so it shuts down in order.
 
     Some libraries swallow a cancellation that lands while they start up (a broker binding, a client
@@ -253,7 +227,7 @@ def _run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
         if not work.cancelled():
             work.result()
 
-    from edge.runtime import EdgeStartupError
+    from floorgate.edge.runtime import EdgeStartupError
 
     try:
         with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):

@@ -14,24 +14,24 @@ from typing import Any
 
 import uvicorn
 
-from core import commands as cmd
-from devices.mqtt_link import MqttLink
-from devices.mqtt_transport import MqttEndpoint
-from devices.ptl.adapter import PtlAdapter
-from edge.config import SiteConfig
-from edge.delivery_store import DeliveryStore
-from edge.device_types import DeviceContext, StationDevice
-from edge.outbox import Endpoint, EndpointRegistry
-from edge.relay import RetryPolicy, WebhookRelay
-from edge.retention import Retention, prune_store
-from edge.roles import Role
-from edge.station_devices import station_devices
-from edge.store import Loaded, Store, StoreError, make_engine
-from edge.webhooks import WebhookService
-from edge.writer import Writer, WriterUnavailable
-from web.app import create_app
-from web.context import WebContext
-from web.stream import StreamHub
+from floorgate.core import commands as cmd
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.link import MqttLink
+from floorgate.devices.ptl.adapter import PtlAdapter
+from floorgate.edge.site import SiteConfig
+from floorgate.edge.store import Loaded, Store, StoreError, make_engine
+from floorgate.edge.store.retention import Retention, prune_store
+from floorgate.edge.webhooks.deliveries import DeliveryStore
+from floorgate.edge.webhooks.endpoints import WebhookService
+from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
+from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
+from floorgate.edge.wiring.stations import station_devices
+from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.writer import Writer, WriterUnavailable
+from floorgate.web.app import create_app
+from floorgate.web.context import WebContext
+from floorgate.web.roles import Role
+from floorgate.web.stream import StreamHub
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from core.commands import Command, RaiseException
-from core.errors import CommandRejected
-from core.floor import Floor, Outcome
-from core.instructions import Instruction
-from edge.delivery_store import DELIVERIES
-from edge.ids import new_event_id
-from edge.outbox import EndpointRegistry
-from edge.store import Batch, EventRecord, Store, StoreError, StoreFailure, WalCheckpoint, batch_rows
+from floorgate.core.commands import Command, RaiseException
+from floorgate.core.errors import CommandRejected
+from floorgate.core.floor import Floor, Outcome
+from floorgate.core.instructions import Instruction
+from floorgate.edge.store import (
+    Batch,
+    EventRecord,
+    Store,
+    StoreError,
+    StoreFailure,
+    WalCheckpoint,
+    batch_rows,
+)
+from floorgate.edge.store.ids import new_event_id
+from floorgate.edge.webhooks.deliveries import DELIVERIES
+from floorgate.edge.webhooks.outbox import EndpointRegistry
 
 log = logging.getLogger(__name__)
 

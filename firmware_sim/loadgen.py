@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.commands import Button
-from devices.mqtt_connection import MqttConnection, MqttError
-from devices.mqtt_transport import MqttEndpoint
-from devices.mqtt_wire import Publish
-from devices.ptl.codec import (
+from floorgate.core.commands import Button
+from floorgate.devices.mqtt.connection import MqttConnection, MqttError
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.wire import Publish
+from floorgate.devices.ptl.codec import (
     MalformedPayload,
     ModuleEvent,
     PtlTopic,

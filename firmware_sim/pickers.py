@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.commands import Button
-from core.instructions import ERROR_COLOR, Blink
-from devices.mqtt_transport import raise_if_cancelling
-from firmware_sim.ptl_modules import ChangeFeed, ModuleBank, ModuleOffline, ModuleState
+from floorgate.core.commands import Button
+from floorgate.core.instructions import ERROR_COLOR, Blink
+from floorgate.devices.mqtt.endpoint import raise_if_cancelling
+from floorgate.firmware_sim.ptl_modules import ChangeFeed, ModuleBank, ModuleOffline, ModuleState
 
 # A picker who follows every light in the zone, whatever its colour: `floorgate sim` runs one per zone
 # against an edge elsewhere, where nobody tells it which colour the edge gave it.

@@ -20,10 +20,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from core.commands import Button
-from devices.mqtt_transport import InvalidMqttUrl, MqttEndpoint
-from devices.ptl.codec import ModuleCommand
-from firmware_sim.ptl_modules import (
+from floorgate.core.commands import Button
+from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, MqttEndpoint
+from floorgate.devices.ptl.codec import ModuleCommand
+from floorgate.firmware_sim.ptl_modules import (
     CommandOutcome,
     CommandReceipt,
     ModuleBank,

@@ -27,10 +27,10 @@ from typing import Self
 
 import aiomqtt
 
-from core.commands import Button
-from core.instructions import Blink
-from devices.mqtt_transport import MqttEndpoint, make_client, raise_if_cancelling
-from devices.ptl.codec import (
+from floorgate.core.commands import Button
+from floorgate.core.instructions import Blink
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client, raise_if_cancelling
+from floorgate.devices.ptl.codec import (
     MalformedPayload,
     ModuleCommand,
     ModuleEvent,

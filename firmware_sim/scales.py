@@ -29,11 +29,11 @@ from typing import Self
 
 import aiomqtt
 
-from core.commands import ScaleCondition
-from devices.mqtt_transport import MqttEndpoint, make_client, raise_if_cancelling
-from devices.scales import mt_sics, nci, toledo_continuous
-from devices.scales.frames import GRAMS_PER_UNIT
-from devices.scales.mqtt_scale import encode_weight, weight_topic
+from floorgate.core.commands import ScaleCondition
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client, raise_if_cancelling
+from floorgate.devices.scales import mt_sics, nci, toledo_continuous
+from floorgate.devices.scales.frames import GRAMS_PER_UNIT
+from floorgate.devices.scales.mqtt_scale import encode_weight, weight_topic
 
 log = logging.getLogger(__name__)
 

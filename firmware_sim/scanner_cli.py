@@ -16,7 +16,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_sim.scanners import FifoHidScanner, PtySerialScanner
+from floorgate.edge.site import HidScanner, SerialScanner, SiteConfig
+from floorgate.firmware_sim.scanners import FifoHidScanner, PtySerialScanner
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +77,27 @@ async def run_scanner_sims(specs: list[SimulatedScanner]) -> None:
             elif station_id:
                 log.warning("no simulated scanner at that station", extra={"station": station_id})
         await asyncio.Event().wait()
+
+
+def scanner_simulations(config: SiteConfig) -> list[SimulatedScanner]:
+    """What `floorgate sim` plays: a device for each serial and HID scanner of the site file."""
+    specs = []
+    for station in config.stations:
+        spec = station.scanner
+        if isinstance(spec, SerialScanner):
+            specs.append(
+                SimulatedScanner(
+                    station=station.id,
+                    transport="serial",
+                    path=Path(spec.port),
+                    prefix=spec.prefix.encode(),
+                    suffix=spec.suffix.encode(),
+                )
+            )
+        elif isinstance(spec, HidScanner):
+            specs.append(
+                SimulatedScanner(
+                    station=station.id, transport="hid", path=Path(spec.device), layout=spec.layout
+                )
+            )
+    return specs

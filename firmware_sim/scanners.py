@@ -17,8 +17,8 @@ import time
 import tty
 from pathlib import Path
 
-from devices.scanners.hid_decoder import GS
-from devices.scanners.input_event import (
+from floorgate.devices.scanners.hid_decoder import GS
+from floorgate.devices.scanners.input_event import (
     EV_KEY,
     EV_SYN,
     KEY_PRESS,
@@ -28,7 +28,7 @@ from devices.scanners.input_event import (
     at,
     pack,
 )
-from devices.scanners.keyboard_layouts import KEYPAD, Key, KeyboardLayout, Level, layout_named
+from floorgate.devices.scanners.keyboard_layouts import KEYPAD, Key, KeyboardLayout, Level, layout_named
 
 
 class ScannerUnplugged(RuntimeError):

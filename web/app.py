@@ -9,10 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from edge.store import StoreError
-from web.context import WebContext
-from web.contract import invalid_request
-from web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
+from floorgate.edge.store import StoreError
+from floorgate.web.context import WebContext
+from floorgate.web.contract import invalid_request
+from floorgate.web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
 STATIC = Path(__file__).parent / "static"
 # What a client is told to wait before trying again while the store cannot write.

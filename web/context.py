@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.roles import Role
-from edge.store import Store
-from edge.webhooks import WebhookService
-from edge.writer import Writer
-from web.stream import StreamHub
+from floorgate.edge.store import Store
+from floorgate.edge.webhooks.endpoints import WebhookService
+from floorgate.edge.writer import Writer
+from floorgate.web.roles import Role
+from floorgate.web.stream import StreamHub
 
 
 @dataclass(kw_only=True)

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from edge.roles import Permission, Role
-from web.context import WebContext
+from floorgate.web.context import WebContext
+from floorgate.web.roles import Permission, Role
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.floor import Floor
-from core.model import ExceptionStatus, OrderStatus
-from edge.writer import Committed
-from web.kpis import KpiTracker
-from web.views import (
+from floorgate.core.floor import Floor
+from floorgate.core.model import ExceptionStatus, OrderStatus
+from floorgate.edge.writer import Committed
+from floorgate.web.kpis import KpiTracker
+from floorgate.web.views import (
     device_view,
     event_view,
     exception_view,

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from core.floor import Floor
-from core.model import Device, FloorException, Light, Order, Station
-from core.packing import PackStationState
-from edge.store import EventRecord
+from floorgate.core.floor import Floor
+from floorgate.core.model import Device, FloorException, Light, Order, Station
+from floorgate.core.packing import PackStationState
+from floorgate.edge.store import EventRecord
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
-from core.commands import Command, PressButton, RecordDeviceFault, ReportDeviceStatus
-from core.instructions import Instruction
-from devices.mqtt_link import InboundMessage, LinkDown, MqttLink
-from devices.ptl.codec import (
+from floorgate.core.commands import Command, PressButton, RecordDeviceFault, ReportDeviceStatus
+from floorgate.core.instructions import Instruction
+from floorgate.devices.mqtt.link import InboundMessage, LinkDown, MqttLink
+from floorgate.devices.ptl.codec import (
     MalformedPayload,
     PtlTopic,
     decode_ack,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from core.commands import Button
-from core.instructions import Blink, ClearBin, Instruction, LightBin
-from devices.json_payload import UnreadablePayload, is_text, json_object
+from floorgate.core.commands import Button
+from floorgate.core.instructions import Blink, ClearBin, Instruction, LightBin
+from floorgate.devices.json_payload import UnreadablePayload, is_text, json_object
 
 
 class PtlTopic(StrEnum):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
-from core.commands import ScaleCondition
+from floorgate.core.commands import ScaleCondition
 
 # Exact factors (international avoirdupois pound 0.45359237 kg by definition, ounce = pound / 16, troy
 # ounce 31.1034768 g, pennyweight = troy ounce / 20, carat 0.2 g, short ton 2000 lb): Decimal keeps

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from core.commands import RecordDeviceFault, RecordWeight, ScaleCondition
-from devices.json_payload import UnreadablePayload, is_text, json_object
-from devices.mqtt_link import InboundMessage, MqttLink
-from devices.ptl.adapter import Submit
-from devices.scales.stability import StabilityDetector, StabilityPolicy
+from floorgate.core.commands import RecordDeviceFault, RecordWeight, ScaleCondition
+from floorgate.devices.json_payload import UnreadablePayload, is_text, json_object
+from floorgate.devices.mqtt.link import InboundMessage, MqttLink
+from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.scales.stability import StabilityDetector, StabilityPolicy
 
 logger = logging.getLogger(__name__)
 

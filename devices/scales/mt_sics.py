@@ -11,8 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from types import MappingProxyType
 
-from core.commands import ScaleCondition
-from devices.scales.frames import (
+from floorgate.core.commands import ScaleCondition
+from floorgate.devices.scales.frames import (
     Frame,
     Garbage,
     Reading,

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.commands import ScaleCondition
-from devices.scales.frames import (
+from floorgate.core.commands import ScaleCondition
+from floorgate.devices.scales.frames import (
     Frame,
     Garbage,
     Reading,

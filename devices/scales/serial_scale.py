@@ -23,12 +23,12 @@ from types import MappingProxyType
 
 import serial
 
-from core.commands import RecordWeight, ReportDeviceStatus
-from devices.mqtt_link import Backoff
-from devices.ptl.adapter import Submit
-from devices.scales import mt_sics, nci, toledo_continuous
-from devices.scales.frames import Frame, Garbage, Reading, Reply
-from devices.scales.stability import StabilityDetector, StabilityPolicy
+from floorgate.core.commands import RecordWeight, ReportDeviceStatus
+from floorgate.devices.mqtt.link import Backoff
+from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.scales import mt_sics, nci, toledo_continuous
+from floorgate.devices.scales.frames import Frame, Garbage, Reading, Reply
+from floorgate.devices.scales.stability import StabilityDetector, StabilityPolicy
 
 logger = logging.getLogger(__name__)
 

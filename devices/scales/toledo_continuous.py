@@ -15,8 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
-from core.commands import ScaleCondition
-from devices.scales.frames import Frame, Garbage, Reading, to_grams
+from floorgate.core.commands import ScaleCondition
+from floorgate.devices.scales.frames import Frame, Garbage, Reading, to_grams
 
 STX = 0x02
 CR = 0x0D

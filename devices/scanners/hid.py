@@ -14,11 +14,11 @@ import stat
 
 import evdev
 
-from devices.ptl.adapter import Submit
-from devices.scanners.hid_decoder import DEFAULT_MAX_GAP, HidDecoder
-from devices.scanners.input_event import key_events, unpack
-from devices.scanners.keyboard_layouts import layout_named
-from devices.scanners.stream_device import OpenDevice, StreamScanner, read_available
+from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.scanners.hid_decoder import DEFAULT_MAX_GAP, HidDecoder
+from floorgate.devices.scanners.input_event import key_events, unpack
+from floorgate.devices.scanners.keyboard_layouts import layout_named
+from floorgate.devices.scanners.stream_device import OpenDevice, StreamScanner, read_available
 
 
 class HidScannerAdapter(StreamScanner):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devices.scanners.input_event import KEY_PRESS, KEY_RELEASE, KEY_REPEAT, KeyEvent
-from devices.scanners.keyboard_layouts import KEYPAD_DIGITS, Key, KeyboardLayout
+from floorgate.devices.scanners.input_event import KEY_PRESS, KEY_RELEASE, KEY_REPEAT, KeyEvent
+from floorgate.devices.scanners.keyboard_layouts import KEYPAD_DIGITS, Key, KeyboardLayout
 
 GS = "\x1d"
 DEFAULT_MAX_GAP = 0.2

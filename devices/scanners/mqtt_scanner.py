@@ -12,10 +12,10 @@ import json
 import logging
 from collections.abc import Mapping
 
-from core.commands import RecordDeviceFault, RecordScan, ReportDeviceStatus
-from devices.json_payload import UnreadablePayload, is_text, json_object
-from devices.mqtt_link import InboundMessage, MqttLink
-from devices.ptl.adapter import Submit
+from floorgate.core.commands import RecordDeviceFault, RecordScan, ReportDeviceStatus
+from floorgate.devices.json_payload import UnreadablePayload, is_text, json_object
+from floorgate.devices.mqtt.link import InboundMessage, MqttLink
+from floorgate.devices.ptl.adapter import Submit
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import termios
 
 import serial
 
-from devices.ptl.adapter import Submit
-from devices.scanners.serial_framing import Garbage, Scan, SerialFramer, SerialFraming
-from devices.scanners.stream_device import OpenDevice, StreamScanner
+from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.scanners.serial_framing import Garbage, Scan, SerialFramer, SerialFraming
+from floorgate.devices.scanners.stream_device import OpenDevice, StreamScanner
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.commands import RecordScan, ReportDeviceStatus
-from devices.mqtt_link import Backoff
-from devices.ptl.adapter import Submit
+from floorgate.core.commands import RecordScan, ReportDeviceStatus
+from floorgate.devices.mqtt.link import Backoff
+from floorgate.devices.ptl.adapter import Submit
 
 logger = logging.getLogger(__name__)
 

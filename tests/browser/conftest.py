@@ -11,7 +11,7 @@ import aiomqtt
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from devices.mqtt_transport import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
 
 # Fixtures shared with the e2e tier (listed in __all__ so pytest and the linters see them used).
 from tests.e2e.conftest import MODULES, bank, site

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devices.mqtt_transport import MqttEndpoint
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
 from tests.support.postgres import PostgresServer

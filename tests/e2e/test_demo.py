@@ -42,7 +42,7 @@ def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp
             [
                 sys.executable,
                 "-m",
-                "edge.cli",
+                "floorgate.edge.cli",
                 "demo",
                 "--port",
                 str(http_port),

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.commands import Button
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core.commands import Button
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
 from tests.support.mqtt_observer import MqttObserver
@@ -283,7 +283,7 @@ def test_a_broken_site_file_is_refused_naming_the_key_and_the_line(tmp_path: Pat
     site = tmp_path / "site.toml"
     site.write_text('[site]\nid = "dc1"\n\n[edge]\nid = "e1"\n\n[http]\nport = "eighty"\n')
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "check-config", str(site)],
+        [sys.executable, "-m", "floorgate.edge.cli", "check-config", str(site)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -292,7 +292,7 @@ def test_a_broken_site_file_is_refused_naming_the_key_and_the_line(tmp_path: Pat
     assert result.returncode == 2
     assert f"{site}:8: http.port" in result.stderr
     run = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(site)],
+        [sys.executable, "-m", "floorgate.edge.cli", "run", "--config", str(site)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -324,7 +324,7 @@ async def test_floorgate_sim_picks_orders_on_an_edge_running_elsewhere(
         [
             sys.executable,
             "-m",
-            "edge.cli",
+            "floorgate.edge.cli",
             "sim",
             "--config",
             str(edge.config_path),
@@ -368,7 +368,7 @@ def test_an_http_port_in_use_is_a_clear_error_not_a_traceback(
         )
         edge.write_config()
         result = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(edge.config_path)],
+            [sys.executable, "-m", "floorgate.edge.cli", "run", "--config", str(edge.config_path)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -47,7 +47,7 @@ async def test_floorgate_sim_types_a_scan_into_its_serial_scanner_and_the_edge_s
             [
                 sys.executable,
                 "-m",
-                "edge.cli",
+                "floorgate.edge.cli",
                 "sim",
                 "--config",
                 str(edge.config_path),

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from core.commands import Button
-from devices.mqtt_transport import MqttEndpoint
-from firmware_sim.ptl_modules import ModuleBank
-from firmware_sim.scanners import PtySerialScanner
+from floorgate.core.commands import Button
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.firmware_sim.ptl_modules import ModuleBank
+from floorgate.firmware_sim.scanners import PtySerialScanner
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
 from tests.support.waiting import wait_until

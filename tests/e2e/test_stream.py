@@ -8,8 +8,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from core.commands import Button
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core.commands import Button
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.e2e.test_pick_to_light_flow import ORDER, seed_master_data
 from tests.support.edge_process import TOKENS, EdgeProcess
 from tests.support.waiting import wait_until

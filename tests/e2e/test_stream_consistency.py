@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.commands import Button
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core.commands import Button
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.e2e.test_pick_to_light_flow import seed_master_data
 from tests.support.edge_process import TOKENS, EdgeProcess
 from tests.support.stream_mirror import SilentClient, StreamMirror

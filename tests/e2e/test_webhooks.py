@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.commands import Button
-from edge.webhook_signing import new_secret
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core.commands import Button
+from floorgate.edge.webhooks.signing import new_secret
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.e2e.test_pick_to_light_flow import ORDER, seed_master_data
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from core.commands import Button
-from devices.mqtt_transport import MqttEndpoint
-from firmware_sim.ptl_modules import ModuleBank, ModuleOffline
+from floorgate.core.commands import Button
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.firmware_sim.ptl_modules import ModuleBank, ModuleOffline
 from tests.support.broker_gate import BrokerGate
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess

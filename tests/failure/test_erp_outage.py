@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from devices.mqtt_transport import MqttEndpoint
-from edge.webhook_signing import new_secret
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.edge.webhooks.signing import new_secret
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto, free_port, port_open
 from tests.support.edge_process import EdgeProcess, webhook_site
 from tests.support.floor_script import (

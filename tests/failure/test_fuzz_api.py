@@ -30,18 +30,18 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import checks as st_checks
 from schemathesis.python import asgi as schemathesis_asgi
 
-from core import commands as cmd
-from edge.delivery_store import DeliveryStore
-from edge.outbox import EndpointRegistry
-from edge.relay import WebhookRelay
-from edge.roles import Role
-from edge.store import Store, make_engine
-from edge.webhooks import WebhookService
-from edge.writer import Writer
-from web.app import create_app
-from web.context import WebContext
-from web.contract import SQL_INT_MAX
-from web.stream import StreamHub
+from floorgate.core import commands as cmd
+from floorgate.edge.store import Store, make_engine
+from floorgate.edge.webhooks.deliveries import DeliveryStore
+from floorgate.edge.webhooks.endpoints import WebhookService
+from floorgate.edge.webhooks.outbox import EndpointRegistry
+from floorgate.edge.webhooks.relay import WebhookRelay
+from floorgate.edge.writer import Writer
+from floorgate.web.app import create_app
+from floorgate.web.context import WebContext
+from floorgate.web.contract import SQL_INT_MAX
+from floorgate.web.roles import Role
+from floorgate.web.stream import StreamHub
 
 pytestmark = pytest.mark.failure
 

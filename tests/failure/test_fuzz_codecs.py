@@ -28,20 +28,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from core.barcodes import MAX_CODE_CHARS, CodeKind, interpret
-from core.commands import Button
-from core.instructions import Blink, ClearBin, LightBin
-from devices.json_payload import is_text
-from devices.ptl import codec as ptl
-from devices.scales import mt_sics, nci, toledo_continuous
-from devices.scales.frames import GRAMS_PER_UNIT, Garbage, Reading, Reply, to_grams
-from devices.scales.mqtt_scale import MalformedWeight, decode_weight, encode_weight
-from devices.scales.serial_scale import PROTOCOLS, FrameReader
-from devices.scanners import serial_framing
-from devices.scanners.hid_decoder import HidDecoder
-from devices.scanners.input_event import KEY_PRESS, KEY_RELEASE, KeyEvent, key_events, unpack
-from devices.scanners.keyboard_layouts import KEYPAD_DIGITS, LAYOUTS, Key, Level, layout_named
-from devices.scanners.mqtt_scanner import MalformedScan, decode_scan, encode_scan
+from floorgate.core.barcodes import MAX_CODE_CHARS, CodeKind, interpret
+from floorgate.core.commands import Button
+from floorgate.core.instructions import Blink, ClearBin, LightBin
+from floorgate.devices.json_payload import is_text
+from floorgate.devices.ptl import codec as ptl
+from floorgate.devices.scales import mt_sics, nci, toledo_continuous
+from floorgate.devices.scales.frames import GRAMS_PER_UNIT, Garbage, Reading, Reply, to_grams
+from floorgate.devices.scales.mqtt_scale import MalformedWeight, decode_weight, encode_weight
+from floorgate.devices.scales.serial_scale import PROTOCOLS, FrameReader
+from floorgate.devices.scanners import serial_framing
+from floorgate.devices.scanners.hid_decoder import HidDecoder
+from floorgate.devices.scanners.input_event import KEY_PRESS, KEY_RELEASE, KeyEvent, key_events, unpack
+from floorgate.devices.scanners.keyboard_layouts import KEYPAD_DIGITS, LAYOUTS, Key, Level, layout_named
+from floorgate.devices.scanners.mqtt_scanner import MalformedScan, decode_scan, encode_scan
 
 pytestmark = pytest.mark.failure
 

@@ -26,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
-from core import commands as cmd
-from devices.mqtt_link import Delivery, InboundMessage, MessageHandler, MqttLink
-from devices.mqtt_transport import MqttEndpoint
-from devices.ptl.adapter import PtlAdapter
-from devices.ptl.codec import (
+from floorgate.core import commands as cmd
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.link import Delivery, InboundMessage, MessageHandler, MqttLink
+from floorgate.devices.ptl.adapter import PtlAdapter
+from floorgate.devices.ptl.codec import (
     MalformedPayload,
     PtlTopic,
     decode_ack,
@@ -39,23 +39,23 @@ from devices.ptl.codec import (
     ptl_filter,
     ptl_topic,
 )
-from devices.scales.mqtt_scale import (
+from floorgate.devices.scales.mqtt_scale import (
     MalformedWeight,
     MqttScaleAdapter,
     decode_weight,
     weight_filter,
     weight_topic,
 )
-from devices.scanners.mqtt_scanner import (
+from floorgate.devices.scanners.mqtt_scanner import (
     MalformedScan,
     MqttScannerAdapter,
     decode_scan,
     scanner_filter,
     scanner_topic,
 )
-from edge.store import Store, make_engine
-from edge.writer import Writer
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.edge.store import Store, make_engine
+from floorgate.edge.writer import Writer
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
 from tests.support.mqtt_observer import MqttObserver

@@ -32,17 +32,25 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from core import commands as cmd
-from core.commands import Button
-from devices.mqtt_transport import MqttEndpoint
-from edge.config import ConfigError, parse_site
-from edge.delivery_store import DELIVERED, DeliveryStore
-from edge.outbox import Endpoint, EndpointRegistry
-from edge.relay import RetryPolicy, WebhookRelay
-from edge.store import Batch, Store, StoreError, StoreFailure, describe_failure, failure_cause, make_engine
-from edge.webhook_signing import new_secret
-from edge.writer import Writer, WriterUnavailable
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core import commands as cmd
+from floorgate.core.commands import Button
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.edge.site import ConfigError, parse_site
+from floorgate.edge.store import (
+    Batch,
+    Store,
+    StoreError,
+    StoreFailure,
+    describe_failure,
+    failure_cause,
+    make_engine,
+)
+from floorgate.edge.webhooks.deliveries import DELIVERED, DeliveryStore
+from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
+from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
+from floorgate.edge.webhooks.signing import new_secret
+from floorgate.edge.writer import Writer, WriterUnavailable
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import TOKENS, EdgeProcess
 from tests.support.waiting import wait_until

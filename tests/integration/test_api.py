@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from core import commands as cmd
-from edge.roles import Role
-from edge.store import Store, make_engine
-from edge.writer import Writer
-from web.app import create_app
-from web.context import WebContext
-from web.stream import StreamHub
+from floorgate.core import commands as cmd
+from floorgate.edge.store import Store, make_engine
+from floorgate.edge.writer import Writer
+from floorgate.web.app import create_app
+from floorgate.web.context import WebContext
+from floorgate.web.roles import Role
+from floorgate.web.stream import StreamHub
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import event
 
-from core import commands as cmd
-from edge.delivery_store import DELIVERED, FAILED, DeliveryStore
-from edge.outbox import Endpoint
-from edge.retention import Retention, delete_old_events, prune_store
+from floorgate.core import commands as cmd
+from floorgate.edge.store.retention import Retention, delete_old_events, prune_store
+from floorgate.edge.webhooks.deliveries import DELIVERED, FAILED, DeliveryStore
+from floorgate.edge.webhooks.outbox import Endpoint
 from tests.support.clocked_writer import KEEP_S, NOW, OLD, ClockedWriter
 from tests.support.waiting import wait_until
 

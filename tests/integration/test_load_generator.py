@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.run import echo_baseline, modules
-from firmware_sim.loadgen import SO_TIMESTAMPNS, StampedSocket
+from floorgate.firmware_sim.loadgen import SO_TIMESTAMPNS, StampedSocket
 from tests.support.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration

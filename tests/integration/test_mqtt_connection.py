@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from devices.mqtt_connection import ConnectionLost, MqttConnection, MqttError, MqttRefused
-from devices.mqtt_transport import MqttEndpoint
-from devices.mqtt_wire import (
+from floorgate.devices.mqtt.connection import ConnectionLost, MqttConnection, MqttError, MqttRefused
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.wire import (
     PINGRESP,
     SUBACK_FAILURE,
     PacketReader,
@@ -668,7 +668,7 @@ async def test_garbage_after_connack_aborts_naming_the_problem_and_nothing_escap
     garbage: bytes, problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     inbox = Inbox()
-    with loop_errors() as errors, caplog.at_level(logging.ERROR, logger="devices.mqtt_connection"):
+    with loop_errors() as errors, caplog.at_level(logging.ERROR, logger="floorgate.devices.mqtt.connection"):
         async with FakeBroker(after_connack=garbage) as broker:
             try:
                 connection = await MqttConnection.open(

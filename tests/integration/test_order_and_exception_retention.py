@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from core import commands as cmd
-from core.model import OrderStatus
-from edge.retention import Retention, delete_finished_orders, prune_store
-from edge.store import EXCEPTIONS, LINE_SCANS, LINES, ORDERS, Store, make_engine
+from floorgate.core import commands as cmd
+from floorgate.core.model import OrderStatus
+from floorgate.edge.store import EXCEPTIONS, LINE_SCANS, LINES, ORDERS, Store, make_engine
+from floorgate.edge.store.retention import Retention, delete_finished_orders, prune_store
 from tests.support.clocked_writer import DAY, KEEP_S, NOW, OLD, ClockedWriter
 from tests.support.waiting import wait_until
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import select
 
-from core import commands as cmd
-from edge.store import EVENTS, INBOUND, Store, StoreError, StoreFailure, make_engine
-from edge.writer import Writer, WriterUnavailable
+from floorgate.core import commands as cmd
+from floorgate.edge.store import EVENTS, INBOUND, Store, StoreError, StoreFailure, make_engine
+from floorgate.edge.writer import Writer, WriterUnavailable
 from tests.support.postgres import PostgresServer
 from tests.support.seeding import seed, started_writer
 from tests.support.waiting import wait_until

@@ -18,13 +18,20 @@ from typing import TypeVar
 import aiomqtt
 import pytest
 
-from core.commands import Button, Command, PressButton, RecordDeviceFault, ReportDeviceStatus
-from core.instructions import Blink, ClearBin, LightBin
-from devices.mqtt_link import InboundMessage, MqttLink
-from devices.mqtt_transport import MqttEndpoint, make_client
-from devices.ptl.adapter import PtlAdapter
-from devices.ptl.codec import PtlTopic, decode_command, encode_ack, parse_ptl_topic, ptl_filter, ptl_topic
-from edge.embedded_broker import EmbeddedBroker
+from floorgate.core.commands import Button, Command, PressButton, RecordDeviceFault, ReportDeviceStatus
+from floorgate.core.instructions import Blink, ClearBin, LightBin
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.link import InboundMessage, MqttLink
+from floorgate.devices.ptl.adapter import PtlAdapter
+from floorgate.devices.ptl.codec import (
+    PtlTopic,
+    decode_command,
+    encode_ack,
+    parse_ptl_topic,
+    ptl_filter,
+    ptl_topic,
+)
+from floorgate.firmware_sim.demo.broker import EmbeddedBroker
 from tests.support.brokers import Mosquitto, free_port
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
@@ -302,7 +309,7 @@ async def test_a_handler_that_raises_costs_one_message_not_the_link(
     broker_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     submitted = RecordingSubmit(fail_next=1)
-    with caplog.at_level(logging.ERROR, logger="devices.mqtt_link"):
+    with caplog.at_level(logging.ERROR, logger="floorgate.devices.mqtt.link"):
         async with running_edge(broker_url, submitted=submitted) as edge, raw_client(broker_url) as module:
             topic = edge.topic(MODULE, PtlTopic.EVENT)
             await module.publish(topic, b'{"id":"lost","button":"confirm"}', qos=1)
@@ -480,7 +487,7 @@ async def test_link_keeps_retrying_an_absent_broker_logs_it_once_and_runs_once(
     link = MqttLink(
         MqttEndpoint.from_url(f"mqtt://127.0.0.1:{port}"), new_site(), "e", backoff_min=0.02, backoff_max=0.05
     )
-    with caplog.at_level(logging.DEBUG, logger="devices.mqtt_link"):
+    with caplog.at_level(logging.DEBUG, logger="floorgate.devices.mqtt.link"):
         task = asyncio.create_task(link.run())
         try:
             await wait_until(
@@ -511,7 +518,7 @@ async def test_broker_restart_without_state_resubscribes_and_republishes_unacked
     fresh_mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = fresh_mosquitto.url
-    with caplog.at_level(logging.INFO, logger="devices.mqtt_link"):
+    with caplog.at_level(logging.INFO, logger="floorgate.devices.mqtt.link"):
         async with running_edge(url) as edge:
             edge.adapter.send(light(MODULE, 3))
             await wait_until(lambda: edge.adapter.stats.published == 1, what="the cmd published")

@@ -21,12 +21,12 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from core.commands import Button
-from core.instructions import ERROR_COLOR, Blink
-from devices.mqtt_transport import MqttEndpoint, make_client
-from devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
-from firmware_sim.pickers import SimulatedPicker
-from firmware_sim.ptl_modules import ChangeCause, ModuleBank, ModuleState
+from floorgate.core.commands import Button
+from floorgate.core.instructions import ERROR_COLOR, Blink
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
+from floorgate.firmware_sim.pickers import SimulatedPicker
+from floorgate.firmware_sim.ptl_modules import ChangeCause, ModuleBank, ModuleState
 from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
@@ -514,7 +514,7 @@ async def test_the_cli_prints_cmds_and_typed_presses_and_stops_cleanly_on_ctrl_c
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "firmware_sim.ptl_cli",
+        "floorgate.firmware_sim.ptl_cli",
         "--broker",
         mosquitto.url,
         "--site",

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from core.commands import Command, RecordWeight, ReportDeviceStatus, ScaleCondition
-from devices.mqtt_link import MqttLink
-from devices.mqtt_transport import MqttEndpoint
-from devices.scales.serial_scale import SerialScaleAdapter
-from devices.scales.stability import StabilityMode, StabilityPolicy
-from edge.config import parse_site
-from edge.device_types import DeviceContext
-from edge.scale_wiring import scale_devices
-from firmware_sim.scales import Platform, PtyScale
+from floorgate.core.commands import Command, RecordWeight, ReportDeviceStatus, ScaleCondition
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.link import MqttLink
+from floorgate.devices.scales.serial_scale import SerialScaleAdapter
+from floorgate.devices.scales.stability import StabilityMode, StabilityPolicy
+from floorgate.edge.site import parse_site
+from floorgate.edge.wiring.scales import scale_devices
+from floorgate.edge.wiring.types import DeviceContext
+from floorgate.firmware_sim.scales import Platform, PtyScale
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -92,7 +92,7 @@ async def rig(
 
 def exact(grams: float, protocol: str) -> float:
     """The weight as the simulated display rounds it, in grams (what the adapter must submit)."""
-    from devices.scales.frames import GRAMS_PER_UNIT
+    from floorgate.devices.scales.frames import GRAMS_PER_UNIT
 
     unit, division = UNITS[protocol]
     value = (Decimal(repr(grams)) / GRAMS_PER_UNIT[unit] / division).to_integral_value() * division

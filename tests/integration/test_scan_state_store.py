@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import commands as cmd
-from core import events as ev
-from core.floor import Floor
-from core.model import ItemScan
-from edge.store import Store, batch_rows, make_engine
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.floor import Floor
+from floorgate.core.model import ItemScan
+from floorgate.edge.store import Store, batch_rows, make_engine
 
 pytestmark = pytest.mark.integration
 

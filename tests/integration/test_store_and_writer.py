@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from core import commands as cmd
-from core.errors import CommandRejected
-from core.instructions import ClearBin, LightBin
-from core.model import LineStatus, OrderStatus
-from edge import store as store_module
-from edge import writer as writer_module
-from edge.runtime import retire_finished_orders
-from edge.store import Batch, Store, make_engine
-from edge.writer import Committed, Writer, WriterUnavailable
+from floorgate.core import commands as cmd
+from floorgate.core.errors import CommandRejected
+from floorgate.core.instructions import ClearBin, LightBin
+from floorgate.core.model import LineStatus, OrderStatus
+from floorgate.edge import store as store_module
+from floorgate.edge import writer as writer_module
+from floorgate.edge.runtime import retire_finished_orders
+from floorgate.edge.store import Batch, Store, make_engine
+from floorgate.edge.writer import Committed, Writer, WriterUnavailable
 from tests.support.seeding import seed, started_writer
 from tests.support.waiting import wait_until
 
@@ -536,7 +536,7 @@ def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_o
     # reports what it copied, and the log says why the sync did not happen.
     db.unlink()
     _remembered(store, ["c"], 3.0)
-    with caplog.at_level(logging.WARNING, logger="edge.store"):
+    with caplog.at_level(logging.WARNING, logger="floorgate.edge.store"):
         assert store.checkpoint(flush=True).log_pages > 0
     assert "could not sync the database file after a checkpoint" in caplog.text
     assert str(db) in caplog.records[-1].__dict__["store"]

@@ -15,16 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import commands as cmd
-from core.floor import Floor, Outcome
-from core.model import ExceptionStatus
-from edge.roles import Role
-from edge.store import Store, StoreError, StoreFailure, make_engine
-from edge.writer import CommandUnstorable, Writer
+from floorgate.core import commands as cmd
+from floorgate.core.floor import Floor, Outcome
+from floorgate.core.model import ExceptionStatus
+from floorgate.edge.store import Store, StoreError, StoreFailure, make_engine
+from floorgate.edge.writer import CommandUnstorable, Writer
+from floorgate.web.app import create_app
+from floorgate.web.context import WebContext
+from floorgate.web.roles import Role
+from floorgate.web.stream import StreamHub
 from tests.support.waiting import wait_until
-from web.app import create_app
-from web.context import WebContext
-from web.stream import StreamHub
 
 pytestmark = pytest.mark.integration
 

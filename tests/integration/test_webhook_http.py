@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.webhook_http import HttpFailure, KeepAliveClient, needs_httpx
+from floorgate.edge.webhooks.http import HttpFailure, KeepAliveClient, needs_httpx
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from core import commands as cmd
-from edge.delivery_store import DeliveryStore
-from edge.outbox import Endpoint, EndpointRegistry
-from edge.relay import RetryPolicy, WebhookRelay
-from edge.store import Store, make_engine
-from edge.webhook_signing import new_secret
-from edge.webhooks import WebhookService
-from edge.writer import Writer
+from floorgate.core import commands as cmd
+from floorgate.edge.store import Store, make_engine
+from floorgate.edge.webhooks.deliveries import DeliveryStore
+from floorgate.edge.webhooks.endpoints import WebhookService
+from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
+from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
+from floorgate.edge.webhooks.signing import new_secret
+from floorgate.edge.writer import Writer
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import Reply, Request, WebhookReceiver, refuse_first
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from edge.store import Store, make_engine
-from edge.writer import Writer
+from floorgate.edge.store import Store, make_engine
+from floorgate.edge.writer import Writer
 
 # The retention tests' calendar: work done 40 days ago (OLD), kept for 30 days (KEEP_S).
 DAY = 86400.0

@@ -95,7 +95,7 @@ class EdgeProcess:
             [
                 sys.executable,
                 "-m",
-                "edge.cli",
+                "floorgate.edge.cli",
                 "--log-format",
                 "json",
                 "run",

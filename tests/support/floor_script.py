@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 
-from core.commands import Button
-from devices.ptl.codec import ModuleEvent, PtlTopic, encode_event, ptl_topic
-from firmware_sim.pickers import ANY_COLOR, SimulatedPicker
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core.commands import Button
+from floorgate.devices.ptl.codec import ModuleEvent, PtlTopic, encode_event, ptl_topic
+from floorgate.firmware_sim.pickers import ANY_COLOR, SimulatedPicker
+from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.edge_process import TOKENS, EdgeProcess
 from tests.support.mqtt_observer import MqttObserver
 from tests.support.waiting import wait_until

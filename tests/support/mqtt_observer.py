@@ -10,7 +10,7 @@ from typing import Any
 
 import aiomqtt
 
-from devices.mqtt_transport import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
 
 
 @dataclass(frozen=True)

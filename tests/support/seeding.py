@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from core import commands as cmd
-from edge.store import Store
-from edge.writer import Writer
+from floorgate.core import commands as cmd
+from floorgate.edge.store import Store
+from floorgate.edge.writer import Writer
 
 
 async def started_writer(store: Store, *, inline_commit_rows: int = 500) -> tuple[Writer, asyncio.Task[None]]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.barcodes import (
+from floorgate.core.barcodes import (
     Barcode,
     CodeKind,
     ScanGrammar,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.scanners.hid_decoder import GS, HidDecoder
-from devices.scanners.input_event import (
+from floorgate.devices.scanners.hid_decoder import GS, HidDecoder
+from floorgate.devices.scanners.input_event import (
     EV_KEY,
     EV_MSC,
     EV_SYN,
@@ -22,8 +22,17 @@ from devices.scanners.input_event import (
     pack,
     unpack,
 )
-from devices.scanners.keyboard_layouts import DE, FR, LAYOUTS, UK, US, Key, KeyboardLayout, layout_named
-from firmware_sim.scanners import keystrokes
+from floorgate.devices.scanners.keyboard_layouts import (
+    DE,
+    FR,
+    LAYOUTS,
+    UK,
+    US,
+    Key,
+    KeyboardLayout,
+    layout_named,
+)
+from floorgate.firmware_sim.scanners import keystrokes
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.kpis import MIN_SPAN_S, UNKNOWN_PICKER, KpiTracker
+from floorgate.web.kpis import MIN_SPAN_S, UNKNOWN_PICKER, KpiTracker
 
 pytestmark = pytest.mark.unit
 

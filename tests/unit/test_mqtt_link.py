@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from devices.mqtt_link import Backoff, LinkDown, MqttLink
-from devices.mqtt_transport import MqttEndpoint
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.link import Backoff, LinkDown, MqttLink
 
 pytestmark = pytest.mark.unit
 

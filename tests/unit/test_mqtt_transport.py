@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devices.mqtt_transport import InvalidMqttUrl, MqttEndpoint
+from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, MqttEndpoint
 
 pytestmark = pytest.mark.unit
 
@@ -112,7 +112,7 @@ async def test_a_reconnect_loop_stops_when_its_cancellation_surfaces_as_an_mqtt_
 
     import aiomqtt
 
-    from devices.mqtt_transport import raise_if_cancelling
+    from floorgate.devices.mqtt.endpoint import raise_if_cancelling
 
     reconnects = 0
 

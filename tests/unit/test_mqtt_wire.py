@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.mqtt_wire import (
+from floorgate.devices.mqtt.wire import (
     DISCONNECT,
     MAX_REMAINING_LENGTH,
     PINGREQ,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import commands as cmd
-from core.errors import CommandRejected, RejectionKind
-from core.floor import Floor
-from core.instructions import LightBin
-from core.model import OrderStatus, RetiredOrder
+from floorgate.core import commands as cmd
+from floorgate.core.errors import CommandRejected, RejectionKind
+from floorgate.core.floor import Floor
+from floorgate.core.instructions import LightBin
+from floorgate.core.model import OrderStatus, RetiredOrder
 from tests.unit.test_pick_to_light import NOW, make_floor, press, receive
 
 pytestmark = pytest.mark.unit

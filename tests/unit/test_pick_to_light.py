@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import commands as cmd
-from core import events as ev
-from core.errors import CommandRejected, RejectionKind
-from core.floor import Floor, Outcome
-from core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, LightBin
-from core.model import LineStatus, OrderStatus
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.errors import CommandRejected, RejectionKind
+from floorgate.core.floor import Floor, Outcome
+from floorgate.core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, LightBin
+from floorgate.core.model import LineStatus, OrderStatus
 
 pytestmark = pytest.mark.unit
 

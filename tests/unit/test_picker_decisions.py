@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.commands import Button
-from firmware_sim.pickers import PickKind, PickPlan, plan_presses
+from floorgate.core.commands import Button
+from floorgate.firmware_sim.pickers import PickKind, PickPlan, plan_presses
 
 pytestmark = pytest.mark.unit
 

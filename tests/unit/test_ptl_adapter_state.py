@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.commands import Command
-from core.instructions import Blink, ClearBin, LightBin
-from devices.mqtt_link import MqttLink
-from devices.mqtt_transport import MqttEndpoint
-from devices.ptl.adapter import PendingAck, PtlAdapter, PtlStats
+from floorgate.core.commands import Command
+from floorgate.core.instructions import Blink, ClearBin, LightBin
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.link import MqttLink
+from floorgate.devices.ptl.adapter import PendingAck, PtlAdapter, PtlStats
 
 pytestmark = pytest.mark.unit
 

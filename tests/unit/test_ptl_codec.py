@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.commands import Button
-from core.instructions import Blink, ClearBin, Instruction, LightBin
-from devices.ptl.codec import (
+from floorgate.core.commands import Button
+from floorgate.core.instructions import Blink, ClearBin, Instruction, LightBin
+from floorgate.devices.ptl.codec import (
     MalformedPayload,
     ModuleCommand,
     ModuleEvent,

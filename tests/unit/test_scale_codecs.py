@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.commands import ScaleCondition
-from devices.scales import mt_sics, nci, toledo_continuous
-from devices.scales.frames import Frame, Garbage, Reading, Reply, to_grams
-from devices.scales.mqtt_scale import MalformedWeight, decode_weight, encode_weight
-from devices.scales.serial_scale import PROTOCOLS, FrameReader, ToledoStream
+from floorgate.core.commands import ScaleCondition
+from floorgate.devices.scales import mt_sics, nci, toledo_continuous
+from floorgate.devices.scales.frames import Frame, Garbage, Reading, Reply, to_grams
+from floorgate.devices.scales.mqtt_scale import MalformedWeight, decode_weight, encode_weight
+from floorgate.devices.scales.serial_scale import PROTOCOLS, FrameReader, ToledoStream
 
 pytestmark = pytest.mark.unit
 

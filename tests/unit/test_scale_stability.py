@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from devices.scales.stability import StabilityDetector, StabilityMode, StabilityPolicy
-from edge.config import MqttScale, SerialScale
-from edge.scale_wiring import MQTT_STABILITY, STABILITY_BY_PROTOCOL, stability_policy
+from floorgate.devices.scales.stability import StabilityDetector, StabilityMode, StabilityPolicy
+from floorgate.edge.site import MqttScale, SerialScale
+from floorgate.edge.wiring.scales import MQTT_STABILITY, STABILITY_BY_PROTOCOL, stability_policy
 
 pytestmark = pytest.mark.unit
 

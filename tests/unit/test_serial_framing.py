@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.scanners.serial_framing import Frame, Garbage, Scan, SerialFramer, SerialFraming
+from floorgate.devices.scanners.serial_framing import Frame, Garbage, Scan, SerialFramer, SerialFraming
 
 pytestmark = pytest.mark.unit
 

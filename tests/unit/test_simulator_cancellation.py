@@ -13,9 +13,9 @@ from types import TracebackType
 
 import pytest
 
-from devices.mqtt_transport import MqttEndpoint
-from firmware_sim import scales
-from firmware_sim.scales import MqttScale, Platform
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.firmware_sim import scales
+from floorgate.firmware_sim.scales import MqttScale, Platform
 
 pytestmark = pytest.mark.unit
 

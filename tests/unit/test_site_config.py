@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge.config import (
+from floorgate.edge.site import (
     ConfigError,
     ConfigProblem,
     HidScanner,
@@ -21,7 +21,7 @@ from edge.config import (
     load_site,
     parse_site,
 )
-from edge.roles import ROLE_PERMISSIONS, Permission, Role
+from floorgate.web.roles import ROLE_PERMISSIONS, Permission, Role
 
 pytestmark = pytest.mark.unit
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from core import commands as cmd
-from core.floor import Floor
-from edge.store import EventRecord
-from edge.writer import Committed
-from web.kpis import KpiTracker
-from web.stream import StreamHub, merge_deltas
+from floorgate.core import commands as cmd
+from floorgate.core.floor import Floor
+from floorgate.edge.store import EventRecord
+from floorgate.edge.writer import Committed
+from floorgate.web.kpis import KpiTracker
+from floorgate.web.stream import StreamHub, merge_deltas
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from edge.relay import RetryPolicy, retry_after_seconds
-from edge.webhook_signing import BadSecret, headers, new_secret, secret_key, signature
+from floorgate.edge.webhooks.relay import RetryPolicy, retry_after_seconds
+from floorgate.edge.webhooks.signing import BadSecret, headers, new_secret, secret_key, signature
 
 pytestmark = pytest.mark.unit
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import commands as cmd
-from core import events as ev
-from core.errors import CommandRejected, RejectionKind
-from core.floor import Floor, Outcome
-from core.model import ExceptionStatus, OrderStatus
-from core.packing import PackPhase
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.errors import CommandRejected, RejectionKind
+from floorgate.core.floor import Floor, Outcome
+from floorgate.core.model import ExceptionStatus, OrderStatus
+from floorgate.core.packing import PackPhase
 
 pytestmark = pytest.mark.unit
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import commands as cmd
-from core import events as ev
-from core.floor import Floor, Outcome
-from core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, LightBin
-from core.model import ExceptionStatus, LineStatus, OrderStatus
+from floorgate.core import commands as cmd
+from floorgate.core import events as ev
+from floorgate.core.floor import Floor, Outcome
+from floorgate.core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, LightBin
+from floorgate.core.model import ExceptionStatus, LineStatus, OrderStatus
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ import re
 
 from fastapi import HTTPException, status
 
-from core.commands import Command
-from core.errors import CommandRejected, RejectionKind
-from edge.writer import Applied, CommandUnstorable, WriterUnavailable
-from web.context import WebContext
+from floorgate.core.commands import Command
+from floorgate.core.errors import CommandRejected, RejectionKind
+from floorgate.edge.writer import Applied, CommandUnstorable, WriterUnavailable
+from floorgate.web.context import WebContext
 
 _STATUS = {
     RejectionKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from core import commands as cmd
-from core.model import ExceptionStatus
-from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, WRITE_REFUSALS
-from web.deps import CanRead, CanResolve, Context
-from web.routes.commands import run
-from web.views import device_view, event_view, exception_view
+from floorgate.core import commands as cmd
+from floorgate.core.model import ExceptionStatus
+from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, WRITE_REFUSALS
+from floorgate.web.deps import CanRead, CanResolve, Context
+from floorgate.web.routes.commands import run
+from floorgate.web.views import device_view, event_view, exception_view
 
 router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
 

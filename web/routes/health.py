@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from fastapi.responses import PlainTextResponse
 
-from core.model import ExceptionStatus
-from edge.store import StoreError, StoreFailure
-from web.context import WebContext
-from web.contract import AUTH_REFUSALS
-from web.deps import CanRead, Context
+from floorgate.core.model import ExceptionStatus
+from floorgate.edge.store import StoreError, StoreFailure
+from floorgate.web.context import WebContext
+from floorgate.web.contract import AUTH_REFUSALS
+from floorgate.web.deps import CanRead, Context
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field
 
-from core import commands as cmd
-from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, Quantity
-from web.deps import CanRead, CanWriteMasterData, Context
-from web.routes.commands import run
-from web.views import location_view
+from floorgate.core import commands as cmd
+from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, Quantity
+from floorgate.web.deps import CanRead, CanWriteMasterData, Context
+from floorgate.web.routes.commands import run
+from floorgate.web.views import location_view
 
 router = APIRouter(tags=["master data"], responses=AUTH_REFUSALS)
 # An upsert answers 201 when it created the record and 200 when it changed an existing one.

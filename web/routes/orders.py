@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
-from core import commands as cmd
-from web.contract import (
+from floorgate.core import commands as cmd
+from floorgate.web.contract import (
     AUTH_REFUSALS,
     BAD_BODY,
     BODY_CONFIG,
@@ -18,9 +18,9 @@ from web.contract import (
     JsonInt,
     refusals,
 )
-from web.deps import CanRead, CanWriteOrders, Context
-from web.routes.commands import run
-from web.views import order_view
+from floorgate.web.deps import CanRead, CanWriteOrders, Context
+from floorgate.web.routes.commands import run
+from floorgate.web.views import order_view
 
 router = APIRouter(tags=["orders"], responses=AUTH_REFUSALS)
 

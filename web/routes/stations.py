@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
-from core import commands as cmd
-from edge.roles import Permission, Role
-from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS
-from web.deps import CanRead, CanWriteOrders, Context, require
-from web.routes.commands import run
-from web.views import station_view
+from floorgate.core import commands as cmd
+from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS
+from floorgate.web.deps import CanRead, CanWriteOrders, Context, require
+from floorgate.web.roles import Permission, Role
+from floorgate.web.routes.commands import run
+from floorgate.web.views import station_view
 
 router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 

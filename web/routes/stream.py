@@ -7,9 +7,9 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from edge.roles import Permission
-from web.deps import role_for
-from web.stream import cancel_quietly, merge_deltas
+from floorgate.web.deps import role_for
+from floorgate.web.roles import Permission
+from floorgate.web.stream import cancel_quietly, merge_deltas
 
 router = APIRouter(tags=["stream"])
 

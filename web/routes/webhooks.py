@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from edge.roles import Permission, Role
-from edge.webhooks import WebhookProblem, WebhookService
-from web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, refusals
-from web.deps import CanRead, Context, require
-from web.routes.commands import field_location
+from floorgate.edge.webhooks.endpoints import WebhookProblem, WebhookService
+from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, refusals
+from floorgate.web.deps import CanRead, Context, require
+from floorgate.web.roles import Permission, Role
+from floorgate.web.routes.commands import field_location
 
 # Every route needs the webhook service: 503 on an edge that runs none.
 router = APIRouter(

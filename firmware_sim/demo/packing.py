@@ -9,13 +9,13 @@ import random
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-from core import commands as cmd
-from core.model import OrderStatus
-from core.packing import expected_weight
-from devices.mqtt_transport import MqttEndpoint
-from edge.runtime import EdgeParts
-from edge.writer import Committed
-from firmware_sim.scales import MqttScale, PackJob, Platform, SimulatedPacker
+from floorgate.core import commands as cmd
+from floorgate.core.model import OrderStatus
+from floorgate.core.packing import expected_weight
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.edge.runtime import EdgeParts
+from floorgate.edge.writer import Committed
+from floorgate.firmware_sim.scales import MqttScale, PackJob, Platform, SimulatedPacker
 
 log = logging.getLogger(__name__)
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from devices.scanners.hid import HidScannerAdapter
-from devices.scanners.mqtt_scanner import MqttScannerAdapter
-from devices.scanners.serial_framing import SerialFraming
-from devices.scanners.serial_scanner import SerialScannerAdapter
-from edge.config import HidScanner, MqttDevice, SerialScanner, SiteConfig
-from edge.device_types import DeviceContext, StationDevice
-from firmware_sim.scanner_cli import SimulatedScanner
+from floorgate.devices.scanners.hid import HidScannerAdapter
+from floorgate.devices.scanners.mqtt_scanner import MqttScannerAdapter
+from floorgate.devices.scanners.serial_framing import SerialFraming
+from floorgate.devices.scanners.serial_scanner import SerialScannerAdapter
+from floorgate.edge.site import HidScanner, MqttDevice, SerialScanner
+from floorgate.edge.wiring.types import DeviceContext, StationDevice
 
 
 def scanner_device_id(station: str) -> str:
@@ -54,27 +51,3 @@ def scanner_devices(context: DeviceContext) -> list[StationDevice]:
     if mqtt_stations:
         devices.append(MqttScannerAdapter(context.link, config.site.id, mqtt_stations, context.submit))
     return devices
-
-
-def scanner_simulations(config: SiteConfig) -> list[SimulatedScanner]:
-    """What `floorgate sim` plays: a device for each serial and HID scanner of the site file."""
-    specs = []
-    for station in config.stations:
-        spec = station.scanner
-        if isinstance(spec, SerialScanner):
-            specs.append(
-                SimulatedScanner(
-                    station=station.id,
-                    transport="serial",
-                    path=Path(spec.port),
-                    prefix=spec.prefix.encode(),
-                    suffix=spec.suffix.encode(),
-                )
-            )
-        elif isinstance(spec, HidScanner):
-            specs.append(
-                SimulatedScanner(
-                    station=station.id, transport="hid", path=Path(spec.device), layout=spec.layout
-                )
-            )
-    return specs

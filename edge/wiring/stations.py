@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.device_types import DeviceContext, StationDevice
-from edge.scale_wiring import scale_devices
-from edge.scanner_wiring import scanner_devices
+from floorgate.edge.wiring.scales import scale_devices
+from floorgate.edge.wiring.scanners import scanner_devices
+from floorgate.edge.wiring.types import DeviceContext, StationDevice
 
 Builder = Callable[[DeviceContext], list[StationDevice]]
 

@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from devices import mqtt_wire as wire
-from devices.mqtt_transport import MqttEndpoint
-from devices.mqtt_wire import MalformedPacket, PacketType, Publish, Will
+from floorgate.devices.mqtt import wire
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.wire import MalformedPacket, PacketType, Publish, Will
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.mqtt_connection import ConnectionLost, MqttConnection, MqttError
-from devices.mqtt_transport import MqttEndpoint, raise_if_cancelling
-from devices.mqtt_wire import SUBACK_FAILURE, Publish, Will, filter_pattern
+from floorgate.devices.mqtt.connection import ConnectionLost, MqttConnection, MqttError
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, raise_if_cancelling
+from floorgate.devices.mqtt.wire import SUBACK_FAILURE, Publish, Will, filter_pattern
 
 logger = logging.getLogger(__name__)
 

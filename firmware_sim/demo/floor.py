@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import commands as cmd
-from core.errors import CommandRejected
-from core.model import OrderStatus
-from devices.mqtt_transport import MqttEndpoint
-from edge.config import SiteConfig, parse_site
-from edge.demo_packing import PackingFlow
-from edge.demo_scanning import ScanRefused, StartStations, start_station_id
-from edge.embedded_broker import EmbeddedBroker
-from edge.roles import Role
-from edge.runtime import EdgeParts, build, run_edge
-from edge.writer import Committed
-from firmware_sim.pickers import SimulatedPicker
-from firmware_sim.ptl_modules import ModuleBank
+from floorgate.core import commands as cmd
+from floorgate.core.errors import CommandRejected
+from floorgate.core.model import OrderStatus
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.edge.runtime import EdgeParts, build, run_edge
+from floorgate.edge.site import SiteConfig, parse_site
+from floorgate.edge.writer import Committed
+from floorgate.firmware_sim.demo.broker import EmbeddedBroker
+from floorgate.firmware_sim.demo.packing import PackingFlow
+from floorgate.firmware_sim.demo.scanning import ScanRefused, StartStations, start_station_id
+from floorgate.firmware_sim.pickers import SimulatedPicker
+from floorgate.firmware_sim.ptl_modules import ModuleBank
+from floorgate.web.roles import Role
 
 log = logging.getLogger(__name__)
 

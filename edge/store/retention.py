@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, bindparam, delete, exists, func, or_, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import commands as cmd
-from core.model import ExceptionStatus, retirable_statuses
-from core.packing import packs
-from edge.delivery_store import DELIVERED, DELIVERIES, ENDPOINTS
-from edge.store import EVENTS, EXCEPTIONS, LINE_SCANS, LINES, ORDERS, StoreError, describe_failure
-from edge.writer import Writer, WriterUnavailable
+from floorgate.core import commands as cmd
+from floorgate.core.model import ExceptionStatus, retirable_statuses
+from floorgate.core.packing import packs
+from floorgate.edge.store import EVENTS, EXCEPTIONS, LINE_SCANS, LINES, ORDERS, StoreError, describe_failure
+from floorgate.edge.webhooks.deliveries import DELIVERED, DELIVERIES, ENDPOINTS
+from floorgate.edge.writer import Writer, WriterUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from edge.store import EventRecord
+from floorgate.edge.store import EventRecord
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

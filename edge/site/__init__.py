@@ -41,9 +41,9 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from core.events import Event
-from devices.mqtt_transport import InvalidMqttUrl, MqttEndpoint
-from edge.roles import Role
+from floorgate.core.events import Event
+from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, MqttEndpoint
+from floorgate.web.roles import Role
 
 Loc = tuple[str | int, ...]
 

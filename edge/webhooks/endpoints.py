@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from edge.config import SiteConfig
-from edge.delivery_store import FAILED, DeliveryStore, parse_delivery_id
-from edge.outbox import Endpoint, EndpointRegistry
-from edge.relay import WebhookRelay
-from edge.webhook_signing import BadSecret, new_secret, secret_key
+from floorgate.edge.site import SiteConfig
+from floorgate.edge.webhooks.deliveries import FAILED, DeliveryStore, parse_delivery_id
+from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
+from floorgate.edge.webhooks.relay import WebhookRelay
+from floorgate.edge.webhooks.signing import BadSecret, new_secret, secret_key
 
 
 class WebhookProblem(ValueError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from devices.mqtt_link import MqttLink
-from devices.ptl.adapter import Submit
-from edge.config import SiteConfig
+from floorgate.devices.mqtt.link import MqttLink
+from floorgate.devices.ptl.adapter import Submit
+from floorgate.edge.site import SiteConfig
 
 
 class StationDevice(Protocol):

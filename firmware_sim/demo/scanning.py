@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from edge.scanner_wiring import scanner_device_id
-from edge.writer import Committed, Writer
-from firmware_sim.scanners import PtySerialScanner
+from floorgate.edge.wiring.scanners import scanner_device_id
+from floorgate.edge.writer import Committed, Writer
+from floorgate.firmware_sim.scanners import PtySerialScanner
 
 log = logging.getLogger(__name__)
 

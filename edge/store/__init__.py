@@ -38,9 +38,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import SQLModel
 
-from core.floor import Floor
-from core.instructions import Blink
-from core.model import (
+from floorgate.core.floor import Floor
+from floorgate.core.instructions import Blink
+from floorgate.core.model import (
     FINISHING_ORDER_STATUSES,
     Device,
     ExceptionStatus,
@@ -59,8 +59,8 @@ from core.model import (
     ZoneRun,
     retirable_statuses,
 )
-from core.packing import PackPhase, PackStationState, packs
-from edge.tables import (
+from floorgate.core.packing import PackPhase, PackStationState, packs
+from floorgate.edge.store.tables import (
     DeviceRow,
     EventRow,
     ExceptionRow,

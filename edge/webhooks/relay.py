@@ -27,11 +27,17 @@ from typing import Any
 
 import httpx
 
-from edge import webhook_signing
-from edge.delivery_store import DELIVERED, FAILED, PENDING, DeliveryStore, DueDelivery
-from edge.outbox import Endpoint, EndpointRegistry
-from edge.store import StoreError
-from edge.webhook_http import HttpAnswer, HttpFailure, KeepAliveClient, needs_httpx, post_with_httpx
+from floorgate.edge.store import StoreError
+from floorgate.edge.webhooks import signing as webhook_signing
+from floorgate.edge.webhooks.deliveries import DELIVERED, FAILED, PENDING, DeliveryStore, DueDelivery
+from floorgate.edge.webhooks.http import (
+    HttpAnswer,
+    HttpFailure,
+    KeepAliveClient,
+    needs_httpx,
+    post_with_httpx,
+)
+from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
 
 log = logging.getLogger(__name__)
 

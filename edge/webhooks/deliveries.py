@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, Table, and_, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from edge.outbox import Endpoint
-from edge.store import EVENTS, _table, describe_failure
-from edge.tables import WebhookDeliveryRow, WebhookEndpointRow
+from floorgate.edge.store import EVENTS, _table, describe_failure
+from floorgate.edge.store.tables import WebhookDeliveryRow, WebhookEndpointRow
+from floorgate.edge.webhooks.outbox import Endpoint
 
 ENDPOINTS: Table = _table(WebhookEndpointRow)
 DELIVERIES: Table = _table(WebhookDeliveryRow)

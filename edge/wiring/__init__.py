@@ -1,0 +1,1 @@
+"""Device wiring: builds the scanner and scale adapters the site file's stations name."""

@@ -1,0 +1,1 @@
+"""`floorgate demo`: the edge composed with simulated devices and operators, on embedded defaults."""
