@@ -488,3 +488,9 @@ class SiteConfig(_Section):
             return self.zones
         owned = set(self.edge.zones)
         return tuple(zone for zone in self.zones if zone.id in owned)
+
+    def owned_stations(self) -> tuple[StationSpec, ...]:
+        """The stations this edge process runs: those of its zones, and every station with no zone (a
+        pack station serves every zone)."""
+        owned = {zone.id for zone in self.owned_zones()}
+        return tuple(station for station in self.stations if station.zone is None or station.zone in owned)
