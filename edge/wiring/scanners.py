@@ -16,13 +16,11 @@ def scanner_device_id(station: str) -> str:
 
 
 def scanner_devices(context: DeviceContext) -> list[StationDevice]:
-    config = context.config
-    owned = {zone.id for zone in config.owned_zones()}
     devices: list[StationDevice] = []
     mqtt_stations: dict[str, str] = {}
-    for station in config.stations:
+    for station in context.config.owned_stations():
         spec = station.scanner
-        if spec is None or (station.zone is not None and station.zone not in owned):
+        if spec is None:
             continue
         if isinstance(spec, SerialScanner):
             devices.append(
@@ -49,5 +47,7 @@ def scanner_devices(context: DeviceContext) -> list[StationDevice]:
         elif isinstance(spec, MqttDevice):
             mqtt_stations[spec.id] = station.id
     if mqtt_stations:
-        devices.append(MqttScannerAdapter(context.link, config.site.id, mqtt_stations, context.submit))
+        devices.append(
+            MqttScannerAdapter(context.link, context.config.site.id, mqtt_stations, context.submit)
+        )
     return devices
