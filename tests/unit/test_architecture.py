@@ -237,6 +237,26 @@ def test_modules_form_no_cycle_inside_a_package(package: str) -> None:
     assert cycles(graph(inside)) == []
 
 
+def test_the_benchmark_forms_no_cycle() -> None:
+    """bench/'s phases share modules of their own and never import the runner (or each other) back."""
+    paths = sorted((ROOT / "bench").glob("*.py"))
+    names = {path.stem: f"bench.{path.stem}" for path in paths if path.stem != "__init__"}
+    edges: dict[str, set[str]] = {name: set() for name in names.values()}
+    for path in paths:
+        if path.stem == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            for target in targets:
+                if target in edges and target != names[path.stem]:
+                    edges[names[path.stem]].add(target)
+    assert cycles(edges) == []
+
+
 def test_the_run_path_never_reaches_the_simulators() -> None:
     """Statically: nothing `floorgate run` can import, even inside a function, is simulator code."""
     edges = graph(MODULES)
