@@ -18,6 +18,7 @@ from floorgate.core.floor import Floor
 from floorgate.core.model import Device, FloorException, Light, Location, Order, Station, Zone
 from floorgate.edge.store import Store, StoreError, StoreFailure
 from floorgate.edge.webhooks.endpoints import WebhookProblem, WebhookService
+from floorgate.edge.webhooks.outbox import Endpoint
 from floorgate.edge.writer import CommandUnstorable, Writer, WriterUnavailable
 from floorgate.web.context import WebContext
 from floorgate.web.ports import (
@@ -29,6 +30,7 @@ from floorgate.web.ports import (
     PackState,
     StoreHealth,
     StoreUnavailable,
+    WebhookEndpoint,
     WebhookRefused,
     WriterFigures,
 )
@@ -221,8 +223,8 @@ class ServiceWebhooks:
 
     service: WebhookService
 
-    def endpoints(self) -> list[Mapping[str, Any]]:
-        return [endpoint.public() for endpoint in self.service.registry.all()]
+    def endpoints(self) -> list[WebhookEndpoint]:
+        return [_shown(endpoint) for endpoint in self.service.registry.all()]
 
     async def create(self, *, url: str, events: list[str], secret: str | None, name: str | None) -> NewSecret:
         try:
@@ -231,18 +233,18 @@ class ServiceWebhooks:
             raise _refused(err) from err
         except StoreError as err:
             raise store_unavailable(err) from err
-        return NewSecret(endpoint=endpoint.public(), secret=chosen)
+        return NewSecret(endpoint=_shown(endpoint), secret=chosen)
 
     async def update(
         self, endpoint_id: str, *, url: str | None, events: list[str] | None, enabled: bool | None
-    ) -> Mapping[str, Any]:
+    ) -> WebhookEndpoint:
         try:
             endpoint = await self.service.update(endpoint_id, url=url, events=events, enabled=enabled)
         except WebhookProblem as err:
             raise _refused(err) from err
         except StoreError as err:
             raise store_unavailable(err) from err
-        return endpoint.public()
+        return _shown(endpoint)
 
     async def rotate(self, endpoint_id: str, *, overlap_seconds: float, secret: str | None) -> NewSecret:
         try:
@@ -253,7 +255,7 @@ class ServiceWebhooks:
             raise _refused(err) from err
         except StoreError as err:
             raise store_unavailable(err) from err
-        return NewSecret(endpoint=endpoint.public(), secret=chosen)
+        return NewSecret(endpoint=_shown(endpoint), secret=chosen)
 
     async def deliveries(
         self, *, status: str | None, order_id: str | None, endpoint_id: str | None, after_seq: int, limit: int
@@ -283,6 +285,19 @@ class ServiceWebhooks:
             raise _refused(err) from err
         except StoreError as err:
             raise store_unavailable(err) from err
+
+
+def _shown(endpoint: Endpoint) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=endpoint.id,
+        url=endpoint.url,
+        name=endpoint.name,
+        events=endpoint.events,
+        enabled=endpoint.enabled,
+        disabled_reason=endpoint.disabled_reason,
+        source=endpoint.source,
+        rotating_until=endpoint.previous_secret_until if endpoint.previous_secret else None,
+    )
 
 
 def _refused(err: WebhookProblem) -> WebhookRefused:

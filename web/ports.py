@@ -199,23 +199,38 @@ class Health(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class NewSecret:
-    """An endpoint as shown, and the secret it signs with now: told once, at creation or rotation."""
+class WebhookEndpoint:
+    """A webhook endpoint as the API shows it: never its secrets."""
 
-    endpoint: Mapping[str, Any]
+    id: str
+    url: str
+    name: str | None
+    events: tuple[str, ...]
+    enabled: bool
+    disabled_reason: str | None
+    source: str  # "site" (from the site file) or "api"
+    # While a rotated-out secret still signs beside the new one: until when.
+    rotating_until: float | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewSecret:
+    """An endpoint, and the secret it signs with now: told once, at creation or rotation."""
+
+    endpoint: WebhookEndpoint
     secret: str
 
 
 class Webhooks(Protocol):
     """Webhook endpoints and their deliveries. Raises WebhookRefused, or StoreUnavailable."""
 
-    def endpoints(self) -> list[Mapping[str, Any]]: ...
+    def endpoints(self) -> list[WebhookEndpoint]: ...
     async def create(
         self, *, url: str, events: list[str], secret: str | None, name: str | None
     ) -> NewSecret: ...
     async def update(
         self, endpoint_id: str, *, url: str | None, events: list[str] | None, enabled: bool | None
-    ) -> Mapping[str, Any]: ...
+    ) -> WebhookEndpoint: ...
     async def rotate(self, endpoint_id: str, *, overlap_seconds: float, secret: str | None) -> NewSecret: ...
     async def deliveries(
         self, *, status: str | None, order_id: str | None, endpoint_id: str | None, after_seq: int, limit: int

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from floorgate.web.commanding import field_location
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, refusals
 from floorgate.web.deps import CanRead, Context, require
-from floorgate.web.ports import WebhookRefused, Webhooks
+from floorgate.web.ports import WebhookEndpoint, WebhookRefused, Webhooks
 from floorgate.web.roles import Permission, Role
 
 # Every route needs the webhook service: 503 on an edge that runs none.
@@ -60,6 +60,19 @@ def _service(context: Context) -> Webhooks:
 Service = Annotated[Webhooks, Depends(_service)]
 
 
+def endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "name": endpoint.name,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "source": endpoint.source,
+        "rotating_until": endpoint.rotating_until,
+    }
+
+
 def _problem(err: WebhookRefused) -> HTTPException:
     if err.not_found:
         return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
@@ -73,7 +86,7 @@ def _problem(err: WebhookRefused) -> HTTPException:
 
 @router.get("/endpoints")
 async def list_endpoints(service: Service, _role: CanAdmin) -> list[dict[str, Any]]:
-    return [dict(endpoint) for endpoint in service.endpoints()]
+    return [endpoint_view(endpoint) for endpoint in service.endpoints()]
 
 
 @router.post("/endpoints", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
@@ -82,7 +95,7 @@ async def create_endpoint(body: EndpointBody, service: Service, _role: CanAdmin)
         created = await service.create(url=body.url, events=body.events, secret=body.secret, name=body.name)
     except WebhookRefused as err:
         raise _problem(err) from err
-    return {**created.endpoint, "secret": created.secret}
+    return {**endpoint_view(created.endpoint), "secret": created.secret}
 
 
 @router.patch("/endpoints/{endpoint_id}", responses=NOT_FOUND_OR_BAD_BODY)
@@ -93,7 +106,7 @@ async def update_endpoint(
         endpoint = await service.update(endpoint_id, url=body.url, events=body.events, enabled=body.enabled)
     except WebhookRefused as err:
         raise _problem(err) from err
-    return dict(endpoint)
+    return endpoint_view(endpoint)
 
 
 @router.post("/endpoints/{endpoint_id}/rotate", responses=NOT_FOUND_OR_BAD_BODY)
@@ -105,7 +118,7 @@ async def rotate_secret(
         rotated = await service.rotate(endpoint_id, overlap_seconds=body.overlap_seconds, secret=body.secret)
     except WebhookRefused as err:
         raise _problem(err) from err
-    return {**rotated.endpoint, "secret": rotated.secret}
+    return {**endpoint_view(rotated.endpoint), "secret": rotated.secret}
 
 
 @router.get("/deliveries")
