@@ -20,7 +20,7 @@ notes it on the floor just before handing the command in (`note_retired`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 from floorgate.core import commands as cmd
 from floorgate.core.capability import Capability, Handler
@@ -58,7 +58,13 @@ class _InState(Generic[T]):
     def __set_name__(self, owner: type[Floor], name: str) -> None:
         self._name = name
 
-    def __get__(self, floor: Floor, owner: type[Floor] | None = None) -> T:
+    @overload
+    def __get__(self, floor: None, owner: type[Floor]) -> _InState[T]: ...
+    @overload
+    def __get__(self, floor: Floor, owner: type[Floor] | None = None) -> T: ...
+    def __get__(self, floor: Floor | None, owner: type[Floor] | None = None) -> T | _InState[T]:
+        if floor is None:
+            return self
         value: T = getattr(floor.state, self._name)
         return value
 

@@ -84,26 +84,8 @@ class MasterData:
 
     def _upsert_location(self, command: cmd.UpsertLocation, now: float) -> Outcome:
         state = self._state
-        if command.zone not in state.zones:
-            known = ", ".join(sorted(state.zones)) or "none"
-            raise invalid(f"unknown zone {command.zone!r} (zones: {known})", field="zone")
-        if command.on_hand is not None and command.on_hand < 0:
-            raise invalid("on_hand must not be negative", field="on_hand")
         existing = state.locations.get(command.code)
-        if command.module is not None:
-            owner = self._board.location_of_module(command.module)
-            if owner is not None and owner != command.code:
-                raise conflict(
-                    f"module {command.module!r} already belongs to location {owner!r}", field="module"
-                )
-        moving = existing is not None and (existing.module, existing.zone) != (command.module, command.zone)
-        holder = self._board.holder(command.code)
-        if moving and holder is not None:
-            order_id, line_id = holder
-            raise conflict(
-                f"location {command.code!r} is lit for order {order_id} line {line_id}: "
-                "its module and zone cannot change until that pick is done"
-            )
+        self._check_location(command, existing)
         outcome = Outcome(reply={"created": existing is None})
         location = existing or Location(code=command.code, zone=command.zone)
         self._board.move_module(
@@ -136,3 +118,26 @@ class MasterData:
         state.locations[command.code] = location
         state.changes.locations.add(command.code)
         return outcome
+
+    def _check_location(self, command: cmd.UpsertLocation, existing: Location | None) -> None:
+        """Refuse, before anything changes, a location the floor cannot take as it is now."""
+        zones = self._state.zones
+        if command.zone not in zones:
+            known = ", ".join(sorted(zones)) or "none"
+            raise invalid(f"unknown zone {command.zone!r} (zones: {known})", field="zone")
+        if command.on_hand is not None and command.on_hand < 0:
+            raise invalid("on_hand must not be negative", field="on_hand")
+        if command.module is not None:
+            owner = self._board.location_of_module(command.module)
+            if owner is not None and owner != command.code:
+                raise conflict(
+                    f"module {command.module!r} already belongs to location {owner!r}", field="module"
+                )
+        moving = existing is not None and (existing.module, existing.zone) != (command.module, command.zone)
+        holder = self._board.holder(command.code)
+        if moving and holder is not None:
+            order_id, line_id = holder
+            raise conflict(
+                f"location {command.code!r} is lit for order {order_id} line {line_id}: "
+                "its module and zone cannot change until that pick is done"
+            )

@@ -102,6 +102,16 @@ class PackStationState:
         return self.phase.value if self.phase in VERDICTS else None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Refusal:
+    """Why a scanned order cannot be weighed: the problem the station is blocked with."""
+
+    problem: str
+    message: str
+    order_id: str | None
+    detail: dict[str, object]
+
+
 def _round(value: float) -> float:
     return round(value, _DIGITS)
 
@@ -139,57 +149,70 @@ class PackStations:
         return outcome
 
     def _scan(self, station: Station, command: cmd.RecordScan, now: float, outcome: Outcome) -> None:
-        floor = self._floor_state
         _symbology, code = split_symbology(command.data)
         code = code.strip()
         state = self.state(station.id)
-        # A carton judged before is still on the scale until it reads near zero again; keep that.
-        await_zero = state.await_zero
         order = self._find_order(code)
-        if order is None:
+        refusal = self._refusal(station, command, code, order)
+        if refusal is not None:
             self._block(
                 state,
                 outcome,
                 now,
+                problem=refusal.problem,
+                message=refusal.message,
+                order_id=refusal.order_id,
+                detail=refusal.detail,
+            )
+            return
+        assert order is not None  # no refusal: an order was found
+        self._weigh_next(station, state, order, now, outcome)
+
+    def _refusal(
+        self, station: Station, command: cmd.RecordScan, code: str, order: Order | None
+    ) -> _Refusal | None:
+        """Why the order scanned (`code` names it, if it names one) cannot be weighed here, if it cannot."""
+        items = self._floor_state.items
+        if order is None:
+            return _Refusal(
                 problem="pack_unknown_order",
                 message=f"{code!r} scanned at {station.id} is no order id or tote this edge knows",
                 order_id=None,
                 detail={"station": station.id, "data": command.data},
             )
-            return
         if order.status is not OrderStatus.PICKED:
             already = order.status is OrderStatus.PACKED
-            self._block(
-                state,
-                outcome,
-                now,
+            return _Refusal(
                 problem="pack_order_already_packed" if already else "pack_order_not_picked",
                 message=f"order {order.order_id} scanned at {station.id} is {order.status.value}"
                 + ("" if already else ", not picked yet: it cannot be packed"),
                 order_id=order.order_id,
                 detail={"station": station.id, "status": order.status.value},
             )
-            return
         missing = sorted(
             {
                 line.sku
                 for line in order.lines.values()
-                if line.picked > 0
-                and (line.sku not in floor.items or floor.items[line.sku].unit_weight_g is None)
+                if line.picked > 0 and (line.sku not in items or items[line.sku].unit_weight_g is None)
             }
         )
         if missing:
-            self._block(
-                state,
-                outcome,
-                now,
+            return _Refusal(
                 problem="pack_missing_unit_weight",
                 message=f"order {order.order_id} at {station.id} cannot be weighed: "
                 f"no unit weight for {', '.join(missing)}",
                 order_id=order.order_id,
                 detail={"station": station.id, "skus": missing},
             )
-            return
+        return None
+
+    def _weigh_next(
+        self, station: Station, state: PackStationState, order: Order, now: float, outcome: Outcome
+    ) -> None:
+        """The station weighs the order scanned next: what its carton should weigh, and how closely."""
+        floor = self._floor_state
+        # A carton judged before is still on the scale until it reads near zero again; keep that.
+        await_zero = state.await_zero
         expected = expected_weight(order, floor, tare_g=station.tare_g)
         self._settle_station_problems(state, outcome, now, note=f"order {order.order_id} scanned")
         state.phase = PackPhase.WEIGHING

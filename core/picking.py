@@ -248,10 +248,23 @@ class Picking:
     # -- the module buttons ------------------------------------------------------------------------
 
     def _press_button(self, command: cmd.PressButton, now: float) -> Outcome:
-        state = self._state
         outcome = Outcome()
         self._devices.seen(command.module, "ptl", now, outcome)
         code = self._board.location_of_module(command.module)
+        holder = self._board.holder(code) if code is not None else None
+        if code is None or holder is None:
+            self._stray_press(command, code, now, outcome)
+            return outcome
+        if command.button in (cmd.Button.PLUS, cmd.Button.MINUS):
+            # The module edits its display by itself; only the value at confirm counts.
+            return outcome
+        order = self._state.orders[holder[0]]
+        self._judge_press(command, code, order, order.lines[holder[1]], now, outcome)
+        return outcome
+
+    def _stray_press(self, command: cmd.PressButton, code: str | None, now: float, outcome: Outcome) -> None:
+        """A press on a module of no location, or on one lit for nobody: someone must look at it."""
+        detail = {"button": command.button.value, "display": command.display}
         if code is None:
             self._book.raise_(
                 outcome,
@@ -260,37 +273,40 @@ class Picking:
                 message=f"button {command.button.value} on module {command.module!r}, "
                 "which belongs to no location",
                 device=command.module,
-                detail={"button": command.button.value, "display": command.display},
+                detail=detail,
             )
-            return outcome
-        holder = self._board.holder(code)
-        if holder is None:
-            self._book.raise_(
-                outcome,
-                now,
-                kind="button_not_lit",
-                message=f"button {command.button.value} on module {command.module!r} "
-                f"(location {code}) while it is not lit for anyone",
-                location=code,
-                device=command.module,
-                detail={"button": command.button.value, "display": command.display},
-            )
-            return outcome
-        if command.button in (cmd.Button.PLUS, cmd.Button.MINUS):
-            # The module edits its display by itself; only the value at confirm counts.
-            return outcome
-        order = state.orders[holder[0]]
-        line = order.lines[holder[1]]
+            return
+        self._book.raise_(
+            outcome,
+            now,
+            kind="button_not_lit",
+            message=f"button {command.button.value} on module {command.module!r} "
+            f"(location {code}) while it is not lit for anyone",
+            location=code,
+            device=command.module,
+            detail=detail,
+        )
+
+    def _judge_press(
+        self,
+        command: cmd.PressButton,
+        code: str,
+        order: Order,
+        line: OrderLine,
+        now: float,
+        outcome: Outcome,
+    ) -> None:
+        """A confirm or short on a lit module: the line is picked, shorted, or the pick is rejected."""
         requested = line.qty - line.picked
         try:
             shown = _shown_quantity(command.display)
         except ValueError:
             self.reject_pick(order, line, command.display, "unreadable_display", outcome)
-            return outcome
+            return
         if shown is None:
             # A module that reports no value: confirm means "as requested", short means "none there".
             shown = requested if command.button is cmd.Button.CONFIRM else 0
-        if shown > 0 and self.needs_item_scan(state.locations[code], line):
+        if shown > 0 and self.needs_item_scan(self._state.locations[code], line):
             # Scan-verify zone: nothing counts as picked until the item was scanned (an empty bin's
             # short of zero needs no scan: there is nothing to scan).
             self.reject_pick(order, line, command.display, "scan_required", outcome)
@@ -300,7 +316,6 @@ class Picking:
             self._complete_line(order, line, shown, LineStatus.PICKED, outcome, now)
         else:
             self._complete_line(order, line, shown, LineStatus.SHORT, outcome, now)
-        return outcome
 
     def needs_item_scan(self, location: Location, line: OrderLine) -> bool:
         """In a scan-verify zone a pick counts only once an item scan has armed its line."""
