@@ -5,12 +5,13 @@ it persists what `changes` names and sends the instructions only after the commi
 
 The floor itself is thin. It owns the state (core/state.py) and the collaborators every capability
 shares: the light board (lights, who holds and who waits for each location, pickers' colours), the
-exception book and the device registry. It builds the capabilities (master data, picking, zone scans,
-weigh-verify packing, station scans, devices, exceptions), passing each the collaborators it needs, and
-collects their command handlers into one dispatch table. A new kind of task (batch picking at a put wall,
-putaway, cycle counts) lands as one more capability module following core/capability.py: it registers its
-handlers (and, if it takes scans, its station kind's scan flow) here, and shares the light board, rather
-than adding branches to a class.
+exception book and the device registry. It builds the capabilities (master data, picking, weigh-verify
+packing, devices, exceptions, and the station scans, which route a scan to the zone scans' or the pack
+stations' flow by the kind of station), passing each the collaborators it needs, and collects their
+command handlers into one dispatch table. A new kind of task (batch picking at a put wall, putaway, cycle
+counts) lands as one more capability module following core/capability.py: built here, it registers its
+handlers (and, if it takes scans, its station kind's scan flow) and shares the light board, rather than
+adding branches to a class.
 
 The floor never reads the store. An order it has let go of (retired) lives only in the store, so whoever
 holds the store reads the order a command names when the floor does not hold it (`unheld_order`) and
