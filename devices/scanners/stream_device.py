@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from floorgate.core.commands import RecordScan, ReportDeviceStatus
 from floorgate.devices.mqtt.link import Backoff
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.ports import Submit
 
 logger = logging.getLogger(__name__)
 
