@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from floorgate.core.commands import Button
 from floorgate.core.instructions import ERROR_COLOR, Blink
-from floorgate.devices.mqtt.endpoint import raise_if_cancelling
+from floorgate.devices.cancellation import raise_if_cancelling
 from floorgate.firmware_sim.ptl_modules import ChangeFeed, ModuleBank, ModuleOffline, ModuleState
 
 # A picker who follows every light in the zone, whatever its colour: `floorgate sim` runs one per zone

@@ -29,7 +29,8 @@ import aiomqtt
 
 from floorgate.core.commands import Button
 from floorgate.core.instructions import Blink
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client, raise_if_cancelling
+from floorgate.devices.cancellation import raise_if_cancelling
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
     ModuleCommand,
@@ -41,6 +42,7 @@ from floorgate.devices.ptl.codec import (
     parse_ptl_topic,
     ptl_topic,
 )
+from floorgate.firmware_sim.mqtt_client import make_client
 
 log = logging.getLogger(__name__)
 

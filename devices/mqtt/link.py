@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from floorgate.devices.cancellation import raise_if_cancelling
 from floorgate.devices.mqtt.connection import ConnectionLost, MqttConnection, MqttError
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, raise_if_cancelling
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.wire import SUBACK_FAILURE, Publish, Will, filter_pattern
 
 logger = logging.getLogger(__name__)

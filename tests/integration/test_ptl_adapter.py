@@ -20,7 +20,7 @@ import pytest
 
 from floorgate.core.commands import Button, Command, PressButton, RecordDeviceFault, ReportDeviceStatus
 from floorgate.core.instructions import Blink, ClearBin, LightBin
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import InboundMessage, MqttLink
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.devices.ptl.codec import (
@@ -32,6 +32,7 @@ from floorgate.devices.ptl.codec import (
     ptl_topic,
 )
 from floorgate.firmware_sim.demo.broker import EmbeddedBroker
+from floorgate.firmware_sim.mqtt_client import make_client
 from tests.support.brokers import Mosquitto, free_port
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until

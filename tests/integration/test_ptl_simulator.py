@@ -23,8 +23,9 @@ import pytest
 
 from floorgate.core.commands import Button
 from floorgate.core.instructions import ERROR_COLOR, Blink
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
+from floorgate.firmware_sim.mqtt_client import make_client
 from floorgate.firmware_sim.pickers import SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ChangeCause, ModuleBank, ModuleState
 from tests.support.brokers import Mosquitto

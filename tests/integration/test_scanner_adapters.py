@@ -15,13 +15,14 @@ from typing import TypeVar
 import pytest
 
 from floorgate.core.commands import Command, RecordDeviceFault, RecordScan, ReportDeviceStatus
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.scanners.hid import HidScannerAdapter
 from floorgate.devices.scanners.mqtt_scanner import MqttScannerAdapter, encode_scan, scanner_topic
 from floorgate.devices.scanners.serial_framing import SerialFraming
 from floorgate.devices.scanners.serial_scanner import SerialScannerAdapter
 from floorgate.devices.scanners.stream_device import StreamScanner
+from floorgate.firmware_sim.mqtt_client import make_client
 from floorgate.firmware_sim.scanners import FifoHidScanner, PtySerialScanner, keystrokes
 from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until

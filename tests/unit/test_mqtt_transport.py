@@ -112,7 +112,7 @@ async def test_a_reconnect_loop_stops_when_its_cancellation_surfaces_as_an_mqtt_
 
     import aiomqtt
 
-    from floorgate.devices.mqtt.endpoint import raise_if_cancelling
+    from floorgate.devices.cancellation import raise_if_cancelling
 
     reconnects = 0
 
