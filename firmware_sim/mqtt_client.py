@@ -1,11 +1,12 @@
-"""The simulators' MQTT client: aiomqtt, with TCP_NODELAY on its sockets.
+"""The simulators' MQTT client: aiomqtt with TCP_NODELAY on its sockets, and a socket drop for power cuts.
 
 Only the simulators (and the tests that play devices) speak MQTT through aiomqtt; the edge has its own
-client in devices/mqtt/, so this factory lives here and keeps aiomqtt off the edge's path.
+client in devices/mqtt/, so these live here and keep aiomqtt off the edge's path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from typing import Any
@@ -55,3 +56,14 @@ def make_client(
 
     paho.on_socket_open = on_socket_open
     return client
+
+
+def drop_socket(client: aiomqtt.Client) -> None:
+    """Close the connection without an MQTT DISCONNECT, so the broker fires the will (a power cut)."""
+    paho = client._client  # aiomqtt has no "die like a power cut" call of its own
+    sock = paho.socket()
+    if isinstance(sock, socket.socket):
+        # shutdown rather than close: the fd stays valid for the event loop's reader, which then
+        # sees EOF and lets paho and aiomqtt tear the connection down their usual way.
+        with contextlib.suppress(OSError):  # already closed by the peer: nothing left to drop
+            sock.shutdown(socket.SHUT_RDWR)

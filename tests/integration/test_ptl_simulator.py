@@ -27,7 +27,8 @@ from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
 from floorgate.firmware_sim.mqtt_client import make_client
 from floorgate.firmware_sim.pickers import SimulatedPicker
-from floorgate.firmware_sim.ptl_modules import ChangeCause, ModuleBank, ModuleState
+from floorgate.firmware_sim.ptl_modules import ModuleBank
+from floorgate.firmware_sim.ptl_observation import ChangeCause, ModuleState
 from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
