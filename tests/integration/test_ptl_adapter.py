@@ -30,7 +30,6 @@ from floorgate.devices.ptl.codec import (
     ptl_filter,
     ptl_topic,
 )
-from floorgate.firmware_sim.demo.broker import EmbeddedBroker
 from floorgate.firmware_sim.mqtt_client import make_client
 from tests.support.brokers import Mosquitto, free_port
 from tests.support.recording_submit import RecordingSubmit
@@ -184,20 +183,6 @@ async def retained(url: str, topic: str) -> aiomqtt.Message:
                 if message.topic.value == topic:
                     return message
     raise AssertionError("unreachable: the message loop only ends by raising")
-
-
-# -- brokers ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["mosquitto", "amqtt"])
-async def broker_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """Each behaviour against a real mosquitto and against the embedded amqtt broker of the demo."""
-    if request.param == "mosquitto":
-        broker: Mosquitto = request.getfixturevalue("mosquitto")
-        yield broker.url
-        return
-    async with EmbeddedBroker(port=free_port()) as embedded:
-        yield embedded.url
 
 
 # -- inbound: events, status ------------------------------------------------------------------------
