@@ -5,68 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from floorgate.edge.webhooks.http import HttpFailure, KeepAliveClient, needs_httpx
+from tests.support.raw_http_receiver import NO_CONTENT, RawReceiver
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1"}
-
-
-@dataclass
-class RawReceiver:
-    """Answers each request with the bytes `answer(n)` gives for the n-th request (1-based); None closes
-    the connection without a word. Counts connections and keeps each request's body."""
-
-    answer: Callable[[int], bytes | None] = lambda n: NO_CONTENT
-    close_after_each: bool = False  # close the connection once the answer is written (an idle timeout)
-    connections: int = 0
-    bodies: list[bytes] = field(default_factory=list)
-    closed: int = 0
-    _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hooks?source=edge"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                self.bodies.append(await reader.readexactly(length))
-                reply = self.answer(len(self.bodies))
-                if reply is None:
-                    break
-                writer.write(reply)
-                await writer.drain()
-                if self.close_after_each:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            self.closed += 1
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[RawReceiver]:
-    raw = RawReceiver()
-    raw._server = await asyncio.start_server(raw._serve, "127.0.0.1", 0)
+    raw = await RawReceiver().start()
     yield raw
-    raw._server.close()
+    raw.close()
 
 
 @pytest.fixture
@@ -169,7 +126,7 @@ async def test_https_is_verified_with_the_trust_httpx_uses(
     cert, key = certificate
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
-    server = await asyncio.start_server(receiver._serve, "127.0.0.1", 0, ssl=tls)
+    server = await asyncio.start_server(receiver.serve, "127.0.0.1", 0, ssl=tls)
     url = f"https://localhost:{server.sockets[0].getsockname()[1]}/hooks"
     try:
         untrusting = KeepAliveClient()
