@@ -1,4 +1,5 @@
-"""Fixtures shared by every tier: a real mosquitto broker, the store's databases, and a site id of the test's own."""
+"""Fixtures shared by every tier: a real mosquitto broker (and its endpoint), the store's databases, and a
+site id of the test's own."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from tests.support.brokers import Mosquitto
 from tests.support.postgres import PostgresServer
 
@@ -18,6 +20,12 @@ def mosquitto() -> Iterator[Mosquitto]:
     broker = Mosquitto().start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def endpoint(mosquitto: Mosquitto) -> MqttEndpoint:
+    """The session's mosquitto as the edge and the simulators name a broker."""
+    return MqttEndpoint.from_url(mosquitto.url)
 
 
 @pytest.fixture

@@ -35,11 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def endpoint(mosquitto: Mosquitto) -> MqttEndpoint:
-    return MqttEndpoint.from_url(mosquitto.url)
-
-
-@pytest.fixture
 async def edge(endpoint: MqttEndpoint, site: str) -> AsyncIterator[FakeEdge]:
     async with make_client(endpoint) as client:
         await client.subscribe(f"floorgate/{site}/ptl/#", qos=2)
