@@ -17,6 +17,7 @@ import uvicorn
 from floorgate.core import commands as cmd
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
+from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
@@ -27,7 +28,7 @@ from floorgate.edge.webhooks.endpoints import WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
 from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
 from floorgate.edge.wiring.stations import station_devices
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.wiring.types import DeviceContext
 from floorgate.edge.writer import Writer, WriterUnavailable
 from floorgate.web.app import create_app
 from floorgate.web.roles import Role

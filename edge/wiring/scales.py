@@ -9,11 +9,12 @@ import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from floorgate.devices.ports import StationDevice
 from floorgate.devices.scales.mqtt_scale import MqttScaleAdapter
 from floorgate.devices.scales.serial_scale import SerialScaleAdapter
 from floorgate.devices.scales.stability import StabilityMode, StabilityPolicy
 from floorgate.edge.site import MqttScale, SerialScale, StationSpec
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.wiring.types import DeviceContext
 
 # How each protocol's motion flag is trusted by default. All three report motion honestly on the scales
 # we know; a station whose scale lies gets `flag+time` or `time` (see devices/scales/stability.py).

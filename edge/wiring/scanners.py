@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from floorgate.devices.ports import StationDevice
 from floorgate.devices.scanners.hid import HidScannerAdapter
 from floorgate.devices.scanners.mqtt_scanner import MqttScannerAdapter
 from floorgate.devices.scanners.serial_framing import SerialFraming
 from floorgate.devices.scanners.serial_scanner import SerialScannerAdapter
 from floorgate.edge.site import HidScanner, MqttDevice, SerialScanner
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.wiring.types import DeviceContext
 
 
 def scanner_device_id(station: str) -> str:

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from floorgate.devices.backoff import Backoff
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import Backoff, LinkDown, MqttLink
+from floorgate.devices.mqtt.link import LinkDown, MqttLink
 
 pytestmark = pytest.mark.unit
 
