@@ -51,9 +51,13 @@ CORE_FORBIDDEN_STDLIB = {
     "selectors",
 }
 # Libraries that belong to one room only.
+# The edge speaks MQTT through its own client (devices/mqtt/); aiomqtt, paho and the embedded amqtt broker
+# are the simulators' and the demo's.
+SIMULATOR_LIBRARIES = {"aiomqtt", "paho", "amqtt"}
 ROOM_LIBRARIES = {
-    "devices": {"sqlmodel", "sqlalchemy", "fastapi", "starlette", "uvicorn"},
-    "web": {"sqlmodel", "sqlalchemy", "aiomqtt", "paho", "serial", "evdev"},
+    "devices": {"sqlmodel", "sqlalchemy", "fastapi", "starlette", "uvicorn", *SIMULATOR_LIBRARIES},
+    "edge": SIMULATOR_LIBRARIES,
+    "web": {"sqlmodel", "sqlalchemy", "serial", "evdev", *SIMULATOR_LIBRARIES},
 }
 # The modules of the domain the web may read: messages and entities, never the live aggregate.
 WEB_MAY_USE_FROM_CORE = {"commands", "events", "errors", "instructions", "model", "barcodes"}
