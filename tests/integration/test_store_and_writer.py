@@ -17,10 +17,10 @@ from floorgate.core import commands as cmd
 from floorgate.core.errors import CommandRejected
 from floorgate.core.instructions import ClearBin, LightBin
 from floorgate.core.model import LineStatus, OrderStatus
-from floorgate.edge import store as store_module
 from floorgate.edge import writer as writer_module
 from floorgate.edge.runtime import retire_finished_orders
 from floorgate.edge.store import Batch, Store, make_engine
+from floorgate.edge.store import checkpoint as checkpoint_module
 from floorgate.edge.writer import Committed, Writer, WriterUnavailable
 from tests.support.seeding import seed, started_writer
 from tests.support.waiting import wait_until
@@ -518,13 +518,13 @@ def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_o
     store.create_schema()
     store.load()
     synced: list[str] = []
-    real_fdatasync = store_module.os.fdatasync
+    real_fdatasync = checkpoint_module.os.fdatasync
 
     def fdatasync(fd: int) -> None:
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fdatasync(fd)
 
-    monkeypatch.setattr(store_module.os, "fdatasync", fdatasync)
+    monkeypatch.setattr(checkpoint_module.os, "fdatasync", fdatasync)
     _remembered(store, ["a"], 1.0)
     assert store.checkpoint(flush=True).complete
     assert synced == [str(db)]
