@@ -16,7 +16,7 @@ else is portable SQLAlchemy, so the same code runs against PostgreSQL (`[store] 
 - `tables`, `ids`, `retention`: the SQLModel tables, event ids, what leaves the store when
 """
 
-from floorgate.edge.store.checkpoint import CheckpointMode, WalCheckpoint
+from floorgate.edge.store.checkpoint import CheckpointMode, CheckpointPolicy, WalCheckpoint
 from floorgate.edge.store.engine import make_engine
 from floorgate.edge.store.errors import (
     BINDING_ERRORS,
@@ -75,6 +75,7 @@ __all__ = [
     "ZONES",
     "Batch",
     "CheckpointMode",
+    "CheckpointPolicy",
     "EventRecord",
     "Loaded",
     "Store",

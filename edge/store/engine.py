@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from floorgate.edge.store.checkpoint import wal_limit_bytes
 from floorgate.edge.store.errors import MAX_SIZE_OPTION, StoreError, StoreFailure, describe_failure
 
 
 def _configure_sqlite(engine: Engine, synchronous: str, max_size_mb: int | None) -> None:
+    wal_limit = wal_limit_bytes(max_size_mb)
+
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -22,16 +25,20 @@ def _configure_sqlite(engine: Engine, synchronous: str, max_size_mb: int | None)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # When the log starts afresh, SQLite cuts its file back to this at the next commit: the file then
+        # says how long the log has grown since, which is what the checkpoint policy watches.
+        cursor.execute(f"PRAGMA journal_size_limit={wal_limit}")
         if max_size_mb is not None:
             # Per connection, not stored in the file. Past it SQLite answers SQLITE_FULL, exactly as for a
-            # full disk, so the edge holds its work and says so instead of filling a disk it shares.
+            # full disk, so the edge holds its work and says so instead of filling a disk it shares. The
+            # write-ahead log's bound comes out of the same budget.
             page_size = int(cursor.execute("PRAGMA page_size").fetchone()[0])
-            cursor.execute(f"PRAGMA max_page_count={max_size_mb * 1024 * 1024 // page_size}")
+            cursor.execute(f"PRAGMA max_page_count={(max_size_mb * 1024 * 1024 - wal_limit) // page_size}")
         cursor.close()
 
 
 def make_engine(url: str, *, synchronous: str = "FULL", max_size_mb: int | None = None) -> Engine:
-    """The store's engine. `max_size_mb` caps an SQLite database file (not its WAL, which checkpoints keep small)."""
+    """The store's engine. `max_size_mb` caps an SQLite store: its database file and its write-ahead log."""
     if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
         raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
     if max_size_mb is not None and max_size_mb < 1:

@@ -10,7 +10,16 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from floorgate.core.model import Order, RetiredOrder
-from floorgate.edge.store.checkpoint import CheckpointMode, WalCheckpoint, run_checkpoint
+from floorgate.edge.store.checkpoint import (
+    CheckpointMode,
+    CheckpointPolicy,
+    NoCheckpoints,
+    WalCheckpoint,
+    WalCheckpoints,
+    file_bytes,
+    run_checkpoint,
+    wal_limit_bytes,
+)
 from floorgate.edge.store.commit import Committer
 from floorgate.edge.store.errors import (
     StoreError,
@@ -27,8 +36,9 @@ from floorgate.edge.store.records import Batch, EventRecord
 from floorgate.edge.store.restore import Loaded, load_floor, read_order
 from floorgate.edge.store.schema import INBOUND, create_schema
 
-# Start-up refuses a store with less room than this (on its disk, or below [store] max_size_mb): the
-# edge would otherwise start, take work, and stop committing moments later.
+# Start-up refuses a store with less room than this (on its disk, or below [store] max_size_mb), besides
+# the room its write-ahead log may take: the edge would otherwise start, take work, and stop committing
+# moments later.
 STARTUP_HEADROOM_BYTES = 1024 * 1024
 
 
@@ -44,8 +54,14 @@ class Store:
         self._database_file = None if directory is None else Path(store_location(engine))
         self._committer = Committer(engine, remember_inbound=remember_inbound)
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self.wal_limit = wal_limit_bytes(size_limit_mb(engine))
+        """The size in bytes past which an SQLite store's write-ahead log is started afresh."""
         self.location = store_location(engine)
         """The SQLite file or the database URL without its password: what messages call the store."""
+
+    @property
+    def _wal_file(self) -> Path | None:
+        return None if self._database_file is None else Path(f"{self._database_file}-wal")
 
     def describe_failure(self, err: BaseException, doing: str) -> StoreError:
         return describe_failure(self.engine, err, doing)
@@ -56,20 +72,33 @@ class Store:
     def check_folder(self) -> None:
         """Raise a StoreError when the SQLite file's folder refuses a small write or has too little room.
 
-        Runs before the file is opened, so a read-only or full disk is named as such rather than as
-        whatever SQLite makes of it ("unable to open database file").
+        Runs before the schema is made, so a read-only or full disk is named as such rather than as
+        whatever SQLite makes of it ("unable to open database file"). A write-ahead log the last run left
+        is copied into the database first and its file cut to nothing, so the room it held counts as free:
+        an edge can always start on a disk that holds its own store.
         """
         directory = sqlite_directory(self.engine)
         if directory is None or not directory.is_dir():
             return
+        wal = self._wal_file
+        if (
+            wal is not None
+            and self._database_file is not None
+            and self._database_file.exists()
+            and file_bytes(wal)
+        ):
+            run_checkpoint(self.engine, CheckpointMode.TRUNCATE)
         probed = probe_directory(directory)
         if probed is not None:
             raise self.describe_failure(probed, "writing a probe file next to it")
         free = free_bytes(directory)
-        if free is not None and free < STARTUP_HEADROOM_BYTES:
+        # The log may grow to its limit (and a batch) before it is started afresh: room for that too.
+        needed = STARTUP_HEADROOM_BYTES + max(0, self.wal_limit - (0 if wal is None else file_bytes(wal)))
+        if free is not None and free < needed:
             raise StoreError(
                 f"the store at {self.location} is full: only {free // 1024} kB free on the disk that holds "
-                f"it, and the edge needs at least {STARTUP_HEADROOM_BYTES // 1024} kB to start; free space there",
+                f"it, and the edge needs at least {needed // 1024} kB to start (its write-ahead log may take "
+                f"{self.wal_limit // 1024} kB); free space there",
                 cause=StoreFailure.FULL,
                 location=self.location,
             )
@@ -97,6 +126,7 @@ class Store:
                 )
         except (SQLAlchemyError, self._dbapi_error) as err:
             raise self.describe_failure(err, "reading its size") from err
+        # max_page_count is the database's share of the budget: the log's limit is kept out of it.
         room = (max_pages - pages + free_pages) * page_size
         if room < STARTUP_HEADROOM_BYTES:
             used_mb = (pages - free_pages) * page_size / (1024 * 1024)
@@ -141,8 +171,8 @@ class Store:
         """Copy committed WAL pages into the database file; PASSIVE waits for no reader and no writer.
 
         Safe beside a commit (it copies what was committed when it started); SQLite starts the log afresh
-        only at the first commit after a checkpoint that copied everything, which is the writer's
-        business (see `Writer`). Reports nothing for stores that are not SQLite.
+        only at the first commit after a checkpoint that copied everything, which is the checkpoint
+        policy's business (`checkpoint_policy`). Reports nothing for stores that are not SQLite.
 
         SQLite syncs the database file only when no commit overtook the checkpoint; otherwise what it
         copied stays in the page cache, and the next checkpoint's sync writes it all. With `flush` this
@@ -153,6 +183,15 @@ class Store:
         if self.engine.dialect.name != "sqlite":
             return WalCheckpoint(log_pages=0, copied_pages=0)
         return run_checkpoint(self.engine, mode, flush=self._database_file if flush else None)
+
+    def checkpoint_policy(self) -> CheckpointPolicy:
+        """A writer's hook for keeping this store's log: the SQLite policy, or one that does nothing."""
+        wal = self._wal_file
+        if self.engine.dialect.name != "sqlite" or wal is None:
+            return NoCheckpoints()
+        return WalCheckpoints(
+            lambda mode, flush: self.checkpoint(mode=mode, flush=flush), wal, self.wal_limit
+        )
 
     # -- reading -----------------------------------------------------------------------------------
 
