@@ -438,9 +438,11 @@ class Writer:
         the store refuses for what it holds (not for the state it is in) raises UnstorableBatch instead.
         """
         delay = 0.05
+        relieved = False
         while True:
             try:
-                if self.store_failure is not None and await asyncio.to_thread(self.store.holds, rows):
+                failed_before = relieved or self.store_failure is not None
+                if failed_before and await asyncio.to_thread(self.store.holds, rows):
                     log.warning("the held batch had reached the store before its commit failed")
                 elif rows.row_count <= self._inline_commit_rows:
                     self.store.commit(rows)
@@ -449,6 +451,9 @@ class Writer:
             except StoreError as err:
                 if refuse_unstorable and err.cause is StoreFailure.UNSTORABLE:
                     raise UnstorableBatch(err) from err
+                if not relieved and self.store_failure is None and await self._log.relieve(err):
+                    relieved = True  # the log's own file made room: tried again at once, no outage
+                    continue
                 self._store_failing(err, held_events=len(rows.events))
                 try:
                     await self._log.relieve(err)  # a full disk: the log's own file may make room

@@ -16,8 +16,9 @@ grows (it reached 73 MB on a busy floor, and a disk it filled stayed full). So t
   between two batches, for a RESTART checkpoint. It copies what is left, waits (briefly) for readers to
   leave the log, and the next commit writes the log from its start; `journal_size_limit` then cuts the
   file back to the limit. The log therefore never holds more than the limit plus one batch.
-- While commits fail for want of room, the same checkpoint runs between attempts: once it can copy the
-  log, the held batch is written over the log's own file instead of growing it, and the edge recovers.
+- A commit that fails for want of room is tried once more after the same checkpoint, and while commits
+  fail it runs between attempts: once it can copy the log, the batch is written over the log's own file
+  instead of growing it, and the edge goes on (or recovers) on a disk that has no room left.
 
 PostgreSQL has no such log to keep: its policy does nothing.
 """
@@ -143,8 +144,8 @@ class CheckpointPolicy(Protocol):
     def committed(self, rows: int) -> None:
         """A batch of `rows` rows was committed."""
 
-    async def relieve(self, failure: StoreError) -> None:
-        """Between two attempts of a commit that failed: free what the log holds, if that can help."""
+    async def relieve(self, failure: StoreError) -> bool:
+        """After a commit failed: free what the log holds, if that can help; whether a retry may succeed."""
 
 
 class NoCheckpoints:
@@ -161,8 +162,8 @@ class NoCheckpoints:
     def committed(self, rows: int) -> None:
         return None
 
-    async def relieve(self, failure: StoreError) -> None:
-        return None
+    async def relieve(self, failure: StoreError) -> bool:
+        return False
 
 
 class WalCheckpoints:
@@ -232,17 +233,20 @@ class WalCheckpoints:
                 None, self._checkpoint, CheckpointMode.PASSIVE, True
             )
 
-    async def relieve(self, failure: StoreError) -> None:
+    async def relieve(self, failure: StoreError) -> bool:
         if failure.cause is not StoreFailure.FULL:
-            return
+            return False
         if self._running is not None:
             await self._collect()
         result = await self._in_thread(CheckpointMode.RESTART)
-        if isinstance(result, WalCheckpoint) and result.complete:
-            log.info(
-                "the write-ahead log was copied while the store is full; the next commit reuses its file"
-            )
         self._noted(result, self._batches)
+        if isinstance(result, WalCheckpoint) and result.complete:
+            # The disk may have no room for the log to grow, but the log's own file is free again.
+            log.info(
+                "the store is full; the write-ahead log was copied so the next commit can reuse its file"
+            )
+            return True
+        return False
 
     async def _collect(self) -> None:
         """The checkpoint beside the commits, once it is done (waited for: two cannot run at once)."""
