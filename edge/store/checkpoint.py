@@ -186,6 +186,7 @@ class WalCheckpoints:
         self._running_from = 0
         self._finish_owed_since: float | None = None
         self._over_limit = False
+        self._restart_refused = False  # the last restart at the limit could not finish (said once)
 
     def committed(self, rows: int) -> None:
         self._batches += 1
@@ -264,10 +265,12 @@ class WalCheckpoints:
         self._finish_owed_since = None
         if self._noted(result, from_batches):
             self._rows_since_clean = 0
-        else:
+            self._restart_refused = False
+        elif not self._restart_refused:
+            self._restart_refused = True
             log.warning(
-                "the write-ahead log is past its limit and a reader kept it from starting afresh; "
-                "trying again after the next batch",
+                "the write-ahead log is past its limit and a reader (or another connection's checkpoint) "
+                "kept it from starting afresh; trying again after each batch",
                 extra={"log_pages": self.log_pages, "limit_bytes": self.limit},
             )
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def sql_table(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table behind a SQLModel table class."""
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
     return table

@@ -473,6 +473,49 @@ async def test_under_load_that_never_lets_up_the_log_stays_within_its_limit_in_p
         store.close()
 
 
+async def test_a_reader_holding_the_log_delays_its_restart_only_until_it_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader in the middle of a read keeps the log: no checkpoint may copy past what it reads, nor start
+    the log afresh under it. The writer does not wait for it longer than RESTART_BUSY_MS: the log grows
+    past its limit meanwhile (said once in the log), and is started afresh after the first batch once the
+    reader has left."""
+    for name in ("CHECKPOINT_SECONDS", "CHECKPOINT_FORCE_SECONDS"):
+        monkeypatch.setattr(checkpoint_module, name, 3600.0)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_ROWS", 10**9)
+    monkeypatch.setattr(checkpoint_module, "WAL_LIMIT_BYTES", 64 * PAGE_FRAME)
+    monkeypatch.setattr(checkpoint_module, "RESTART_BUSY_MS", 10)
+    db = tmp_path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{db}"))
+    store.create_schema()
+    writer = Writer(store=store, floor=store.load().floor, last_seq=0)
+    sizes = LogSizes(db)
+    writer.subscribe(sizes)
+    running = asyncio.create_task(writer.run())
+    reader = sqlite3.connect(db)
+    try:
+        await writer.execute(cmd.DefineZone(zone="Z"))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM locations").fetchone()  # its snapshot is in the log
+        for n in range(60):
+            await writer.execute(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        held = sizes.sizes[-1]
+        assert held > 2 * 64 * PAGE_FRAME, "the log was started afresh under a reader"
+        refused = [r for r in caplog.records if "kept it from starting afresh" in r.getMessage()]
+        assert len(refused) == 1, [r.getMessage() for r in refused]
+
+        reader.rollback()
+        for n in range(60, 63):
+            await writer.execute(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        assert sizes.sizes[-1] <= 64 * PAGE_FRAME + sizes.largest_batch, (
+            f"the log's file is {sizes.sizes[-1]} bytes after the reader left"
+        )
+    finally:
+        reader.close()
+        running.cancel()
+        store.close()
+
+
 def test_the_size_budget_counts_the_write_ahead_log(tmp_path: Path) -> None:
     """`[store] max_size_mb` caps the database and its log together: the database gets what the log's
     limit leaves, and SQLite cuts the log's file back to that limit whenever the log starts afresh."""
