@@ -9,7 +9,6 @@ could take back, and one fsync is shared by the whole batch.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import time
@@ -28,7 +27,6 @@ from floorgate.edge.store import (
     Store,
     StoreError,
     StoreFailure,
-    WalCheckpoint,
     batch_rows,
 )
 from floorgate.edge.store.ids import new_event_id
@@ -46,22 +44,6 @@ T = TypeVar("T")
 # 500 presses/s fell from 17 ms to 10 ms with this (docs/benchmarks.md). Larger batches (an import, a
 # backlog after an outage) go to a worker thread, so the API and the dashboards are not held up by their SQL.
 INLINE_COMMIT_ROWS = 500
-
-# The write-ahead log is copied into the database file in two steps, so that no press waits for the bulk of
-# it. First a checkpoint in a worker thread, beside the commits, copies what was committed when it
-# started (a checkpoint that blocked the writer held the presses behind it up by 4 ms, twice a second).
-# SQLite starts the log afresh only at the first commit after a checkpoint that copied all of it, and on
-# a busy floor commits overtake the one in the thread; so, at the next moment the writer has nothing
-# queued, a second checkpoint, which the writer waits for, copies the few pages those commits added.
-# Without a quiet moment for FORCE seconds (a floor flat out) the writer waits for it anyway.
-# That small checkpoint still costs two fsyncs, 5-20 ms on the bench's disk once the store is large, and
-# the presses arriving meanwhile wait. So a round starts only every CHECKPOINT_SECONDS, or sooner once the
-# commits since the last have written CHECKPOINT_ROWS rows (a page or so each), which bounds the log on a
-# floor flat out (about 50 MB).
-CHECKPOINT_SECONDS = 2.0
-CHECKPOINT_ROWS = 10_000
-CHECKPOINT_FORCE_SECONDS = 2.0
-CHECKPOINT_POLL_SECONDS = 0.02
 
 # How much of a command set aside (see `Writer._commit_alone`) its exception keeps, as ASCII.
 UNSTORABLE_DETAIL_CHARS = 4000
@@ -190,15 +172,8 @@ class Writer:
         self.outbox = outbox or EndpointRegistry()
         # While commits fail: why, since when (wall clock), and how many events the held batch carries.
         self.store_failure: StoreError | None = None
-        # Checkpoints: the batch count when the log was last copied in full, and when that was; the one
-        # running in a worker thread (and the batch count when it started); and since when the writer
-        # owes the small one it waits for.
-        self._clean_batches = 0
-        self._clean_at = time.monotonic()
-        self._rows_since_clean = 0
-        self._checkpointing: asyncio.Future[WalCheckpoint] | None = None
-        self._checkpoint_from_batches = 0
-        self._finish_owed_since: float | None = None
+        # The store's write-ahead log is kept between batches (SQLite: `floorgate.edge.store.checkpoint`).
+        self._log = store.checkpoint_policy()
         self.store_failing_since: float | None = None
         self.held_events = 0
         self._store_failed = asyncio.Event()
@@ -241,10 +216,11 @@ class Writer:
 
     async def run(self) -> None:
         while True:
-            await self._tend_checkpoint()
+            await self._log.tend(idle=self._queue.empty())
+            self.stats.wal_pages = self._log.log_pages
             try:
                 # While a checkpoint is owed, wait for work no longer than until the next step is due.
-                async with asyncio.timeout(self._checkpoint_wait()):
+                async with asyncio.timeout(self._log.wait()):
                     first = await self._queue.get()
             except TimeoutError:
                 continue
@@ -256,77 +232,6 @@ class Writer:
             # A small batch commits without leaving the loop's thread; before the next, let the loop send
             # what this one lit and read what came in, or a deep queue would starve both.
             await asyncio.sleep(0)
-
-    def _checkpoint_owed(self) -> bool:
-        return self.stats.batches != self._clean_batches and self.store_failure is None
-
-    def _checkpoint_wait(self) -> float | None:
-        """How long the writer may wait for work before the checkpoints need it (None: for ever)."""
-        if not self._checkpoint_owed():
-            return None
-        if self._checkpointing is not None:
-            return CHECKPOINT_POLL_SECONDS
-        if self._finish_owed_since is not None:
-            return 0.0
-        if self._rows_since_clean >= CHECKPOINT_ROWS:
-            return 0.0
-        return max(0.0, self._clean_at + CHECKPOINT_SECONDS - time.monotonic())
-
-    async def _tend_checkpoint(self) -> None:
-        """Collect the checkpoint running beside the commits, and take the next step when it is due.
-
-        The writer's commits never checkpoint on their own (see `Store.checkpoint`): SQLite would do it
-        inside whichever commit took the log past a thousand pages, and that press waited for it.
-        """
-        running = self._checkpointing
-        if running is not None:
-            if not running.done():
-                return
-            self._checkpointing = None
-            if self._checkpoint_finished(
-                running.exception() or running.result(), self._checkpoint_from_batches
-            ):
-                self._finish_owed_since = None
-            else:
-                self._finish_owed_since = time.monotonic()
-        if not self._checkpoint_owed():
-            return
-        now = time.monotonic()
-        if self._finish_owed_since is not None:
-            if self._queue.empty() or now - self._finish_owed_since >= CHECKPOINT_FORCE_SECONDS:
-                from_batches = self.stats.batches
-                try:
-                    waited: WalCheckpoint | BaseException = await asyncio.to_thread(self.store.checkpoint)
-                except Exception as err:  # noqa: BLE001 - reported by _checkpoint_finished, as from the thread
-                    waited = err
-                self._finish_owed_since = None
-                if not self._checkpoint_finished(waited, from_batches):
-                    # Still not all of it (a reader held old pages): the next round, in CHECKPOINT_SECONDS.
-                    self._clean_at = time.monotonic()
-        elif now >= self._clean_at + CHECKPOINT_SECONDS or self._rows_since_clean >= CHECKPOINT_ROWS:
-            self._rows_since_clean = 0
-            self._checkpoint_from_batches = self.stats.batches
-            self._checkpointing = asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(self.store.checkpoint, flush=True)
-            )
-
-    def _checkpoint_finished(self, result: WalCheckpoint | BaseException, from_batches: int) -> bool:
-        """Note a checkpoint's result; whether it copied the whole log (so the next commit starts it afresh)."""
-        now = time.monotonic()
-        if isinstance(result, BaseException):
-            if isinstance(result, StoreError):
-                # The next commit meets the same failure and reports it (and holds its batch).
-                log.debug("write-ahead log checkpoint failed: %s", result)
-            else:  # a bug, not the disk: the floor goes on, the log grows until it is fixed
-                log.error("write-ahead log checkpoint failed", exc_info=result)
-            self._clean_at = now  # tried again in CHECKPOINT_SECONDS, not at once
-            return True
-        self.stats.wal_pages = result.log_pages
-        if result.complete and self.stats.batches == from_batches:
-            self._clean_batches = from_batches
-            self._clean_at = now
-            return True
-        return False
 
     async def _process(self, batch: list[_Pending]) -> None:
         now = self._clock()
@@ -415,7 +320,7 @@ class Writer:
         await self._commit(rows, batch, refuse_unstorable=refuse_unstorable)
         changes.clear()
         self.stats.batches += 1
-        self._rows_since_clean += rows.row_count
+        self._log.committed(rows.row_count)
         self.stats.last_batch_size = len(batch)
         self.stats.last_commit_seconds = time.perf_counter() - started
         self.stats.events += len(records)
@@ -532,9 +437,11 @@ class Writer:
         the store refuses for what it holds (not for the state it is in) raises UnstorableBatch instead.
         """
         delay = 0.05
+        relieved = False
         while True:
             try:
-                if self.store_failure is not None and await asyncio.to_thread(self.store.holds, rows):
+                failed_before = relieved or self.store_failure is not None
+                if failed_before and await asyncio.to_thread(self.store.holds, rows):
                     log.warning("the held batch had reached the store before its commit failed")
                 elif rows.row_count <= self._inline_commit_rows:
                     self.store.commit(rows)
@@ -543,8 +450,12 @@ class Writer:
             except StoreError as err:
                 if refuse_unstorable and err.cause is StoreFailure.UNSTORABLE:
                     raise UnstorableBatch(err) from err
+                if not relieved and self.store_failure is None and await self._log.relieve(err):
+                    relieved = True  # the log's own file made room: tried again at once, no outage
+                    continue
                 self._store_failing(err, held_events=len(rows.events))
                 try:
+                    await self._log.relieve(err)  # a full disk: the log's own file may make room
                     await asyncio.sleep(delay * (0.5 + random.random()))
                 except asyncio.CancelledError:
                     # Stopped while the store fails: the batch is certainly not on disk, so the requests in

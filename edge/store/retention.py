@@ -29,7 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from floorgate.core import commands as cmd
 from floorgate.core.model import ExceptionStatus, retirable_statuses
 from floorgate.core.packing import packs
-from floorgate.edge.store import EVENTS, EXCEPTIONS, LINE_SCANS, LINES, ORDERS, StoreError, describe_failure
+from floorgate.edge.store.errors import StoreError, describe_failure
+from floorgate.edge.store.schema import EVENTS, EXCEPTIONS, LINE_SCANS, LINES, ORDERS
 from floorgate.edge.webhooks.deliveries import DELIVERED, DELIVERIES, ENDPOINTS
 from floorgate.edge.writer import Writer, WriterUnavailable
 

@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -38,6 +39,7 @@ from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.edge.site import ConfigError, parse_site
 from floorgate.edge.store import (
     Batch,
+    CheckpointMode,
     Store,
     StoreError,
     StoreFailure,
@@ -45,6 +47,7 @@ from floorgate.edge.store import (
     failure_cause,
     make_engine,
 )
+from floorgate.edge.store import checkpoint as checkpoint_module
 from floorgate.edge.webhooks.deliveries import DELIVERED, DeliveryStore
 from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
 from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
@@ -1085,3 +1088,108 @@ def test_a_disk_with_less_than_a_megabyte_left_is_refused_before_the_edge_takes_
         refused.value
     )
     assert "kB free on the disk that holds it" in str(refused.value)
+
+
+# -- the write-ahead log on a disk with no room left ------------------------------------------------
+
+
+def wal_of(db: Path) -> Path:
+    return db.with_name(db.name + "-wal")
+
+
+def free_pages_inside(store: Store, megabytes: int) -> None:
+    """Pages the database file holds and uses for nothing: what a commit adds reuses them, so copying the
+    log into the file needs no new room on the disk."""
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE pad (x BLOB)")
+        conn.exec_driver_sql(f"INSERT INTO pad VALUES (zeroblob({megabytes * 2**20}))")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE pad")
+    assert store.checkpoint(mode=CheckpointMode.TRUNCATE).complete
+
+
+async def test_a_disk_with_no_room_for_the_log_to_grow_goes_on_committing_within_the_logs_own_file(
+    small_disk: SmallDisk,
+    stopper: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The disk fills while the log holds a megabyte: a commit that needs the log to grow fails, SQLITE_FULL.
+    The log's own file is room enough once a checkpoint has copied the log and let it start afresh, so the
+    writer checkpoints and tries again, and the floor goes on with no outage and nothing lost. Before, no
+    checkpoint ran while commits failed: each time was an outage (three here), held until SQLite happened
+    to checkpoint the log as the writer's failed connection closed, the only one open."""
+    caplog.set_level(logging.INFO)
+    # No round and no limit would start the log afresh here: only the full disk does.
+    for name in ("CHECKPOINT_SECONDS", "CHECKPOINT_FORCE_SECONDS"):
+        monkeypatch.setattr(checkpoint_module, name, 3600.0)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_ROWS", 10**9)
+    monkeypatch.setattr(checkpoint_module, "WAL_LIMIT_BYTES", 64 * 2**20)
+    db = small_disk.path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{db}"))
+    store.create_schema()
+    free_pages_inside(store, 4)
+    writer = await started(store, stopper)
+    on_hand = 0
+    while wal_of(db).stat().st_size < 2**20:
+        on_hand += 1
+        await writer.execute(
+            cmd.UpsertLocation(code="A-01", zone="A", module="M1", sku="S1", on_hand=on_hand)
+        )
+
+    assert await asyncio.to_thread(small_disk.fill) > 0
+    log_file = wal_of(db).stat().st_size
+    for n in range(on_hand + 1, on_hand + 200):  # the log's file several times over
+        await asyncio.wait_for(
+            writer.execute(cmd.UpsertLocation(code="A-01", zone="A", module="M1", sku="S1", on_hand=n)),
+            timeout=30,
+        )
+
+    assert writer.stats.commit_failures == 0, "a full disk that the log's own file made room on was an outage"
+    assert messages(caplog, FAILING) == []
+    reused = "the store is full; the write-ahead log was copied so the next commit can reuse its file"
+    assert len(messages(caplog, reused)) >= 2, "the disk never refused the log: nothing was tested"
+    assert wal_of(db).stat().st_size <= log_file, "the log grew on a disk with no room"
+    assert store.load().floor.locations["A-01"].on_hand == on_hand + 199
+
+
+LEFT_LOG_SCRIPT = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("PRAGMA wal_autocheckpoint=0")
+db.execute("PRAGMA synchronous=OFF")
+db.execute("CREATE TABLE pad (n INTEGER, x BLOB)")
+db.executemany("INSERT INTO pad VALUES (?, zeroblob(1000))", [(n,) for n in range(40)])
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+for _ in range(int(sys.argv[2])):
+    db.execute("UPDATE pad SET n = n + 1")  # the same pages again and again: the database never grows
+os._exit(0)  # as a kill -9: no close, so no checkpoint, and the log stays
+"""
+
+
+def test_an_edge_starts_on_a_disk_its_own_left_over_log_filled(small_disk: SmallDisk, tmp_path: Path) -> None:
+    """An edge killed with a long log left behind, on a disk that is full now: the log is the store's own,
+    so start-up copies it into the database and truncates it before it measures the room left, and the
+    edge starts. Before, the free-space check left the log out and refused to start until the disk grew."""
+    db = small_disk.path / "floorgate.db"
+    Store(make_engine(f"sqlite:///{db}")).close()
+    script = tmp_path / "left_log.py"
+    script.write_text(LEFT_LOG_SCRIPT)
+    subprocess.run([sys.executable, str(script), str(db), "250"], check=True, timeout=120)
+    left = wal_of(db).stat().st_size
+    assert left > 8 * 2**20, f"the log left behind is only {left} bytes"
+    free = os.statvfs(small_disk.path).f_bavail * os.statvfs(small_disk.path).f_frsize
+    small_disk.filler = small_disk.path / "filler.bin"
+    small_disk.filler.write_bytes(bytes(free - 256 * 1024))
+
+    store = Store(make_engine(f"sqlite:///{db}"))
+    try:
+        store.check_folder()
+        store.create_schema()
+        store.check_writable()
+        assert wal_of(db).stat().st_size < left
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT min(n), max(n) FROM pad").one() == (250, 289)
+    finally:
+        store.close()

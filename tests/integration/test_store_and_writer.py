@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,9 @@ from floorgate.core import commands as cmd
 from floorgate.core.errors import CommandRejected
 from floorgate.core.instructions import ClearBin, LightBin
 from floorgate.core.model import LineStatus, OrderStatus
-from floorgate.edge import store as store_module
-from floorgate.edge import writer as writer_module
 from floorgate.edge.runtime import retire_finished_orders
 from floorgate.edge.store import Batch, Store, make_engine
+from floorgate.edge.store import checkpoint as checkpoint_module
 from floorgate.edge.writer import Committed, Writer, WriterUnavailable
 from tests.support.seeding import seed, started_writer
 from tests.support.waiting import wait_until
@@ -312,8 +312,10 @@ async def test_indexes_no_query_uses_are_dropped_from_an_older_store_and_its_dat
 async def test_the_writer_checkpoints_between_batches_and_commits_never_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 3600.0)
-    monkeypatch.setattr(writer_module, "CHECKPOINT_FORCE_SECONDS", 3600.0)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_SECONDS", 3600.0)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_FORCE_SECONDS", 3600.0)
+    # Past SQLite's thousand pages, below the log's limit: only a commit could checkpoint here.
+    monkeypatch.setattr(checkpoint_module, "WAL_LIMIT_BYTES", 64 * 2**20)
     store = Store(make_engine(f"sqlite:///{tmp_path / 'floorgate.db'}"))
     store.create_schema()
     writer = Writer(store=store, floor=store.load().floor, last_seq=0)
@@ -322,7 +324,7 @@ async def test_the_writer_checkpoints_between_batches_and_commits_never_do(
         await writer.execute(cmd.DefineZone(zone="Z"))
         for n in range(COMMITS_PAST_SQLITES_AUTOCHECKPOINT):
             await writer.execute(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
-        monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 0.05)
+        monkeypatch.setattr(checkpoint_module, "CHECKPOINT_SECONDS", 0.05)
         await writer.execute(cmd.UpsertLocation(code="LAST", zone="Z", sku="S", on_hand=1))
         # Quiet now: the writer checkpoints between batches once CHECKPOINT_SECONDS have passed.
         await wait_until(lambda: writer.stats.wal_pages > 0, what="a checkpoint at a quiet moment")
@@ -352,6 +354,26 @@ def wal_bytes(db: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+@dataclass
+class LogSizes:
+    """The log's file size right after each commit (a subscriber runs then, on the writer's loop), and the
+    most one commit added to it: the bound the policy guarantees is the limit plus one batch."""
+
+    db: Path
+    sizes: list[int] = field(default_factory=list)
+
+    def __call__(self, _committed: Committed) -> None:
+        self.sizes.append(wal_bytes(self.db))
+
+    @property
+    def largest(self) -> int:
+        return max(self.sizes, default=0)
+
+    @property
+    def largest_batch(self) -> int:
+        return max((b - a for a, b in zip(self.sizes, self.sizes[1:], strict=False)), default=0)
+
+
 @pytest.mark.parametrize(
     ("quiet_moments", "by_rows"),
     [(True, False), (False, False), (True, True)],
@@ -362,20 +384,22 @@ async def test_a_busy_writers_log_still_starts_afresh(
 ) -> None:
     """The checkpoint beside the commits is overtaken by them, so it never copies the whole log; the small
     one the writer waits for (at a quiet moment, or after CHECKPOINT_FORCE_SECONDS without one) does, and
-    the log starts afresh. Without it the log grew by every commit's pages for as long as the floor ran.
-    A round starts after CHECKPOINT_SECONDS, or once CHECKPOINT_ROWS rows were written since the last."""
-    monkeypatch.setattr(writer_module, "CHECKPOINT_SECONDS", 3600 if by_rows else 0.02)
-    monkeypatch.setattr(writer_module, "CHECKPOINT_ROWS", 200 if by_rows else 10**9)
+    the log starts afresh. A round starts after CHECKPOINT_SECONDS, or once CHECKPOINT_ROWS rows were
+    written since the last. How far the log grows meanwhile depends on how fast the disk commits; what
+    the policy guarantees, on any disk, is its limit: never more than the limit plus one batch."""
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_SECONDS", 3600 if by_rows else 0.02)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_ROWS", 200 if by_rows else 10**9)
     # With quiet moments the writer must find them (forcing is out of reach); without, it must force.
-    monkeypatch.setattr(writer_module, "CHECKPOINT_FORCE_SECONDS", 3600 if quiet_moments else 0.2)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_FORCE_SECONDS", 3600 if quiet_moments else 0.2)
     db = tmp_path / "floorgate.db"
     store = Store(make_engine(f"sqlite:///{db}"))
     store.create_schema()
     # One command a batch, so that with all of them queued at once the queue is never empty.
     writer = Writer(store=store, floor=store.load().floor, last_seq=0, max_batch=1)
+    sizes = LogSizes(db)
+    writer.subscribe(sizes)
     running = asyncio.create_task(writer.run())
     commands = 3000
-    largest = 0
     try:
         await writer.execute(cmd.DefineZone(zone="Z"))
         upserts = [
@@ -384,27 +408,129 @@ async def test_a_busy_writers_log_still_starts_afresh(
         if quiet_moments:
             for n, upsert in enumerate(upserts, start=1):
                 await writer.execute(upsert)
-                largest = max(largest, wal_bytes(db))
                 if n % 100 == 0:
                     await asyncio.sleep(0.005)  # the floor pauses: nothing queued for a moment
         else:
             for upsert in upserts:
                 await writer.submit(upsert)
-            deadline = asyncio.get_running_loop().time() + 60
-            while writer.backlog:  # sampling the log's size while the queue drains
-                assert asyncio.get_running_loop().time() < deadline, f"{writer.backlog} commands still queued"
-                largest = max(largest, wal_bytes(db))
-                await asyncio.sleep(0.001)
+            await writer.execute(cmd.DefineZone(zone="END"))  # queued behind them all
             assert writer.stats.batches >= commands, "the commands were not committed one a batch"
-        # Every commit adds at least two pages (4 kB each): never starting afresh, the log would be
-        # 24 MB or more by now.
-        assert largest < 8 * 2**20, f"the write-ahead log grew to {largest / 2**20:.1f} MB"
+        assert sizes.largest <= store.wal_limit + sizes.largest_batch, (
+            f"the write-ahead log grew to {sizes.largest / 2**20:.1f} MB, past its limit "
+            f"({store.wal_limit / 2**20:.1f} MB) and one batch ({sizes.largest_batch} bytes)"
+        )
         reopened = Store(make_engine(f"sqlite:///{db}"))
         last = commands - 1
         assert reopened.load().floor.locations[f"L{last % 400}"].on_hand == last
         reopened.close()
     finally:
         running.cancel()
+        store.close()
+
+
+PAGE_FRAME = 4096 + 24  # a page in the log, with its frame header
+
+
+@pytest.mark.parametrize("limit_pages", [64, 256])
+async def test_under_load_that_never_lets_up_the_log_stays_within_its_limit_in_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit_pages: int
+) -> None:
+    """A floor flat out, and no round of checkpoints ever finishing (they wait for a quiet moment that never
+    comes): the limit alone keeps the log bounded. Between two batches the writer restarts the log once its
+    file passes the limit, so the file never holds more than the limit and one batch's pages. Before the
+    limit the log grew by every commit for as long as the load lasted (10 MB in a test, 73 MB on a floor)."""
+    for name in ("CHECKPOINT_SECONDS", "CHECKPOINT_FORCE_SECONDS"):
+        monkeypatch.setattr(checkpoint_module, name, 3600.0)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_ROWS", 10**9)
+    monkeypatch.setattr(checkpoint_module, "WAL_LIMIT_BYTES", limit_pages * PAGE_FRAME)
+    db = tmp_path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{db}"))
+    store.create_schema()
+    writer = Writer(store=store, floor=store.load().floor, last_seq=0, max_batch=1)
+    sizes = LogSizes(db)
+    writer.subscribe(sizes)
+    running = asyncio.create_task(writer.run())
+    try:
+        await writer.execute(cmd.DefineZone(zone="Z"))
+        commands = 20 * limit_pages  # a few pages a batch: the log passes its limit many times over
+        for n in range(commands):
+            await writer.submit(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        await writer.execute(cmd.DefineZone(zone="END"))
+        batch_pages = sizes.largest_batch / PAGE_FRAME
+        assert 0 < batch_pages <= 16, f"a one-command batch wrote {batch_pages:.1f} pages"
+        assert sizes.largest <= limit_pages * PAGE_FRAME + sizes.largest_batch, (
+            f"the log reached {sizes.largest / PAGE_FRAME:.0f} pages; its limit is {limit_pages} pages "
+            f"and one batch {batch_pages:.0f}"
+        )
+        # It did pass the limit, and was started afresh: cut back to the limit each time.
+        assert sizes.largest > limit_pages * PAGE_FRAME
+        assert sizes.sizes[-1] <= limit_pages * PAGE_FRAME + sizes.largest_batch
+        reopened = Store(make_engine(f"sqlite:///{db}"))
+        assert len(reopened.load().floor.locations) == commands
+        reopened.close()
+    finally:
+        running.cancel()
+        store.close()
+
+
+async def test_a_reader_holding_the_log_delays_its_restart_only_until_it_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader in the middle of a read keeps the log: no checkpoint may copy past what it reads, nor start
+    the log afresh under it. The writer does not wait for it longer than RESTART_BUSY_MS: the log grows
+    past its limit meanwhile (said once in the log), and is started afresh after the first batch once the
+    reader has left."""
+    for name in ("CHECKPOINT_SECONDS", "CHECKPOINT_FORCE_SECONDS"):
+        monkeypatch.setattr(checkpoint_module, name, 3600.0)
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_ROWS", 10**9)
+    monkeypatch.setattr(checkpoint_module, "WAL_LIMIT_BYTES", 64 * PAGE_FRAME)
+    monkeypatch.setattr(checkpoint_module, "RESTART_BUSY_MS", 10)
+    db = tmp_path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{db}"))
+    store.create_schema()
+    writer = Writer(store=store, floor=store.load().floor, last_seq=0)
+    sizes = LogSizes(db)
+    writer.subscribe(sizes)
+    running = asyncio.create_task(writer.run())
+    reader = sqlite3.connect(db)
+    try:
+        await writer.execute(cmd.DefineZone(zone="Z"))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM locations").fetchone()  # its snapshot is in the log
+        for n in range(60):
+            await writer.execute(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        held = sizes.sizes[-1]
+        assert held > 2 * 64 * PAGE_FRAME, "the log was started afresh under a reader"
+        refused = [r for r in caplog.records if "kept it from starting afresh" in r.getMessage()]
+        assert len(refused) == 1, [r.getMessage() for r in refused]
+
+        reader.rollback()
+        for n in range(60, 63):
+            await writer.execute(cmd.UpsertLocation(code=f"L{n}", zone="Z", sku=f"S{n}", on_hand=n))
+        assert sizes.sizes[-1] <= 64 * PAGE_FRAME + sizes.largest_batch, (
+            f"the log's file is {sizes.sizes[-1]} bytes after the reader left"
+        )
+    finally:
+        reader.close()
+        running.cancel()
+        store.close()
+
+
+def test_the_size_budget_counts_the_write_ahead_log(tmp_path: Path) -> None:
+    """`[store] max_size_mb` caps the database and its log together: the database gets what the log's
+    limit leaves, and SQLite cuts the log's file back to that limit whenever the log starts afresh."""
+    for max_size_mb, limit in ((2, 512 * 1024), (64, 4 * 2**20), (None, 4 * 2**20)):
+        store = Store(make_engine(f"sqlite:///{tmp_path / f'{max_size_mb}.db'}", max_size_mb=max_size_mb))
+        store.create_schema()
+        assert store.wal_limit == limit
+        with store.engine.connect() as conn:
+            pragma = {
+                name: int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one())
+                for name in ("page_size", "max_page_count", "journal_size_limit")
+            }
+        assert pragma["journal_size_limit"] == limit
+        if max_size_mb is not None:
+            assert pragma["max_page_count"] * pragma["page_size"] + limit <= max_size_mb * 2**20
         store.close()
 
 
@@ -518,13 +644,13 @@ def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_o
     store.create_schema()
     store.load()
     synced: list[str] = []
-    real_fdatasync = store_module.os.fdatasync
+    real_fdatasync = checkpoint_module.os.fdatasync
 
     def fdatasync(fd: int) -> None:
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fdatasync(fd)
 
-    monkeypatch.setattr(store_module.os, "fdatasync", fdatasync)
+    monkeypatch.setattr(checkpoint_module.os, "fdatasync", fdatasync)
     _remembered(store, ["a"], 1.0)
     assert store.checkpoint(flush=True).complete
     assert synced == [str(db)]
