@@ -51,9 +51,6 @@ from floorgate.edge.store.schema import (
 )
 from floorgate.edge.store.store import STARTUP_HEADROOM_BYTES, Store
 
-# The name callers used before the room was split (webhooks' deliveries); `sql_table` is the new one.
-_table = sql_table
-
 __all__ = [
     "ADDED_COLUMNS",
     "BINDING_ERRORS",
@@ -82,7 +79,6 @@ __all__ = [
     "StoreError",
     "StoreFailure",
     "WalCheckpoint",
-    "_table",
     "batch_rows",
     "describe_failure",
     "failure_cause",

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Engine, Table, and_, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from floorgate.edge.store import EVENTS, _table, describe_failure
+from floorgate.edge.store import EVENTS, describe_failure, sql_table
 from floorgate.edge.store.tables import WebhookDeliveryRow, WebhookEndpointRow
 from floorgate.edge.webhooks.outbox import Endpoint
 
-ENDPOINTS: Table = _table(WebhookEndpointRow)
-DELIVERIES: Table = _table(WebhookDeliveryRow)
+ENDPOINTS: Table = sql_table(WebhookEndpointRow)
+DELIVERIES: Table = sql_table(WebhookDeliveryRow)
 
 PENDING = "pending"
 DELIVERED = "delivered"
