@@ -7,7 +7,7 @@ import random
 import pytest
 
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import Backoff, LinkDown, MqttLink
+from floorgate.devices.mqtt.link import Backoff, Connected, InboundMessage, LinkDown, MqttLink
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +27,34 @@ def test_link_names_its_client_and_status_topic_after_site_and_edge() -> None:
 async def test_publish_raises_link_down_while_not_connected() -> None:
     with pytest.raises(LinkDown, match=r"not connected to mqtt://127\.0\.0\.1:1$"):
         await make_link().publish("floorgate/dc1/x", b"x")
+
+
+async def test_scan_retained_raises_link_down_while_not_connected() -> None:
+    with pytest.raises(LinkDown, match=r"not connected to mqtt://127\.0\.0\.1:1$"):
+        await make_link().scan_retained("floorgate/dc1/ptl/+/cmd")
+
+
+async def test_a_scan_refuses_a_filter_the_link_subscribes_for_itself() -> None:
+    # Its UNSUBSCRIBE would end the link's own subscription to that filter.
+    link = make_link()
+
+    async def handler(message: InboundMessage) -> None:
+        del message
+
+    link.route("floorgate/dc1/ptl/+/event", handler)
+    assert link.sync_topic == "floorgate/dc1/edge/edge-1/sync"
+    for topic_filter in ("floorgate/dc1/ptl/+/event", link.status_topic, link.sync_topic):
+        with pytest.raises(ValueError, match="one the link subscribes for itself"):
+            await link.scan_retained(topic_filter)
+    with pytest.raises(ValueError, match="'#' must be a whole last level"):
+        await link.scan_retained("floorgate/dc1/#/cmd")
+
+
+def test_connected_is_a_frozen_value() -> None:
+    connected = Connected(session_present=False, first=True)
+    assert connected == Connected(session_present=False, first=True)
+    with pytest.raises(AttributeError):
+        connected.first = False  # type: ignore[misc]
 
 
 def test_backoff_doubles_from_the_floor_up_to_the_cap_with_jitter() -> None:

@@ -1,0 +1,313 @@
+"""The MQTT link's hold on broker state against a real mosquitto: session presence, retained scans, status.
+
+What a broker restart without persistence loses (the session, every retained message) is played by
+stopping mosquitto, deleting its persistence file and starting it again: the broker comes back with
+nothing, as one configured with mosquitto's default `persistence false` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from floorgate.devices.mqtt.connection import MqttConnection
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.link import (
+    Connected,
+    InboundMessage,
+    LinkDown,
+    MqttLink,
+    ScanTimedOut,
+)
+from floorgate.devices.mqtt.wire import Publish
+from tests.support.brokers import Mosquitto
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+LINK_LOGGER = "floorgate.devices.mqtt.link"
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """A connect listener and a route handler that keep what they were called with."""
+
+    connects: list[Connected] = field(default_factory=list)
+    routed: list[InboundMessage] = field(default_factory=list)
+
+    async def on_connect(self, connected: Connected) -> None:
+        self.connects.append(connected)
+
+    async def on_message(self, message: InboundMessage) -> None:
+        self.routed.append(message)
+
+    def routed_on(self, topic: str) -> list[bytes]:
+        return [message.payload for message in self.routed if message.topic == topic]
+
+
+@contextlib.asynccontextmanager
+async def running(link: MqttLink) -> AsyncIterator[asyncio.Task[None]]:
+    """`link.run()` as a task, connected; stopped cleanly (cancelled) on exit."""
+    task = asyncio.create_task(link.run(), name="test-link")
+    try:
+        await wait_until(lambda: link.connected or task.done(), timeout=10, what="the link connected")
+        if task.done():
+            task.result()
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def new_link(url: str, site: str | None = None, **options: Any) -> MqttLink:
+    options = {"backoff_min": 0.05, "backoff_max": 0.5, **options}
+    return MqttLink(MqttEndpoint.from_url(url), site or f"t{uuid.uuid4().hex[:10]}", "edge-1", **options)
+
+
+@contextlib.asynccontextmanager
+async def client(url: str) -> AsyncIterator[tuple[MqttConnection, list[Publish]]]:
+    """A plain connection of our own (another client on the bus), with everything it receives."""
+    received: list[Publish] = []
+    connection = await MqttConnection.open(
+        MqttEndpoint.from_url(url), client_id=f"fg-test-{uuid.uuid4().hex[:12]}", on_message=received.append
+    )
+    try:
+        yield connection, received
+    finally:
+        connection.abort("the test is over")
+
+
+async def within(awaitable: Awaitable[Any], seconds: float, what: str) -> Any:
+    """Await with a deadline of the test's; a TimeoutError of the awaited's own (ScanTimedOut) passes."""
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise AssertionError(f"{what} did not happen within {seconds} s") from None
+
+
+async def publish_acked(
+    connection: MqttConnection, topic: str, payload: bytes, *, retain: bool = False
+) -> None:
+    waiter = connection.publish(topic, payload, qos=1, retain=retain, want_ack=True)
+    assert waiter is not None
+    await within(waiter, 5, f"the PUBACK of {payload!r} on {topic}")
+
+
+async def retained_payload(url: str, topic: str) -> bytes | None:
+    """The message retained on `topic` now, as a new subscriber sees it (None: nothing retained).
+
+    A marker published after the SUBSCRIBE comes back after any retained message (one client's messages
+    in order), so "nothing" is known without waiting for a timeout.
+    """
+    async with client(url) as (connection, received):
+        marker = f"{topic}/marker-{uuid.uuid4().hex[:8]}"
+        await within(connection.subscribe([(topic, 1), (marker, 1)]), 5, "SUBACK")
+        connection.publish(marker, b"m")
+        await wait_until(lambda: any(m.topic == marker for m in received), what="the marker back")
+        found = [m.payload for m in received if m.topic == topic and m.retain]
+        return found[0] if found else None
+
+
+def no_route_topics(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        str(getattr(record, "topic", ""))
+        for record in caplog.records
+        if record.name == LINK_LOGGER and record.getMessage() == "MQTT message with no route"
+    ]
+
+
+def the_connection(link: MqttLink) -> MqttConnection:
+    session = link._session
+    assert session is not None, "the link is not connected"
+    return session.connection
+
+
+# -- session presence ----------------------------------------------------------------------------------
+
+
+async def test_connect_listeners_learn_whether_the_broker_kept_the_session(
+    fresh_mosquitto: Mosquitto,
+) -> None:
+    link = new_link(fresh_mosquitto.url)
+    recorder = Recorder()
+    link.add_connect_listener(recorder.on_connect)
+    async with running(link):
+        await wait_until(lambda: len(recorder.connects) == 1, what="the first connect's listener")
+        assert recorder.connects == [Connected(session_present=False, first=True)]
+
+        fresh_mosquitto.restart()  # persistence on: the session survives the restart
+        await wait_until(lambda: len(recorder.connects) == 2, timeout=15, what="the listener after a restart")
+        assert recorder.connects[1] == Connected(session_present=True, first=False)
+
+        fresh_mosquitto.stop()
+        (fresh_mosquitto.workdir / "mosquitto.db").unlink()  # now it comes back without any state
+        fresh_mosquitto.start()
+        await wait_until(
+            lambda: len(recorder.connects) == 3, timeout=15, what="the listener after state loss"
+        )
+        assert recorder.connects[2] == Connected(session_present=False, first=False)
+
+
+# -- retained scan ---------------------------------------------------------------------------------------
+
+
+async def test_a_scan_returns_what_is_retained_under_the_filter_not_live_messages_and_then_unsubscribes(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=LINK_LOGGER)
+    link = new_link(mosquitto.url)
+    base = f"floorgate/{link.site}/ptl"
+    recorder = Recorder()
+    link.route(f"{base}/+/event", recorder.on_message)
+    async with client(mosquitto.url) as (other, _), running(link):
+        await publish_acked(other, f"{base}/m1/cmd", b"one", retain=True)
+        await publish_acked(other, f"{base}/m2/cmd", b"two", retain=True)
+        await publish_acked(other, f"{base}/m3/cmd", b"not retained")
+        await publish_acked(other, f"{base}/m4/event", b"retained, other filter", retain=True)
+        await wait_until(lambda: recorder.routed_on(f"{base}/m4/event"), what="the route's retained event")
+
+        # Between the scan's SUBACK and its marker, live messages reach the edge: one under the filter
+        # (not retained now, so not the scan's) and one for a route (which must still get it).
+        connection = the_connection(link)
+        subscribe = connection.subscribe
+
+        async def subscribe_then_publish_live(
+            filters: list[tuple[str, int]], within: float = 10.0
+        ) -> list[int]:
+            granted = await subscribe(filters, within)
+            if (f"{base}/+/cmd", 0) in filters:
+                connection.publish(f"{base}/m5/cmd", b"live")
+                connection.publish(f"{base}/m5/event", b"live event")
+            return granted
+
+        connection.subscribe = subscribe_then_publish_live  # type: ignore[method-assign]
+        found = await within(link.scan_retained(f"{base}/+/cmd", within=5), 10, "the scan")
+        connection.subscribe = subscribe  # type: ignore[method-assign]
+
+        assert found == {f"{base}/m1/cmd": b"one", f"{base}/m2/cmd": b"two"}
+        await wait_until(lambda: recorder.routed_on(f"{base}/m5/event"), what="the live event at its route")
+        assert not any(topic.endswith(("/m1/cmd", "/m2/cmd")) for topic in no_route_topics(caplog))
+
+        # Unsubscribed: a later command is not delivered. One client's messages arrive in order, so once
+        # the event published after it is routed, the command would have been read already.
+        await publish_acked(other, f"{base}/m6/cmd", b"after the scan")
+        await publish_acked(other, f"{base}/m6/event", b"marker")
+        await wait_until(lambda: recorder.routed_on(f"{base}/m6/event"), what="the marker event")
+        assert f"{base}/m6/cmd" not in no_route_topics(caplog)
+        assert [m.topic for m in recorder.routed if m.topic.endswith("/cmd")] == []
+        assert link.connected
+
+
+async def test_an_empty_retained_publish_through_the_link_deletes_the_retained_message(
+    mosquitto: Mosquitto,
+) -> None:
+    link = new_link(mosquitto.url)
+    base = f"floorgate/{link.site}/ptl"
+    async with running(link):
+        await link.publish(f"{base}/m1/cmd", b"lit", retain=True)
+        await link.publish(f"{base}/m2/cmd", b"lit too", retain=True)
+        assert await link.scan_retained(f"{base}/+/cmd") == {
+            f"{base}/m1/cmd": b"lit",
+            f"{base}/m2/cmd": b"lit too",
+        }
+
+        await link.publish(f"{base}/m1/cmd", b"", retain=True)
+        assert await link.scan_retained(f"{base}/+/cmd") == {f"{base}/m2/cmd": b"lit too"}
+        assert await retained_payload(mosquitto.url, f"{base}/m1/cmd") is None
+
+
+async def test_a_scan_whose_marker_does_not_come_back_in_time_raises_scan_timed_out(
+    mosquitto: Mosquitto,
+) -> None:
+    link = new_link(mosquitto.url, publish_timeout=1.0)
+    base = f"floorgate/{link.site}/ptl"
+    async with running(link):
+        await link.publish(f"{base}/m1/cmd", b"lit", retain=True)
+        connection = the_connection(link)
+        connection.pause_reading()  # nothing the broker sends is read: neither SUBACK nor the marker
+        with pytest.raises(ScanTimedOut, match=rf"retained scan of '{base}/\+/cmd' .* within 0\.3 s"):
+            await within(link.scan_retained(f"{base}/+/cmd", within=0.3), 10, "the scan's deadline")
+        connection.resume_reading()
+        assert link.connected
+        assert await within(link.scan_retained(f"{base}/+/cmd"), 10, "a second scan") == {
+            f"{base}/m1/cmd": b"lit"
+        }
+
+
+async def test_a_scan_raises_link_down_at_once_when_the_connection_drops(mosquitto: Mosquitto) -> None:
+    link = new_link(mosquitto.url)
+    async with running(link):
+        connection = the_connection(link)
+        connection.pause_reading()
+        scan = asyncio.create_task(link.scan_retained(f"floorgate/{link.site}/ptl/+/cmd", within=60))
+        await wait_until(lambda: link._session is not None and link._session.scan is not None, what="scan")
+        connection.abort("the test pulls the plug")
+        with pytest.raises(LinkDown, match="the test pulls the plug"):
+            await within(scan, 5, "the scan to fail")
+    with pytest.raises(LinkDown, match="not connected"):
+        await link.scan_retained(f"floorgate/{link.site}/ptl/+/cmd")
+
+
+# -- the edge's own status -------------------------------------------------------------------------------
+
+
+async def test_an_offline_status_from_another_client_is_replaced_by_online(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LINK_LOGGER)
+    link = new_link(mosquitto.url)
+    async with client(mosquitto.url) as (other, _), running(link):
+        await wait_until(lambda: retained_payload(mosquitto.url, link.status_topic), what="online retained")
+        await publish_acked(other, link.status_topic, b"offline", retain=True)
+        await wait_until(
+            lambda: _is(retained_payload(mosquitto.url, link.status_topic), b"online"),
+            timeout=10,
+            what="the edge's status retained as online again",
+        )
+        contradicted = [r for r in caplog.records if r.getMessage().startswith("edge status contradicted")]
+        assert len(contradicted) == 1
+        assert link.connected
+
+
+async def test_a_clean_stop_leaves_offline_and_the_next_start_takes_it_for_no_contradiction(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LINK_LOGGER)
+    site = f"t{uuid.uuid4().hex[:10]}"
+    link = new_link(mosquitto.url, site=site)
+    async with running(link):
+        assert await retained_payload(mosquitto.url, link.status_topic) == b"online"
+    assert await retained_payload(mosquitto.url, link.status_topic) == b"offline"
+
+    again = new_link(mosquitto.url, site=site)
+    recorder = Recorder()
+    again.add_connect_listener(recorder.on_connect)
+    again.route(again.status_topic, recorder.on_message)
+    async with running(again):
+        await wait_until(lambda: recorder.connects, what="the restarted link's listener")
+        assert recorder.connects == [Connected(session_present=True, first=True)]
+        # The retained "offline" (ours, from the stop) comes through the status subscription before the
+        # echo of our "online"; the route sees both in that order, after the link has judged each.
+        await wait_until(lambda: recorder.routed_on(again.status_topic)[-1:] == [b"online"], what="echo")
+        assert recorder.routed_on(again.status_topic) == [b"offline", b"online"]
+        assert await retained_payload(mosquitto.url, again.status_topic) == b"online"
+    assert not [r for r in caplog.records if r.getMessage().startswith("edge status contradicted")]
+
+
+async def _is(payload: Awaitable[bytes | None], expected: bytes) -> bool:
+    return await payload == expected
