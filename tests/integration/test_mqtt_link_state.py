@@ -1,8 +1,8 @@
 """The MQTT link's hold on broker state against a real mosquitto: session presence, retained scans, status.
 
-What a broker restart without persistence loses (the session, every retained message) is played by
-stopping mosquitto, deleting its persistence file and starting it again: the broker comes back with
-nothing, as one configured with mosquitto's default `persistence false` does.
+Most tests use the suite's mosquitto (persistence on, a large message queue); those about what a broker
+as installed does (no persistence, mosquitto's default limits on queued messages) run one with its
+defaults.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import pwd
+import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +30,8 @@ from floorgate.devices.mqtt.link import (
     ScanTimedOut,
 )
 from floorgate.devices.mqtt.wire import Publish
-from tests.support.brokers import Mosquitto
-from tests.support.waiting import wait_until
+from tests.support.brokers import Mosquitto, mosquitto_binary, port_open
+from tests.support.waiting import wait_until, wait_until_sync
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +39,35 @@ LINK_LOGGER = "floorgate.devices.mqtt.link"
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+
+
+class DefaultMosquitto(Mosquitto):
+    """mosquitto with its defaults: `persistence false`, at most 20 QoS 1 messages in flight and 1000
+    queued per client (a broker restart loses every session and retained message)."""
+
+    def start(self) -> DefaultMosquitto:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"  # as Mosquitto.start: not the mosquitto user
+            f"log_dest file {self.workdir}/mosquitto.log\n"
+        )
+        process = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.process = process
+        wait_until_sync(lambda: port_open(self.port) or process.poll() is not None, timeout=10)
+        if process.poll() is not None:
+            raise RuntimeError(f"mosquitto exited at start; see {self.workdir}/mosquitto.log")
+        return self
+
+
+@pytest.fixture
+def default_mosquitto() -> Iterator[DefaultMosquitto]:
+    broker = DefaultMosquitto().start()
+    yield broker
+    broker.stop()
 
 
 @dataclass
@@ -141,6 +173,27 @@ def the_connection(link: MqttLink) -> MqttConnection:
 
 
 async def test_connect_listeners_learn_whether_the_broker_kept_the_session(
+    default_mosquitto: DefaultMosquitto,
+) -> None:
+    link = new_link(default_mosquitto.url)
+    recorder = Recorder()
+    link.add_connect_listener(recorder.on_connect)
+    async with client(default_mosquitto.url) as (other, _), running(link):
+        await wait_until(lambda: len(recorder.connects) == 1, what="the first connect's listener")
+        assert recorder.connects == [Connected(session_present=False, first=True)]
+
+        the_connection(link).abort("the test drops the connection")  # the broker keeps the session
+        await wait_until(lambda: len(recorder.connects) == 2, timeout=15, what="the listener after a drop")
+        assert recorder.connects[1] == Connected(session_present=True, first=False)
+
+        await publish_acked(other, f"floorgate/{link.site}/ptl/m1/cmd", b"lit", retain=True)
+        default_mosquitto.restart()  # without persistence: no session, no retained message survives
+        await wait_until(lambda: len(recorder.connects) == 3, timeout=15, what="the listener after a restart")
+        assert recorder.connects[2] == Connected(session_present=False, first=False)
+        assert await link.scan_retained(f"floorgate/{link.site}/ptl/+/cmd") == {}
+
+
+async def test_a_broker_restarted_with_its_persistence_still_has_the_session(
     fresh_mosquitto: Mosquitto,
 ) -> None:
     link = new_link(fresh_mosquitto.url)
@@ -148,19 +201,12 @@ async def test_connect_listeners_learn_whether_the_broker_kept_the_session(
     link.add_connect_listener(recorder.on_connect)
     async with running(link):
         await wait_until(lambda: len(recorder.connects) == 1, what="the first connect's listener")
-        assert recorder.connects == [Connected(session_present=False, first=True)]
-
-        fresh_mosquitto.restart()  # persistence on: the session survives the restart
+        fresh_mosquitto.restart()
         await wait_until(lambda: len(recorder.connects) == 2, timeout=15, what="the listener after a restart")
-        assert recorder.connects[1] == Connected(session_present=True, first=False)
-
-        fresh_mosquitto.stop()
-        (fresh_mosquitto.workdir / "mosquitto.db").unlink()  # now it comes back without any state
-        fresh_mosquitto.start()
-        await wait_until(
-            lambda: len(recorder.connects) == 3, timeout=15, what="the listener after state loss"
-        )
-        assert recorder.connects[2] == Connected(session_present=False, first=False)
+        assert recorder.connects == [
+            Connected(session_present=False, first=True),
+            Connected(session_present=True, first=False),
+        ]
 
 
 # -- retained scan ---------------------------------------------------------------------------------------
@@ -211,6 +257,24 @@ async def test_a_scan_returns_what_is_retained_under_the_filter_not_live_message
         assert f"{base}/m6/cmd" not in no_route_topics(caplog)
         assert [m.topic for m in recorder.routed if m.topic.endswith("/cmd")] == []
         assert link.connected
+
+
+async def test_a_scan_gets_more_retained_messages_than_the_broker_queues_per_client(
+    default_mosquitto: DefaultMosquitto,
+) -> None:
+    # mosquitto holds at most 20 + 1000 QoS 1 messages for a client and drops the rest: a scan that
+    # subscribed at QoS 1 would see 1,020 of a big floor's retained commands.
+    link = new_link(default_mosquitto.url)
+    base = f"floorgate/{link.site}/ptl"
+    async with client(default_mosquitto.url) as (other, _):
+        for index in range(1500):
+            waiter = other.publish(f"{base}/m{index}/cmd", b"lit", qos=1, retain=True, want_ack=True)
+        assert waiter is not None
+        await within(waiter, 10, "the last retained command's PUBACK")
+    async with running(link):
+        found = await within(link.scan_retained(f"{base}/+/cmd", within=20), 30, "the scan")
+    assert len(found) == 1500
+    assert found[f"{base}/m1499/cmd"] == b"lit"
 
 
 async def test_an_empty_retained_publish_through_the_link_deletes_the_retained_message(
