@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import pwd
+import struct
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -27,9 +28,18 @@ from floorgate.devices.mqtt.link import (
     InboundMessage,
     LinkDown,
     MqttLink,
+    ScanRefused,
     ScanTimedOut,
 )
-from floorgate.devices.mqtt.wire import Publish
+from floorgate.devices.mqtt.wire import (
+    SUBACK_FAILURE,
+    PacketReader,
+    PacketType,
+    Publish,
+    decode_publish,
+    encode_puback,
+    encode_publish,
+)
 from tests.support.brokers import Mosquitto, mosquitto_binary, port_open
 from tests.support.waiting import wait_until, wait_until_sync
 
@@ -153,6 +163,79 @@ async def retained_payload(url: str, topic: str) -> bytes | None:
         await wait_until(lambda: any(m.topic == marker for m in received), what="the marker back")
         found = [m.payload for m in received if m.topic == topic and m.retain]
         return found[0] if found else None
+
+
+@dataclass
+class ScriptedBroker:
+    """A loopback "broker" for what mosquitto will not do on demand: refuse a subscription (any filter
+    with a "denied" level), leave an UNSUBSCRIBE unanswered. It echoes QoS 0 publishes on `*/sync`
+    topics (a scan's marker), acknowledges QoS 1 publishes and records every UNSUBSCRIBE's filters."""
+
+    session_present: bool = False
+    answer_unsubscribe: bool = True
+    unsubscribed: list[list[str]] = field(default_factory=list)
+    connects: int = 0
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> ScriptedBroker:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        stream = PacketReader()
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                for first, body in stream.feed(data):
+                    writer.write(self._answer(first, body))
+        writer.close()
+
+    def _answer(self, first: int, body: bytes) -> bytes:
+        kind, mid = first >> 4, body[:2]
+        if kind == PacketType.CONNECT:
+            self.connects += 1
+            return bytes((0x20, 2, int(self.session_present), 0))
+        if kind == PacketType.SUBSCRIBE:
+            codes = [
+                SUBACK_FAILURE if "/denied/" in f else qos for f, qos in _filters(body[2:], with_qos=True)
+            ]
+            return bytes((0x90, 2 + len(codes))) + mid + bytes(codes)
+        if kind == PacketType.UNSUBSCRIBE:
+            self.unsubscribed.append([f for f, _ in _filters(body[2:], with_qos=False)])
+            return b"\xb0\x02" + mid if self.answer_unsubscribe else b""
+        if kind == PacketType.PUBLISH:
+            message = decode_publish(first, body)
+            if message.qos:
+                return encode_puback(message.mid)
+            if message.topic.endswith("/sync"):
+                return encode_publish(message.topic.encode(), message.payload)
+        return b""
+
+
+def _filters(payload: bytes, *, with_qos: bool) -> list[tuple[str, int]]:
+    found, at = [], 0
+    while at < len(payload):
+        (length,) = struct.unpack_from("!H", payload, at)
+        topic_filter = payload[at + 2 : at + 2 + length].decode()
+        at += 2 + length
+        qos = payload[at] if with_qos else 0
+        at += 1 if with_qos else 0
+        found.append((topic_filter, qos))
+    return found
 
 
 def no_route_topics(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -325,6 +408,32 @@ async def test_a_scan_raises_link_down_at_once_when_the_connection_drops(mosquit
             await within(scan, 5, "the scan to fail")
     with pytest.raises(LinkDown, match="not connected"):
         await link.scan_retained(f"floorgate/{link.site}/ptl/+/cmd")
+
+
+async def test_a_refused_scan_subscription_raises_scan_refused_naming_the_filter() -> None:
+    async with ScriptedBroker() as broker:
+        link = new_link(broker.url)
+        async with running(link):
+            with pytest.raises(ScanRefused, match=r"refused the subscription to 'floorgate/x/denied/\+'"):
+                await within(link.scan_retained("floorgate/x/denied/+", within=5), 10, "the refusal")
+            assert link.connected
+            assert broker.unsubscribed == [["floorgate/x/denied/+", link.sync_topic]]
+
+
+async def test_a_scan_left_subscribed_says_so_and_the_next_connect_unsubscribes_it() -> None:
+    async with ScriptedBroker(answer_unsubscribe=False) as broker:
+        link = new_link(broker.url, publish_timeout=0.3)
+        async with running(link):
+            with pytest.raises(
+                LinkDown, match=r"could not unsubscribe 'floorgate/x/\+/cmd' after a retained scan"
+            ):
+                await within(link.scan_retained("floorgate/x/+/cmd", within=5), 10, "the scan")
+            broker.answer_unsubscribe, broker.session_present = True, True
+            the_connection(link).abort("the test drops the connection")
+            await wait_until(lambda: broker.connects == 2 and link.connected, what="the link back")
+            scan_filters = ["floorgate/x/+/cmd", link.sync_topic]
+            assert broker.unsubscribed == [scan_filters, sorted(scan_filters)]
+            assert await within(link.scan_retained("floorgate/x/+/cmd"), 10, "a scan") == {}
 
 
 # -- the edge's own status -------------------------------------------------------------------------------
