@@ -604,6 +604,9 @@ class MqttLink:
             "edge status contradicted; publishing online again",
             extra={"topic": self.status_topic, "retained": message.retain},
         )
+        # Until our "online" comes back, another "offline" is this same one again (a broker may send one
+        # copy per matching subscription) or one the broker handled before our answer, which replaces it.
+        session.status_confirmed = False
         try:
             session.connection.publish(self.status_topic, ONLINE, qos=1, retain=True)
         except MqttError as err:

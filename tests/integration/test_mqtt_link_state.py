@@ -444,6 +444,9 @@ async def test_an_offline_status_from_another_client_is_replaced_by_online(
 ) -> None:
     caplog.set_level(logging.INFO, logger=LINK_LOGGER)
     link = new_link(mosquitto.url)
+    # A route watching every edge's status overlaps the link's own status subscription.
+    recorder = Recorder()
+    link.route(f"floorgate/{link.site}/edge/+/status", recorder.on_message)
     async with client(mosquitto.url) as (other, _), running(link):
         await wait_until(lambda: retained_payload(mosquitto.url, link.status_topic), what="online retained")
         await publish_acked(other, link.status_topic, b"offline", retain=True)
@@ -451,6 +454,10 @@ async def test_an_offline_status_from_another_client_is_replaced_by_online(
             lambda: _is(retained_payload(mosquitto.url, link.status_topic), b"online"),
             timeout=10,
             what="the edge's status retained as online again",
+        )
+        # Routes see the status messages too, after the link judged them: offline, then ours again.
+        await wait_until(
+            lambda: recorder.routed_on(link.status_topic)[-2:] == [b"offline", b"online"], what="the echo"
         )
         contradicted = [r for r in caplog.records if r.getMessage().startswith("edge status contradicted")]
         assert len(contradicted) == 1

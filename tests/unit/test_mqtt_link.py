@@ -7,7 +7,8 @@ import random
 import pytest
 
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import Backoff, Connected, InboundMessage, LinkDown, MqttLink
+from floorgate.devices.mqtt.link import Backoff, Connected, InboundMessage, LinkDown, MqttLink, _Session
+from floorgate.devices.mqtt.wire import Publish
 
 pytestmark = pytest.mark.unit
 
@@ -55,6 +56,40 @@ def test_connected_is_a_frozen_value() -> None:
     assert connected == Connected(session_present=False, first=True)
     with pytest.raises(AttributeError):
         connected.first = False  # type: ignore[misc]
+
+
+class RecordingConnection:
+    """Stands in for the connection: keeps what the link publishes on it."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, int, bool]] = []
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
+        self.published.append((topic, payload, qos, retain))
+
+
+def test_the_link_answers_each_offline_on_its_status_once_and_only_after_its_own_online_came_back() -> None:
+    link = make_link()
+    connection = RecordingConnection()
+    session = _Session(connection=connection, started=0.0)  # type: ignore[arg-type]
+    link._session = session
+
+    def seen(payload: bytes) -> None:
+        link._check_own_status(session, Publish(link.status_topic, payload, 0, False, False, 0))
+
+    seen(b"offline")  # before our own "online" came back: old news (our will, our last stop)
+    assert connection.published == []
+    seen(b"online")
+    seen(b"offline")
+    seen(b"offline")  # the same contradiction again, before our answer came back
+    assert connection.published == [(link.status_topic, b"online", 1, True)]
+    seen(b"online")
+    seen(b"offline")  # a new one
+    assert len(connection.published) == 2
+    link._stopping = True
+    seen(b"online")
+    seen(b"offline")  # our own, on a clean stop
+    assert len(connection.published) == 2
 
 
 def test_backoff_doubles_from_the_floor_up_to_the_cap_with_jitter() -> None:
