@@ -503,9 +503,10 @@ class MqttLink:
         # Subscribe after every connect rather than trusting the broker's stored session: a broker that
         # lost its state (restart without persistence, failover) would otherwise leave us deaf.
         wanted = {route.topic_filter: 1 for route in self._routes}
-        # The own status at QoS 0: an "offline" from while we were away is no news (ours replaces it on
-        # connect), so the broker need not queue it for the session.
-        wanted.setdefault(self.status_topic, 0)
+        # The own status at QoS 1 too: a broker short of room drops QoS 0 messages first, and a lost echo
+        # of our "online" would leave the link deaf to contradictions until the next connect. What the
+        # session queued meanwhile comes before that echo and is taken for old news.
+        wanted.setdefault(self.status_topic, 1)
         filters = list(wanted)
         granted = await connection.subscribe(list(wanted.items()))
         for topic_filter, code in zip(filters, granted, strict=False):
