@@ -25,7 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import floor
 from bench.contention import cpu_pressure, cpu_pressure_since
+from bench.machine import machine
+from bench.processes import ROOT, Edge, free_port, mosquitto, run_loaders
+from bench.progress import say
 from bench.stream_clients import LagHistogram
 
 CLIENTS_PER_PROCESS = 50
@@ -42,22 +46,20 @@ def measure(
     lines: int,
     deflate: bool = True,
 ) -> dict[str, Any]:
-    from bench import run as harness
-
-    names = harness.modules(modules)
+    names = floor.modules(modules)
     phase_dir = workdir / f"dash-{clients}"
     phase_dir.mkdir(parents=True, exist_ok=True)
-    with harness.mosquitto(phase_dir) as broker:
-        http_port = harness.free_port()
-        edge = harness.Edge(harness.site_file(phase_dir, broker, http_port, names), http_port)
-        harness.say(f"dashboard: starting the edge with {modules} modules")
+    with mosquitto(phase_dir) as broker:
+        http_port = free_port()
+        edge = Edge(floor.site_file(phase_dir, broker, http_port, names), http_port)
+        say(f"dashboard: starting the edge with {modules} modules")
         try:
             edge.start(phase_dir / "edge.log")  # inside: an edge that never gets healthy is stopped too
             orders = int(1.5 * duration * rate / lines) + 1
-            harness.say(f"dashboard: seeding {orders} orders x {lines} lines")
-            asyncio.run(harness.seed_orders(http_port, names, orders, lines))
-            harness.say(f"dashboard: connecting {clients} stream clients")
-            url = f"ws://127.0.0.1:{http_port}/api/v1/stream?token={harness.TOKEN}"
+            say(f"dashboard: seeding {orders} orders x {lines} lines")
+            asyncio.run(floor.seed_orders(http_port, names, orders, lines))
+            say(f"dashboard: connecting {clients} stream clients")
+            url = f"ws://127.0.0.1:{http_port}/api/v1/stream?token={floor.TOKEN}"
             group = ClientGroup(url, clients, phase_dir, deflate=deflate)
             connecting = time.monotonic()
             group.start()
@@ -67,8 +69,8 @@ def measure(
                 stream0 = _stream_metrics(edge)
                 cpu0, t0 = edge.sample()[1], time.monotonic()
                 pressure0 = cpu_pressure()
-                harness.say(f"dashboard: {rate:g} presses/s for {duration:g} s with {connected} clients")
-                loaded = harness.run_loaders(broker, names, loaders, duration, rate, phase_dir, "loader")
+                say(f"dashboard: {rate:g} presses/s for {duration:g} s with {connected} clients")
+                loaded = run_loaders(broker, names, loaders, duration, rate, phase_dir, "loader")
                 rss, cpu1 = edge.sample()
                 elapsed = time.monotonic() - t0
                 contention = cpu_pressure_since(pressure0)
@@ -112,8 +114,6 @@ class ClientGroup:
         return self.workdir / f"clients-{index}.json", self.workdir / f"clients-{index}.ready"
 
     def start(self) -> None:
-        from bench.run import ROOT
-
         for index, size in enumerate(self.sizes):
             out, ready = self._paths(index)
             self.processes.append(
@@ -164,7 +164,7 @@ class ClientGroup:
         ]
 
 
-def _stream_metrics(edge: Any) -> dict[str, float]:
+def _stream_metrics(edge: Edge) -> dict[str, float]:
     return {
         name: edge.metric(f"floorgate_stream_{name}")
         for name in ("clients", "overflows_total", "resyncs_total", "messages_total")
@@ -267,8 +267,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.duration, args.modules, args.lines = 8, 200, 50
-    from bench.run import machine, say
-
     with tempfile.TemporaryDirectory(prefix="fg-dash-") as tmp:
         result = measure(
             Path(tmp),

@@ -18,18 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import (
-    Edge,
-    MachineLoad,
-    free_port,
-    machine,
-    modules,
-    mosquitto,
-    run_loaders,
-    say,
-    seed_orders,
-    site_file,
-)
+from bench.floor import modules, seed_orders, site_file
+from bench.machine import MachineLoad, machine
+from bench.processes import Edge, free_port, mosquitto, run_loaders
+from bench.progress import say
 
 
 def main() -> None:

@@ -34,7 +34,11 @@ from typing import Any
 
 import httpx
 
+from bench import floor
 from bench.contention import cpu_pressure, cpu_pressure_since
+from bench.machine import machine
+from bench.processes import ROOT, Edge, free_port, mosquitto, run_loaders
+from bench.progress import say
 from bench.webhook_sink import SECRET_ENV
 
 # A first guess at how fast flat-out loaders grow the backlog; the first loading run measures it.
@@ -51,44 +55,43 @@ def measure(
     capacity_seconds: float,
     outage: bool = False,
 ) -> dict[str, Any]:
-    from bench import run as harness
     from floorgate.edge.webhooks.signing import new_secret
 
-    names = harness.modules(modules)
+    names = floor.modules(modules)
     phase_dir = workdir / "webhooks"
     phase_dir.mkdir(parents=True, exist_ok=True)
     secret = new_secret()
-    with harness.mosquitto(phase_dir) as broker:
-        http_port = harness.free_port()
-        edge = harness.Edge(harness.site_file(phase_dir, broker, http_port, names), http_port)
-        harness.say(f"webhooks: starting the edge with {modules} modules")
-        sink_port = harness.free_port()
+    with mosquitto(phase_dir) as broker:
+        http_port = free_port()
+        edge = Edge(floor.site_file(phase_dir, broker, http_port, names), http_port)
+        say(f"webhooks: starting the edge with {modules} modules")
+        sink_port = free_port()
         sink = Sink(sink_port, secret, phase_dir)
         try:
             edge.start(phase_dir / "edge.log")  # inside: an edge that never gets healthy is stopped too
-            api = Api(http_port, harness.TOKEN)
+            api = Api(http_port, floor.TOKEN)
             api.create_endpoint(f"http://127.0.0.1:{sink_port}/hooks", secret)
             if not outage:
                 api.set_enabled(False)
             orders = int(1.3 * backlog / lines) + 1
-            harness.say(
+            say(
                 f"webhooks: endpoint {'enabled, nothing listening' if outage else 'disabled'}; "
                 f"seeding {orders} orders x {lines} lines"
             )
-            asyncio.run(harness.seed_orders(http_port, names, orders, lines))
-            built = build_backlog(harness, edge, broker, names, loaders, backlog, phase_dir)
+            asyncio.run(floor.seed_orders(http_port, names, orders, lines))
+            built = build_backlog(edge, broker, names, loaders, backlog, phase_dir)
             if outage:
                 # The relay has been retrying (and backing off) all along: the receiver coming up is
                 # what releases the backlog, and its capacity is measured once the backlog is gone.
-                harness.say(f"webhooks: backlog of {built:,.0f}; starting the receiver")
-                drained = drain(harness, edge, sink, built, release=sink.start)
+                say(f"webhooks: backlog of {built:,.0f}; starting the receiver")
+                drained = drain(edge, sink, built, release=sink.start)
                 capacity = sink.capacity(capacity_seconds)
             else:
-                harness.say(f"webhooks: backlog of {built:,.0f}; starting the receiver, measuring it alone")
+                say(f"webhooks: backlog of {built:,.0f}; starting the receiver, measuring it alone")
                 sink.start()
                 capacity = sink.capacity(capacity_seconds)
-                drained = drain(harness, edge, sink, built, release=lambda: api.set_enabled(True))
-            harness.say(f"webhooks: receiver alone: {capacity['per_second']:,.0f} verified requests/s")
+                drained = drain(edge, sink, built, release=lambda: api.set_enabled(True))
+            say(f"webhooks: receiver alone: {capacity['per_second']:,.0f} verified requests/s")
         finally:
             sink.stop()
             edge.stop()
@@ -119,7 +122,7 @@ class Api:
 
 
 def build_backlog(
-    harness: Any, edge: Any, broker: str, names: list[str], loaders: int, target: int, workdir: Path
+    edge: Edge, broker: str, names: list[str], loaders: int, target: int, workdir: Path
 ) -> float:
     """Press flat out until the backlog reaches `target`: a short first run measures how fast it grows
     here, the next ones are sized from that."""
@@ -130,9 +133,9 @@ def build_backlog(
         seconds = max(1.0, (target - backlog) / per_second)
         if run == 0:
             seconds = min(seconds, 3.0)
-        harness.say(f"webhooks: backlog {backlog:,.0f} of {target:,}; loaders flat out for {seconds:.0f} s")
+        say(f"webhooks: backlog {backlog:,.0f} of {target:,}; loaders flat out for {seconds:.0f} s")
         started = time.monotonic()
-        harness.run_loaders(broker, names, loaders, seconds, None, workdir, f"backlog-{run}")
+        run_loaders(broker, names, loaders, seconds, None, workdir, f"backlog-{run}")
         grown = edge.metric("floorgate_webhook_backlog") - backlog
         backlog += grown
         per_second = max(per_second / 4, grown / (time.monotonic() - started))
@@ -153,8 +156,6 @@ class Sink:
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 
     def start(self) -> None:
-        from bench.run import ROOT
-
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.webhook_sink", "serve", "--port", str(self.port)],
             cwd=ROOT,
@@ -175,8 +176,6 @@ class Sink:
         return result
 
     def capacity(self, seconds: float) -> dict[str, Any]:
-        from bench.run import ROOT
-
         blast = subprocess.run(
             [
                 sys.executable,
@@ -205,9 +204,7 @@ class Sink:
             self.process.wait(timeout=10)
 
 
-def drain(
-    harness: Any, edge: Any, sink: Sink, backlog: float, *, release: Callable[[], None]
-) -> dict[str, Any]:
+def drain(edge: Edge, sink: Sink, backlog: float, *, release: Callable[[], None]) -> dict[str, Any]:
     """Release the backlog (re-enable the endpoint, or start the receiver); time the first delivery
     and the backlog down to zero."""
     cpu0 = edge.sample()[1]
@@ -231,7 +228,7 @@ def drain(
     receiver = {k: v for k, v in stats.items() if k != "capacity_requests"}
     seconds = drained_at - enabled_at
     first = stats["first_at"]
-    harness.say(f"webhooks: {backlog:,.0f} drained in {seconds:.1f} s")
+    say(f"webhooks: {backlog:,.0f} drained in {seconds:.1f} s")
     return {
         "drain_s": round(seconds, 2),
         "deliveries_per_s": round(backlog / seconds, 1),
@@ -286,8 +283,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.backlog, args.modules, args.lines, args.capacity_seconds = 3000, 200, 50, 2
-    from bench.run import machine, say
-
     with tempfile.TemporaryDirectory(prefix="fg-webhooks-") as tmp:
         result = measure(
             Path(tmp),

@@ -1,7 +1,8 @@
 """Weigh-verify at pack stations: a scanned order's expected carton weight against a stable scale reading.
 
-Pure, like the rest of core: the floor hands it the commands and `now`, it changes the station's state and
-appends events and exceptions to the floor's outcome. The rules, in order of a packer's work:
+A capability of the floor (core/capability.py): it handles the scale's readings and the supervisor's
+overrides, and the pack stations' scans that the station scans route to it; it raises problems in the
+exception book and notes the scale as seen in the device registry. The rules, in order of a packer's work:
 
 - a scan (order id or tote) makes the order the station's current order; it must be picked, and every item
   in it must have a unit weight, or the station is blocked with a clear reason and an exception;
@@ -18,19 +19,21 @@ appends events and exceptions to the floor's outcome. The rules, in order of a p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
 from floorgate.core.barcodes import split_symbology
+from floorgate.core.capability import Handler
+from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.errors import conflict, invalid, not_found
-from floorgate.core.model import Order, OrderStatus, Station
-
-if TYPE_CHECKING:
-    from floorgate.core.floor import Floor, Outcome
+from floorgate.core.exception_book import ExceptionBook
+from floorgate.core.model import Item, Order, OrderStatus, Station
+from floorgate.core.outcome import Outcome
+from floorgate.core.state import FloorState
 
 # A reading at or below this (in grams, either sign) means "nothing on the scale": it readies the station
 # for the next weighing. Smaller than any carton, larger than a scale's zero drift.
@@ -39,6 +42,13 @@ ZERO_BAND_G = 5.0
 _DIGITS = 3
 
 PACK = cmd.StationKind.PACK.value
+
+
+class Catalogue(Protocol):
+    """Whatever knows the items by SKU: the floor, or its state."""
+
+    @property
+    def items(self) -> Mapping[str, Item]: ...
 
 
 def packs(stations: Iterable[Station]) -> bool:
@@ -92,6 +102,16 @@ class PackStationState:
         return self.phase.value if self.phase in VERDICTS else None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Refusal:
+    """Why a scanned order cannot be weighed: the problem the station is blocked with."""
+
+    problem: str
+    message: str
+    order_id: str | None
+    detail: dict[str, object]
+
+
 def _round(value: float) -> float:
     return round(value, _DIGITS)
 
@@ -99,9 +119,17 @@ def _round(value: float) -> float:
 class PackStations:
     """The weigh-verify state of every pack station of a floor."""
 
-    def __init__(self, floor: Floor) -> None:
-        self._floor = floor
+    def __init__(self, state: FloorState, book: ExceptionBook, devices: DeviceRegistry) -> None:
+        self._floor_state = state
+        self._book = book
+        self._devices = devices
         self.states: dict[str, PackStationState] = {}
+
+    def handlers(self) -> Mapping[type[cmd.Command], Handler]:
+        return {cmd.RecordWeight: self._record_weight, cmd.OverrideWeightCheck: self._override}
+
+    def rebuild(self) -> None:
+        """Nothing to derive: the stations' states come back from their own rows (`restore`)."""
 
     def restore(self, states: list[PackStationState]) -> None:
         self.states = {s.station: s for s in states}
@@ -114,58 +142,77 @@ class PackStations:
 
     # -- scan ----------------------------------------------------------------------------------------
 
-    def scan(self, station: Station, command: cmd.RecordScan, now: float, outcome: Outcome) -> None:
-        floor = self._floor
+    def scan(self, station: Station, command: cmd.RecordScan, now: float) -> Outcome:
+        """A scan at a pack station: the order (or tote) the packer is about to weigh."""
+        outcome = Outcome()
+        self._scan(station, command, now, outcome)
+        return outcome
+
+    def _scan(self, station: Station, command: cmd.RecordScan, now: float, outcome: Outcome) -> None:
         _symbology, code = split_symbology(command.data)
         code = code.strip()
         state = self.state(station.id)
-        # A carton judged before is still on the scale until it reads near zero again; keep that.
-        await_zero = state.await_zero
         order = self._find_order(code)
-        if order is None:
+        refusal = self._refusal(station, command, code, order)
+        if refusal is not None:
             self._block(
                 state,
                 outcome,
                 now,
+                problem=refusal.problem,
+                message=refusal.message,
+                order_id=refusal.order_id,
+                detail=refusal.detail,
+            )
+            return
+        assert order is not None  # no refusal: an order was found
+        self._weigh_next(station, state, order, now, outcome)
+
+    def _refusal(
+        self, station: Station, command: cmd.RecordScan, code: str, order: Order | None
+    ) -> _Refusal | None:
+        """Why the order scanned (`code` names it, if it names one) cannot be weighed here, if it cannot."""
+        items = self._floor_state.items
+        if order is None:
+            return _Refusal(
                 problem="pack_unknown_order",
                 message=f"{code!r} scanned at {station.id} is no order id or tote this edge knows",
                 order_id=None,
                 detail={"station": station.id, "data": command.data},
             )
-            return
         if order.status is not OrderStatus.PICKED:
             already = order.status is OrderStatus.PACKED
-            self._block(
-                state,
-                outcome,
-                now,
+            return _Refusal(
                 problem="pack_order_already_packed" if already else "pack_order_not_picked",
                 message=f"order {order.order_id} scanned at {station.id} is {order.status.value}"
                 + ("" if already else ", not picked yet: it cannot be packed"),
                 order_id=order.order_id,
                 detail={"station": station.id, "status": order.status.value},
             )
-            return
         missing = sorted(
             {
                 line.sku
                 for line in order.lines.values()
-                if line.picked > 0
-                and (line.sku not in floor.items or floor.items[line.sku].unit_weight_g is None)
+                if line.picked > 0 and (line.sku not in items or items[line.sku].unit_weight_g is None)
             }
         )
         if missing:
-            self._block(
-                state,
-                outcome,
-                now,
+            return _Refusal(
                 problem="pack_missing_unit_weight",
                 message=f"order {order.order_id} at {station.id} cannot be weighed: "
                 f"no unit weight for {', '.join(missing)}",
                 order_id=order.order_id,
                 detail={"station": station.id, "skus": missing},
             )
-            return
+        return None
+
+    def _weigh_next(
+        self, station: Station, state: PackStationState, order: Order, now: float, outcome: Outcome
+    ) -> None:
+        """The station weighs the order scanned next: what its carton should weigh, and how closely."""
+        floor = self._floor_state
+        # A carton judged before is still on the scale until it reads near zero again; keep that.
+        await_zero = state.await_zero
         expected = expected_weight(order, floor, tare_g=station.tare_g)
         self._settle_station_problems(state, outcome, now, note=f"order {order.order_id} scanned")
         state.phase = PackPhase.WEIGHING
@@ -189,7 +236,7 @@ class PackStations:
         self._touch(state, now)
 
     def _find_order(self, code: str) -> Order | None:
-        floor = self._floor
+        floor = self._floor_state
         if not code:
             return None
         by_id = floor.orders.get(code)
@@ -208,16 +255,21 @@ class PackStations:
 
     # -- weight --------------------------------------------------------------------------------------
 
-    def weigh(self, command: cmd.RecordWeight, now: float, outcome: Outcome) -> None:
-        floor = self._floor
+    def _record_weight(self, command: cmd.RecordWeight, now: float) -> Outcome:
+        outcome = Outcome()
+        self._weigh(command, now, outcome)
+        return outcome
+
+    def _weigh(self, command: cmd.RecordWeight, now: float, outcome: Outcome) -> None:
+        floor = self._floor_state
         scale = command.scale or command.station
-        floor._seen_device(scale, "scale", now, outcome)
+        self._devices.seen(scale, "scale", now, outcome)
         station = floor.stations.get(command.station)
         if station is None or station.kind != PACK:
             what = (
                 "an unknown station" if station is None else f"a {station.kind} station, which has no scale"
             )
-            floor._raise(
+            self._book.raise_(
                 outcome,
                 now,
                 kind="unexpected_weight",
@@ -235,7 +287,7 @@ class PackStations:
         if command.condition in _SCALE_FAULTS:
             if previous_condition is not command.condition:
                 if previous_condition in _SCALE_FAULTS:
-                    floor._settle(
+                    self._book.settle(
                         outcome,
                         now,
                         kind=_SCALE_FAULTS[previous_condition],
@@ -245,7 +297,7 @@ class PackStations:
                 self._scale_fault(state, outcome, now, scale)
             return
         if previous_condition in _SCALE_FAULTS:
-            floor._settle(
+            self._book.settle(
                 outcome,
                 now,
                 kind=_SCALE_FAULTS[previous_condition],
@@ -284,7 +336,7 @@ class PackStations:
         now: float,
         outcome: Outcome,
     ) -> None:
-        floor = self._floor
+        floor = self._floor_state
         order = floor.orders.get(state.order_id or "")
         if order is None or order.status is not OrderStatus.PICKED or state.expected_g is None:
             # The order changed under the station (cancelled, packed elsewhere): nothing to judge.
@@ -333,8 +385,9 @@ class PackStations:
 
     # -- override ------------------------------------------------------------------------------------
 
-    def override(self, command: cmd.OverrideWeightCheck, now: float, outcome: Outcome) -> None:
-        floor = self._floor
+    def _override(self, command: cmd.OverrideWeightCheck, now: float) -> Outcome:
+        floor = self._floor_state
+        outcome = Outcome()
         station = floor.stations.get(command.station)
         if station is None or station.kind != PACK:
             raise not_found(f"no pack station {command.station!r}")
@@ -357,7 +410,9 @@ class PackStations:
                 f"(station {state.phase.value}, order {order.status.value})"
             )
         if state.problem is not None:
-            floor._settle(outcome, now, kind=state.problem, device=station.id, note=f"overridden: {reason}")
+            self._book.settle(
+                outcome, now, kind=state.problem, device=station.id, note=f"overridden: {reason}"
+            )
         outcome.events.append(
             ev.PackOverridden(
                 order=order.order_id,
@@ -378,6 +433,7 @@ class PackStations:
         state.await_zero = state.measured_g is not None or (state.grams or 0.0) > ZERO_BAND_G
         state.message = f"order {order.order_id} accepted by {command.by or 'a supervisor'}: {reason}"
         self._touch(state, now)
+        return outcome
 
     # -- small steps ---------------------------------------------------------------------------------
 
@@ -393,7 +449,7 @@ class PackStations:
         detail: dict[str, object],
     ) -> None:
         if state.problem is not None and state.problem != problem and state.problem.startswith("pack_"):
-            self._floor._settle(outcome, now, kind=state.problem, device=state.station, note=message)
+            self._book.settle(outcome, now, kind=state.problem, device=state.station, note=message)
         state.phase = PackPhase.BLOCKED
         state.problem = problem
         state.message = message
@@ -402,7 +458,7 @@ class PackStations:
         state.tolerance_g = None
         state.measured_g = None
         state.delta_g = None
-        self._floor._raise(
+        self._book.raise_(
             outcome,
             now,
             kind=problem,
@@ -416,7 +472,7 @@ class PackStations:
     def _scale_fault(self, state: PackStationState, outcome: Outcome, now: float, scale: str) -> None:
         kind = _SCALE_FAULTS[state.condition]
         message = f"the scale at {state.station} reports {state.condition.value}: weighing is on hold"
-        self._floor._raise(
+        self._book.raise_(
             outcome,
             now,
             kind=kind,
@@ -450,20 +506,20 @@ class PackStations:
             and state.problem is not None
             and state.problem.startswith("pack_")
         ):
-            self._floor._settle(outcome, now, kind=state.problem, device=state.station, note=note)
+            self._book.settle(outcome, now, kind=state.problem, device=state.station, note=note)
 
     def _touch(self, state: PackStationState, now: float) -> None:
         state.updated_at = now
-        self._floor.changes.pack_stations.add(state.station)
+        self._floor_state.changes.pack_stations.add(state.station)
 
 
-def expected_weight(order: Order, floor: Floor, *, tare_g: float) -> float:
+def expected_weight(order: Order, catalogue: Catalogue, *, tare_g: float) -> float:
     """Σ(unit weight * quantity picked) + tare: what the carton of a picked order should weigh."""
     total = tare_g
     for line in order.lines.values():
         if line.picked <= 0:
             continue
-        unit = floor.items[line.sku].unit_weight_g
+        unit = catalogue.items[line.sku].unit_weight_g
         if unit is None:
             raise ValueError(f"item {line.sku!r} has no unit weight")
         total += unit * line.picked
@@ -475,17 +531,17 @@ def tolerance(expected_g: float, station: Station) -> float:
     return max(station.tolerance_g, station.tolerance_pct / 100.0 * expected_g)
 
 
-def item_allowance(order: Order, floor: Floor) -> float:
+def item_allowance(order: Order, catalogue: Catalogue) -> float:
     """Σ(item weight tolerance * quantity picked) over the picked items that carry a tolerance of their own."""
     total = 0.0
     for line in order.lines.values():
-        item = floor.items.get(line.sku)
+        item = catalogue.items.get(line.sku)
         if line.picked > 0 and item is not None and item.weight_tolerance_g is not None:
             total += item.weight_tolerance_g * line.picked
     return total
 
 
-def carton_tolerance(order: Order, floor: Floor, station: Station, *, expected_g: float) -> float:
+def carton_tolerance(order: Order, catalogue: Catalogue, station: Station, *, expected_g: float) -> float:
     """How far a carton may weigh from `expected_g` and still pass.
 
     The station's tolerance covers the scale and the packaging; it does not grow with a bag of apples that
@@ -495,4 +551,4 @@ def carton_tolerance(order: Order, floor: Floor, station: Station, *, expected_g
     one batch of produce does; items without a tolerance of their own add nothing, so a missing exact item
     is still caught unless the varying items' allowance is larger than its unit weight.
     """
-    return tolerance(expected_g, station) + item_allowance(order, floor)
+    return tolerance(expected_g, station) + item_allowance(order, catalogue)

@@ -1,27 +1,25 @@
 """Scans at a zone's start station: badges sign in, order and tote scans start work, item scans arm picks.
 
-The rules of the scan grammar (docs/scanning.md) as the floor applies them. This is part of the floor
-aggregate, split out of core/floor.py to keep each capability in its own module: it works on the floor's
-state through the floor's own steps (starting an order, rejecting a pick, raising an exception), so a
-scan does exactly what the same request through the API would.
+The rules of the scan grammar (docs/scanning.md) as the floor applies them: the scan flow the station
+scans route a zone station's scans to. It starts and rejects picks through picking, its collaborator, so a
+scan does exactly what the same request through the API would; problems go in the exception book.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
 from floorgate.core.barcodes import DEFAULT_GRAMMAR, Barcode, CodeKind, ScanGrammar, interpret, normalize_gtin
 from floorgate.core.errors import CommandRejected
+from floorgate.core.exception_book import ExceptionBook
 from floorgate.core.instructions import ERROR_COLOR, Blink
-from floorgate.core.model import ItemScan, Location, Order, OrderLine, OrderStatus, Station
-
-if TYPE_CHECKING:
-    from floorgate.core.floor import Floor, Outcome
-
-ACTIVE_ORDER = frozenset({OrderStatus.OPEN, OrderStatus.PICKING})
+from floorgate.core.light_board import ACTIVE_ORDER, LightBoard
+from floorgate.core.model import ItemScan, Location, Order, OrderLine, Station
+from floorgate.core.outcome import Outcome
+from floorgate.core.picking import Picking
+from floorgate.core.state import FloorState
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +30,34 @@ class _LitLine:
 
 
 class ZoneScans:
-    """The zone start station's scan flow. `handle` fills the outcome; it never raises on a scan."""
+    """The zone start station's scan flow. `scan` never raises on a scan: problems are exceptions."""
 
-    def __init__(self, floor: Floor, grammar: ScanGrammar = DEFAULT_GRAMMAR) -> None:
-        self._floor = floor
+    def __init__(
+        self,
+        state: FloorState,
+        board: LightBoard,
+        book: ExceptionBook,
+        picking: Picking,
+        grammar: ScanGrammar = DEFAULT_GRAMMAR,
+    ) -> None:
+        self._state = state
+        self._board = board
+        self._book = book
+        self._picking = picking
         self.grammar = grammar
 
     # -- the flow ----------------------------------------------------------------------------------
 
-    def handle(self, station: Station, command: cmd.RecordScan, now: float, outcome: Outcome) -> None:
+    def scan(self, station: Station, command: cmd.RecordScan, now: float) -> Outcome:
+        """A scan at a zone's start station."""
+        outcome = Outcome()
+        self._scan(station, command, now, outcome)
+        return outcome
+
+    def _scan(self, station: Station, command: cmd.RecordScan, now: float, outcome: Outcome) -> None:
         barcode = interpret(command.data, self.grammar)
         device = command.scanner or station.id
-        if station.zone is None or station.zone not in self._floor.zones:
+        if station.zone is None or station.zone not in self._state.zones:
             self._unexpected(outcome, now, station, command, device, "a zone station without a zone")
             return
         if barcode.kind is CodeKind.BADGE:
@@ -64,7 +78,7 @@ class ZoneScans:
             self._start(station, order, barcode.value, command, device, now, outcome)
             return
         if barcode.kind is CodeKind.ORDER:
-            named = self._floor.orders.get(barcode.value)
+            named = self._state.orders.get(barcode.value)
             if named is None:
                 self._unexpected(outcome, now, station, command, device, f"no order {barcode.value!r}")
                 return
@@ -72,7 +86,7 @@ class ZoneScans:
             return
         # Without a prefix, a code that names an order (or the tote of an open one) starts it: that is
         # what the order paperwork and tote labels carry. Only then is it read as an item or a label.
-        order = self._floor.orders.get(barcode.code)
+        order = self._state.orders.get(barcode.code)
         if order is not None:
             self._start(station, order, None, command, device, now, outcome)
             return
@@ -84,7 +98,7 @@ class ZoneScans:
             self._item(station, station.zone, barcode, command, device, now, outcome)
             return
         if barcode.kind is CodeKind.INVALID:
-            self._floor._raise(
+            self._book.raise_(
                 outcome,
                 now,
                 kind="unreadable_scan",
@@ -98,11 +112,6 @@ class ZoneScans:
         )
         self._unexpected(outcome, now, station, command, device, f"it is {what}")
 
-    def needs_item_scan(self, location: Location, line: OrderLine) -> bool:
-        """In a scan-verify zone a pick counts only once an item scan has armed its line."""
-        zone = self._floor.zones.get(location.zone)
-        return zone is not None and zone.scan_verify and line.scan is None
-
     # -- badges and starting work ------------------------------------------------------------------
 
     def _sign_in(self, station: Station, operator: str, outcome: Outcome) -> None:
@@ -110,12 +119,12 @@ class ZoneScans:
         if previous == operator:
             return
         station.operator = operator
-        self._floor.changes.stations.add(station.id)
+        self._state.changes.stations.add(station.id)
         outcome.events.append(ev.OperatorSignedIn(station=station.id, operator=operator, previous=previous))
 
     def _order_with_tote(self, tote: str) -> Order | None:
         # Tote labels are reused: only an order still to be picked can be the one meant.
-        bound = [o for o in self._floor.orders.values() if o.tote == tote and o.status in ACTIVE_ORDER]
+        bound = [o for o in self._state.orders.values() if o.tote == tote and o.status in ACTIVE_ORDER]
         if len(bound) != 1:
             return None
         return bound[0]
@@ -130,14 +139,14 @@ class ZoneScans:
         now: float,
         outcome: Outcome,
     ) -> None:
-        assert station.zone is not None  # checked by handle()
+        assert station.zone is not None  # checked by scan()
         start = cmd.StartOrder(
             order_id=order.order_id, zone=station.zone, operator=station.operator, tote=tote
         )
         try:
-            started = self._floor._start_order(start, now)
+            started = self._picking.start(start, now)
         except CommandRejected as rejected:
-            self._floor._raise(
+            self._book.raise_(
                 outcome,
                 now,
                 kind="scan_rejected",
@@ -172,10 +181,10 @@ class ZoneScans:
             chosen = next((t for t in matching if t.line.scan is None), matching[0])
             self._arm(station, chosen, barcode, outcome)
             return
-        if targets and self._floor.zones[zone].scan_verify:
+        if targets and self._state.zones[zone].scan_verify:
             # The scan cannot be tied to one bin, so every bin the picker has lit says "not this item".
             for target in targets:
-                self._floor._reject_pick(target.order, target.line, None, "wrong_item", outcome)
+                self._picking.reject_pick(target.order, target.line, None, "wrong_item", outcome)
             return
         sku = self._sku_of_gtin(barcode.gtin)
         self._unexpected(
@@ -197,7 +206,7 @@ class ZoneScans:
             expiry=barcode.expiry,
             station=station.id,
         )
-        self._floor.changes.lines.add((order.order_id, line.line_id))
+        self._state.changes.lines.add((order.order_id, line.line_id))
         run = order.runs[location.zone]
         outcome.events.append(
             ev.ItemScanned(
@@ -214,10 +223,10 @@ class ZoneScans:
                 station=station.id,
             )
         )
-        light = self._floor.lights.get(location.module) if location.module is not None else None
+        light = self._state.lights.get(location.module) if location.module is not None else None
         if location.module is not None and light is not None and light.color == ERROR_COLOR:
             # The right item after a wrong one: back to the picker's colour, so red means "wrong" again.
-            self._floor._set_light(
+            self._board.set_light(
                 location.module,
                 outcome,
                 color=run.color,
@@ -229,11 +238,11 @@ class ZoneScans:
     def _lit_lines(self, zone: str, operator: str | None) -> list[_LitLine]:
         """Lines lit in the zone; those of the station's operator when they have any."""
         lit: list[_LitLine] = []
-        for code, (order_id, line_id) in self._floor._holder.items():
-            location = self._floor.locations[code]
+        for code, order_id, line_id in self._board.held():
+            location = self._state.locations[code]
             if location.zone != zone:
                 continue
-            order = self._floor.orders[order_id]
+            order = self._state.orders[order_id]
             lit.append(_LitLine(order=order, line=order.lines[line_id], location=location))
         lit.sort(key=lambda t: (t.order.order_id, t.location.code))
         if operator is not None:
@@ -243,11 +252,11 @@ class ZoneScans:
         return lit
 
     def _sku_has_gtin(self, sku: str, gtin: str) -> bool:
-        item = self._floor.items.get(sku)
+        item = self._state.items.get(sku)
         return item is not None and any(normalize_gtin(g) == gtin for g in item.gtins)
 
     def _sku_of_gtin(self, gtin: str) -> str | None:
-        for item in self._floor.items.values():
+        for item in self._state.items.values():
             if any(normalize_gtin(g) == gtin for g in item.gtins):
                 return item.sku
         return None
@@ -261,7 +270,7 @@ class ZoneScans:
         device: str,
         why: str,
     ) -> None:
-        self._floor._raise(
+        self._book.raise_(
             outcome,
             now,
             kind="unexpected_scan",

@@ -17,19 +17,20 @@ import uvicorn
 from floorgate.core import commands as cmd
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
+from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
 from floorgate.edge.store.retention import Retention, prune_store
+from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
 from floorgate.edge.webhooks.endpoints import WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
 from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
 from floorgate.edge.wiring.stations import station_devices
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.wiring.types import DeviceContext
 from floorgate.edge.writer import Writer, WriterUnavailable
 from floorgate.web.app import create_app
-from floorgate.web.context import WebContext
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
 
@@ -90,9 +91,7 @@ class EdgeParts:
         return f"http://{self.config.http.host}:{self.config.http.port}"
 
 
-async def build(
-    config: SiteConfig, *, mqtt: MqttEndpoint, extra_tokens: Mapping[str, Role] | None = None
-) -> EdgeParts:
+async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequence[str] = ()) -> EdgeParts:
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
     http_socket = _listen(config.http.host, config.http.port)
     try:
@@ -146,7 +145,7 @@ async def build(
     link = MqttLink(mqtt, config.site.id, config.edge.id)
     ptl = PtlAdapter(link, config.site.id, writer.submit)
     hub = StreamHub(
-        floor=lambda: writer.floor,
+        floor=LiveFloor(floor=lambda: writer.floor),
         last_seq=lambda: writer.last_seq,
         pending_commands=lambda: {
             module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
@@ -162,9 +161,10 @@ async def build(
     writer.subscribe(send_lights)
     writer.subscribe(lambda committed: relay.wake() if committed.events else None)
     writer.subscribe(hub.on_commit)
-    tokens = {**config.tokens_by_value(), **(extra_tokens or {})}
+    # Tokens besides the site file's (the demo's own) act as admin.
+    tokens = {**config.tokens_by_value(), **dict.fromkeys(admin_tokens, Role.ADMIN)}
     parts_started = time.time()
-    context = WebContext(
+    context = web_context(
         site_id=config.site.id,
         edge_id=config.edge.id,
         writer=writer,
@@ -172,7 +172,7 @@ async def build(
         tokens=tokens,
         hub=hub,
         pending_commands=hub.pending_commands,
-        extra_metrics=lambda: {**_ptl_metrics(ptl), **webhooks.metrics()},
+        figures=lambda: _ptl_metrics(ptl),
         webhooks=webhooks,
         started_at=parts_started,
         mqtt_connected=lambda: link.connected,

@@ -206,16 +206,6 @@ class Writer:
         self._turn = asyncio.Lock()
 
     @property
-    def floor(self) -> Floor:
-        return self._floor
-
-    @floor.setter
-    def floor(self, floor: Floor) -> None:
-        # The writer's floor knows the orders it retired through the writer's store.
-        floor.retired_order = self.store.retired_order
-        self._floor = floor
-
-    @property
     def last_seq(self) -> int:
         return self._seq
 
@@ -454,6 +444,7 @@ class Writer:
                     pending.reply.set_result(Applied(outcome=Outcome(reply={"duplicate": True}), events=[]))
                 continue
             try:
+                self._note_retired(command)
                 outcome = self.floor.handle(command, now)
             except CommandRejected as rejected:
                 self.stats.rejected += 1
@@ -461,8 +452,8 @@ class Writer:
                     pending.reply.set_exception(rejected)
                 continue
             except StoreError as err:
-                # A rule had to read the store (an order id the floor has retired) and could not; the
-                # floor is untouched, so only this command is refused.
+                # The order the command names had to be read from the store (the floor has let go of
+                # it) and could not be; the floor is untouched, so only this command is refused.
                 self.stats.rejected += 1
                 if pending.reply is not None and not pending.reply.done():
                     pending.reply.set_exception(WriterUnavailable(str(err), store_failure=err))
@@ -482,6 +473,14 @@ class Writer:
             pending.records = self._records(outcome, now)
             applied.append(pending)
         return applied
+
+    def _note_retired(self, command: Command) -> None:
+        """Tell the floor about the order the command names if the floor has retired it: only the store
+        holds it then (StoreError if the store cannot say). Without it, its id would start a new order."""
+        order_id = self.floor.unheld_order(command)
+        retired = None if order_id is None else self.store.retired_order(order_id)
+        if retired is not None:
+            self.floor.note_retired(retired)
 
     def retire_before(self) -> float | None:
         """Orders finished before this (wall clock) leave memory; None: they never do."""

@@ -23,12 +23,8 @@ from collections.abc import Sequence
 from floorgate.core.commands import Button
 from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, MqttEndpoint
 from floorgate.devices.ptl.codec import ModuleCommand
-from floorgate.firmware_sim.ptl_modules import (
-    CommandOutcome,
-    CommandReceipt,
-    ModuleBank,
-    ModuleOffline,
-)
+from floorgate.firmware_sim.ptl_modules import ModuleBank, ModuleOffline
+from floorgate.firmware_sim.ptl_observation import CommandOutcome, CommandReceipt
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

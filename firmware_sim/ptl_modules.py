@@ -7,29 +7,26 @@ seq on `ptl/{module}/ack`, reports key presses on `ptl/{module}/event`, and keep
 
 The bank exists so that thousands of modules fit in one process: they share one asyncio loop and,
 optionally, a few MQTT connections (`connections=K`). Tests, pickers and the CLI observe it through
-`state()`, `lit()`, `stats` and change feeds (`watch()`), never by polling the broker.
+`state()`, `lit()`, `stats` and change feeds (`watch()`), never by polling the broker; what they read
+is defined in firmware_sim/ptl_observation.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import secrets
-import socket
-from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
 from types import TracebackType
 from typing import Self
 
 import aiomqtt
 
 from floorgate.core.commands import Button
-from floorgate.core.instructions import Blink
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client, raise_if_cancelling
+from floorgate.devices.cancellation import raise_if_cancelling
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
     ModuleCommand,
@@ -40,6 +37,16 @@ from floorgate.devices.ptl.codec import (
     encode_event,
     parse_ptl_topic,
     ptl_topic,
+)
+from floorgate.firmware_sim.mqtt_client import drop_socket, make_client
+from floorgate.firmware_sim.ptl_observation import (
+    BankStats,
+    ChangeCause,
+    ChangeFeed,
+    CommandOutcome,
+    CommandReceipt,
+    ModuleChange,
+    ModuleState,
 )
 
 log = logging.getLogger(__name__)
@@ -65,69 +72,6 @@ class ModuleOffline(RuntimeError):
     """A key press that could not be reported because the module's connection is down."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ModuleState:
-    """What one module shows. `seq` is the last applied cmd, None before the first (or after a power cut)."""
-
-    module: str
-    lit: bool = False
-    color: str | None = None
-    blink: Blink = Blink.NONE
-    display: str = ""
-    seq: int | None = None
-
-    @property
-    def quantity(self) -> int | None:
-        """The display read as a quantity; None when it shows text or nothing."""
-        if self.display.isascii() and self.display.isdigit():
-            return int(self.display)
-        return None
-
-
-class ChangeCause(StrEnum):
-    COMMAND = "command"  # a cmd from the edge
-    BUTTON = "button"  # plus/minus edited the display
-    POWER_LOSS = "power_loss"  # kill(): the module went dark and forgot everything
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ModuleChange:
-    module: str
-    before: ModuleState
-    after: ModuleState
-    cause: ChangeCause
-
-
-class CommandOutcome(StrEnum):
-    APPLIED = "applied"  # a newer seq: the module now shows it
-    REPEATED = "repeated"  # the seq already applied (a resend or the retained copy): acked again
-    STALE = "stale"  # an older seq than the one shown: ignored, not acked
-    MALFORMED = "malformed"  # not a cmd the protocol allows: counted and logged
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CommandReceipt:
-    """One cmd as a module received it, for `on_cmd` observers such as the CLI."""
-
-    module: str
-    outcome: CommandOutcome
-    command: ModuleCommand | None
-    acked: bool
-    error: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BankStats:
-    cmds_received: int = 0
-    cmds_applied: int = 0
-    cmds_repeated: int = 0
-    cmds_stale: int = 0
-    cmds_malformed: int = 0
-    acks_sent: int = 0  # acks the broker accepted (PUBACK received)
-    events_sent: int = 0  # key presses the broker accepted
-    connects: int = 0  # successful (re)connections over all connections
-
-
 @dataclass(kw_only=True, slots=True)
 class _Counters:
     """The mutable twin of BankStats: counting must not allocate on the hot path."""
@@ -140,66 +84,6 @@ class _Counters:
     acks_sent: int = 0
     events_sent: int = 0
     connects: int = 0
-
-
-class ChangeFeed:
-    """One observer's queue of module changes; made by `ModuleBank.watch()`, closed by leaving its `with`.
-
-    Bounded on purpose: an observer that stops reading must not grow the bank's memory. When full, the
-    oldest change is dropped and counted in `dropped`; `ModuleBank.state()` is always the truth.
-    """
-
-    def __init__(
-        self, modules: frozenset[str] | None, maxlen: int, on_close: Callable[[ChangeFeed], None]
-    ) -> None:
-        self._modules = modules
-        self._pending: deque[ModuleChange] = deque(maxlen=maxlen)
-        self._ready = asyncio.Event()
-        self._on_close = on_close
-        self.dropped = 0
-
-    def _offer(self, change: ModuleChange) -> None:
-        if self._modules is not None and change.module not in self._modules:
-            return
-        if len(self._pending) == self._pending.maxlen:
-            self.dropped += 1
-        self._pending.append(change)
-        self._ready.set()
-
-    def poke(self) -> None:
-        """Wake a `wait()` without a change, e.g. when what the observer looks for has changed."""
-        self._ready.set()
-
-    async def wait(self) -> list[ModuleChange]:
-        """Wait until there is a change (or a poke), then take every pending change."""
-        await self._ready.wait()
-        self._ready.clear()
-        changes = list(self._pending)
-        self._pending.clear()
-        return changes
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> ModuleChange:
-        while not self._pending:
-            self._ready.clear()
-            await self._ready.wait()
-        return self._pending.popleft()
-
-    def close(self) -> None:
-        self._on_close(self)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @dataclass(kw_only=True, slots=True)
@@ -480,7 +364,7 @@ class ModuleBank:
         connection.alive.clear()
         connection.ready.clear()
         if connection.client is not None:
-            _drop_socket(connection.client)
+            drop_socket(connection.client)
         for name in connection.modules:
             entry = self._modules[name]
             self._set_state(entry, ModuleState(module=name), ChangeCause.POWER_LOSS)
@@ -532,7 +416,7 @@ class ModuleBank:
                     if connection.killed:
                         # kill() came while we were connecting: drop the new socket so the message
                         # loop below ends at once, and the will fires as for any power cut.
-                        _drop_socket(client)
+                        drop_socket(client)
                     else:
                         await self._subscribe(connection, client)
                         await self._announce(connection, client, ONLINE)
@@ -702,14 +586,3 @@ def _shown(module: str, command: ModuleCommand) -> ModuleState:
         display=command.display,
         seq=command.seq,
     )
-
-
-def _drop_socket(client: aiomqtt.Client) -> None:
-    """Close the connection without an MQTT DISCONNECT, so the broker fires the will."""
-    paho = client._client  # aiomqtt has no "die like a power cut" call of its own
-    sock = paho.socket()
-    if isinstance(sock, socket.socket):
-        # shutdown rather than close: the fd stays valid for the event loop's reader, which then
-        # sees EOF and lets paho and aiomqtt tear the connection down their usual way.
-        with contextlib.suppress(OSError):  # already closed by the peer: nothing left to drop
-            sock.shutdown(socket.SHUT_RDWR)

@@ -30,10 +30,12 @@ from typing import Self
 import aiomqtt
 
 from floorgate.core.commands import ScaleCondition
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client, raise_if_cancelling
+from floorgate.devices.cancellation import raise_if_cancelling
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.scales import mt_sics, nci, toledo_continuous
 from floorgate.devices.scales.frames import GRAMS_PER_UNIT
 from floorgate.devices.scales.mqtt_scale import encode_weight, weight_topic
+from floorgate.firmware_sim.mqtt_client import make_client
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,15 @@
-"""Fixtures shared by every tier: a real mosquitto broker, the store's databases, and deadline waits."""
+"""Fixtures shared by every tier: a real mosquitto broker (and its endpoint), the store's databases, and a
+site id of the test's own."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from tests.support.brokers import Mosquitto
 from tests.support.postgres import PostgresServer
 
@@ -17,6 +20,12 @@ def mosquitto() -> Iterator[Mosquitto]:
     broker = Mosquitto().start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def endpoint(mosquitto: Mosquitto) -> MqttEndpoint:
+    """The session's mosquitto as the edge and the simulators name a broker."""
+    return MqttEndpoint.from_url(mosquitto.url)
 
 
 @pytest.fixture
@@ -35,6 +44,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.close()
 
 
+@pytest.fixture
+def fresh_postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, for tests that stop or restart it."""
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A new, empty store on each database the edge supports: an SQLite file, a PostgreSQL database."""
@@ -42,3 +59,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'fg.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database()
+
+
+@pytest.fixture
+def site() -> str:
+    """A site id of the test's own: the session broker is shared, topics are not."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from floorgate.edge.store import StoreError
 from floorgate.web.context import WebContext
 from floorgate.web.contract import invalid_request
+from floorgate.web.ports import StoreUnavailable
 from floorgate.web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
 STATIC = Path(__file__).parent / "static"
@@ -21,7 +21,7 @@ STORE_RETRY_AFTER_S = 10
 
 async def store_failing(_request: Request, err: Exception) -> JSONResponse:
     """503 naming the store and the cause ("the store at ... is full"); never a statement or a secret."""
-    cause = err.cause.value if isinstance(err, StoreError) else "other"
+    cause = err.cause if isinstance(err, StoreUnavailable) else "other"
     return JSONResponse(
         {"detail": str(err), "cause": cause},
         status_code=503,
@@ -38,7 +38,7 @@ def create_app(context: WebContext) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.context = context
-    app.add_exception_handler(StoreError, store_failing)
+    app.add_exception_handler(StoreUnavailable, store_failing)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")

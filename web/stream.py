@@ -21,10 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from floorgate.core.floor import Floor
 from floorgate.core.model import ExceptionStatus, OrderStatus
-from floorgate.edge.writer import Committed
 from floorgate.web.kpis import KpiTracker
+from floorgate.web.ports import CommittedChange, FloorReads
 from floorgate.web.views import (
     device_view,
     event_view,
@@ -82,7 +81,7 @@ class HubStats:
 
 @dataclass
 class StreamHub:
-    floor: Callable[[], Floor]
+    floor: FloorReads
     last_seq: Callable[[], int]
     client_queue: int = 256
     coalesce_seconds: float = 0.1
@@ -124,27 +123,24 @@ class StreamHub:
         return {module: dict(info) for module, info in self.pending_commands().items()}
 
     def device_views(self, device_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        floor = self.floor()
+        floor = self.floor
         pending = self.pending_commands()
         now = self.clock()
-        ids = sorted(floor.devices) if device_ids is None else device_ids
-        return [
-            device_view(floor, floor.devices[d], awaiting_ack=pending.get(d), now=now)
-            for d in ids
-            if d in floor.devices
-        ]
+        if device_ids is None:
+            devices = sorted(floor.devices(), key=lambda d: d.id)
+        else:
+            devices = [device for device in map(floor.device, device_ids) if device is not None]
+        return [device_view(floor, d, awaiting_ack=pending.get(d.id), now=now) for d in devices]
 
     def snapshot(self) -> dict[str, Any]:
-        floor = self.floor()
+        floor = self.floor
         return {
             "type": "snapshot",
             "seq": self.seq,
-            "zones": [{"id": z.id, "name": z.name or z.id} for z in floor.zones.values()],
-            "locations": [location_view(floor, code) for code in floor.locations],
-            "orders": [order_view(o) for o in floor.orders.values() if o.status in ACTIVE_ORDER_STATUSES],
-            "exceptions": [
-                exception_view(x) for x in floor.exceptions.values() if x.status is ExceptionStatus.OPEN
-            ],
+            "zones": [{"id": z.id, "name": z.name or z.id} for z in floor.zones()],
+            "locations": [location_view(floor, location) for location in floor.locations()],
+            "orders": [order_view(o) for o in floor.orders() if o.status in ACTIVE_ORDER_STATUSES],
+            "exceptions": [exception_view(x) for x in floor.exceptions() if x.status is ExceptionStatus.OPEN],
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
             "awaiting_ack": self.awaiting_ack(),
@@ -161,8 +157,8 @@ class StreamHub:
                 break
         return list(reversed(found[:limit]))
 
-    def on_commit(self, committed: Committed) -> None:
-        floor = self.floor()
+    def on_commit(self, committed: CommittedChange) -> None:
+        floor = self.floor
         assert self.kpis is not None
         for record in committed.events:
             self.kpis.record(record.type, record.data, record.occurred_at)
@@ -191,25 +187,31 @@ class StreamHub:
             "type": "delta",
             "seq": self.seq,
             "events": [event_view(e) for e in committed.events],
-            "locations": [location_view(floor, c) for c in sorted(codes) if c in floor.locations],
-            "orders": [order_view(floor.orders[o]) for o in order_ids if o in floor.orders],
+            "locations": [
+                location_view(floor, location)
+                for location in map(floor.location, sorted(codes))
+                if location is not None
+            ],
+            "orders": [order_view(order) for order in map(floor.order, order_ids) if order is not None],
             "exceptions": [
-                exception_view(floor.exceptions[x]) for x in committed.exceptions if x in floor.exceptions
+                exception_view(exception)
+                for exception in map(floor.exception, committed.exceptions)
+                if exception is not None
             ],
             "devices": self.device_views(sorted(committed.devices)),
-            "stations": self._changed_stations(floor),
+            "stations": self._changed_stations(),
         }
         self._recent.append(delta)
         while len(self._recent) > self.history:
             self._recent.popleft()
         self._offer(delta)
 
-    def _changed_stations(self, floor: Floor) -> list[dict[str, Any]]:
+    def _changed_stations(self) -> list[dict[str, Any]]:
         """Pack stations whose view changed since last sent: the live scale reading changes without an
         event, so the hub compares views (a site has a handful of pack stations) instead of trusting events.
         """
         changed = []
-        for view in pack_station_views(floor):
+        for view in pack_station_views(self.floor):
             if self._stations_sent.get(view["id"]) != view:
                 self._stations_sent[view["id"]] = view
                 changed.append(view)
@@ -217,7 +219,7 @@ class StreamHub:
 
     def tick(self) -> None:
         """Offer every client a small delta so rates and waiting acks move on a quiet floor too."""
-        stations = self._changed_stations(self.floor())
+        stations = self._changed_stations()
         if stations:
             # A state change a resuming client must not miss: kept like a commit's delta.
             self._recent.append({"type": "delta", "seq": self.seq, "events": [], "stations": stations})

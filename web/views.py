@@ -6,10 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from floorgate.core.floor import Floor
-from floorgate.core.model import Device, FloorException, Light, Order, Station
-from floorgate.core.packing import PackStationState
-from floorgate.edge.store import EventRecord
+from floorgate.core.model import Device, FloorException, Light, Location, Order, Station
+from floorgate.web.ports import FloorReads, LoggedEvent, PackState
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -62,17 +60,16 @@ def light_view(light: Light | None) -> dict[str, Any] | None:
     }
 
 
-def location_view(floor: Floor, code: str) -> dict[str, Any]:
-    location = floor.locations[code]
+def location_view(floor: FloorReads, location: Location) -> dict[str, Any]:
     module = location.module
-    device = floor.devices.get(module) if module else None
+    device = floor.device(module) if module else None
     return {
         "code": location.code,
         "zone": location.zone,
         "module": module,
         "sku": location.sku,
         "on_hand": location.on_hand,
-        "light": light_view(floor.lights.get(module)) if module else None,
+        "light": light_view(floor.light(module)) if module else None,
         "online": device.online if device else None,
     }
 
@@ -96,7 +93,7 @@ def exception_view(exception: FloorException) -> dict[str, Any]:
     }
 
 
-def event_view(record: EventRecord) -> dict[str, Any]:
+def event_view(record: LoggedEvent) -> dict[str, Any]:
     return {
         "seq": record.seq,
         "id": record.id,
@@ -108,7 +105,7 @@ def event_view(record: EventRecord) -> dict[str, Any]:
 
 
 def device_view(
-    floor: Floor, device: Device, *, awaiting_ack: Mapping[str, Any] | None, now: float
+    floor: FloorReads, device: Device, *, awaiting_ack: Mapping[str, Any] | None, now: float
 ) -> dict[str, Any]:
     return {
         "id": device.id,
@@ -122,7 +119,7 @@ def device_view(
     }
 
 
-def station_view(station: Station, state: PackStationState | None) -> dict[str, Any]:
+def station_view(station: Station, state: PackState | None) -> dict[str, Any]:
     """A station as packers and supervisors see it; a pack station adds its weigh-verify state.
 
     The same shape as GET /api/v1/stations (web/routes/stations.py), plus `overridable`: whether a
@@ -131,7 +128,7 @@ def station_view(station: Station, state: PackStationState | None) -> dict[str, 
     view: dict[str, Any] = {"id": station.id, "kind": station.kind, "zone": station.zone}
     if station.kind != "pack":
         return view
-    phase = state.phase.value if state else "idle"
+    phase = state.phase if state else "idle"
     view.update(
         {
             "tolerance_g": station.tolerance_g,
@@ -150,7 +147,7 @@ def station_view(station: Station, state: PackStationState | None) -> dict[str, 
                 "device": state.scale if state else None,
                 "grams": state.grams if state else None,
                 "stable": state.stable if state else False,
-                "condition": state.condition.value if state else "ok",
+                "condition": state.condition if state else "ok",
             },
             "updated_at": iso(state.updated_at) if state else None,
             "overridable": state is not None
@@ -161,9 +158,14 @@ def station_view(station: Station, state: PackStationState | None) -> dict[str, 
     return view
 
 
-def pack_station_views(floor: Floor) -> list[dict[str, Any]]:
+def station_views(floor: FloorReads, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every station (or those of one kind) by id, each with its weigh-verify state."""
     return [
-        station_view(station, floor.packing.states.get(station.id))
-        for station in sorted(floor.stations.values(), key=lambda s: s.id)
-        if station.kind == "pack"
+        station_view(station, floor.pack_state(station.id))
+        for station in sorted(floor.stations(), key=lambda s: s.id)
+        if kind in (None, station.kind)
     ]
+
+
+def pack_station_views(floor: FloorReads) -> list[dict[str, Any]]:
+    return station_views(floor, kind="pack")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 import uuid
@@ -24,8 +23,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from floorgate.devices.backoff import Backoff
+from floorgate.devices.cancellation import raise_if_cancelling
 from floorgate.devices.mqtt.connection import ConnectionLost, MqttConnection, MqttError
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, raise_if_cancelling
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.wire import SUBACK_FAILURE, Publish, Will, filter_pattern
 
 logger = logging.getLogger(__name__)
@@ -104,30 +105,6 @@ class Connected:
 
 MessageHandler = Callable[[InboundMessage], Awaitable[None]]
 ConnectListener = Callable[[Connected], Awaitable[None]]
-
-
-class Backoff:
-    """Exponential backoff with full jitter above a floor.
-
-    The n-th wait (from 0) is uniform in [minimum, min(maximum, minimum * 2**n)]: spread out so that
-    many edges do not reconnect in lock-step after a broker restart, never below the floor.
-    """
-
-    def __init__(self, minimum: float, maximum: float, *, rng: random.Random | None = None) -> None:
-        if minimum <= 0 or maximum < minimum:
-            raise ValueError(f"backoff needs 0 < minimum <= maximum, got {minimum}, {maximum}")
-        self.minimum = minimum
-        self.maximum = maximum
-        self.attempts = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self) -> float:
-        cap = min(self.maximum, self.minimum * 2 ** min(self.attempts, 30))
-        self.attempts += 1
-        return self._rng.uniform(self.minimum, cap)
-
-    def reset(self) -> None:
-        self.attempts = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,14 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
-from floorgate.core.commands import Command, PressButton, RecordDeviceFault, ReportDeviceStatus
+from floorgate.core.commands import PressButton, RecordDeviceFault, ReportDeviceStatus
 from floorgate.core.instructions import Instruction
 from floorgate.devices.mqtt.link import Connected, InboundMessage, LinkDown, MqttLink
+from floorgate.devices.ports import Submit
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
     PtlTopic,
@@ -36,14 +37,6 @@ from floorgate.devices.ptl.codec import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class Submit(Protocol):
-    """The writer's queue: `on_commit` runs once the command is durably applied (or judged a duplicate)."""
-
-    def __call__(
-        self, command: Command, /, *, on_commit: Callable[[], None] | None = None
-    ) -> Awaitable[None]: ...
 
 
 DEVICE_KIND = "ptl"

@@ -19,7 +19,7 @@ from decimal import Decimal
 from floorgate.core.commands import RecordDeviceFault, RecordWeight, ScaleCondition
 from floorgate.devices.json_payload import UnreadablePayload, is_text, json_object
 from floorgate.devices.mqtt.link import InboundMessage, MqttLink
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.ports import Submit
 from floorgate.devices.scales.stability import StabilityDetector, StabilityPolicy
 
 logger = logging.getLogger(__name__)

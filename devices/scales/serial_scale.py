@@ -24,8 +24,8 @@ from types import MappingProxyType
 import serial
 
 from floorgate.core.commands import RecordWeight, ReportDeviceStatus
-from floorgate.devices.mqtt.link import Backoff
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.backoff import Backoff
+from floorgate.devices.ports import Submit
 from floorgate.devices.scales import mt_sics, nci, toledo_continuous
 from floorgate.devices.scales.frames import Frame, Garbage, Reading, Reply
 from floorgate.devices.scales.stability import StabilityDetector, StabilityPolicy

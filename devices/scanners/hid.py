@@ -14,7 +14,7 @@ import stat
 
 import evdev
 
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.ports import Submit
 from floorgate.devices.scanners.hid_decoder import DEFAULT_MAX_GAP, HidDecoder
 from floorgate.devices.scanners.input_event import key_events, unpack
 from floorgate.devices.scanners.keyboard_layouts import layout_named

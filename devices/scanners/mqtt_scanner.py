@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from floorgate.core.commands import RecordDeviceFault, RecordScan, ReportDeviceStatus
 from floorgate.devices.json_payload import UnreadablePayload, is_text, json_object
 from floorgate.devices.mqtt.link import InboundMessage, MqttLink
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.ports import Submit
 
 logger = logging.getLogger(__name__)
 

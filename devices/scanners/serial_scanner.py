@@ -14,7 +14,7 @@ import termios
 
 import serial
 
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.ports import Submit
 from floorgate.devices.scanners.serial_framing import Garbage, Scan, SerialFramer, SerialFraming
 from floorgate.devices.scanners.stream_device import OpenDevice, StreamScanner
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from floorgate.core.commands import RecordScan, ReportDeviceStatus
-from floorgate.devices.mqtt.link import Backoff
-from floorgate.devices.ptl.adapter import Submit
+from floorgate.devices.backoff import Backoff
+from floorgate.devices.ports import Submit
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Builds the scale adapters of the site file's pack stations (serial ports and MQTT scales).
 
-`edge.station_devices` lists `scale_devices` among the builders the edge runs.
+`stations.station_devices` lists `scale_devices` among the builders the edge runs.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from floorgate.devices.ports import StationDevice
 from floorgate.devices.scales.mqtt_scale import MqttScaleAdapter
 from floorgate.devices.scales.serial_scale import SerialScaleAdapter
 from floorgate.devices.scales.stability import StabilityMode, StabilityPolicy
-from floorgate.edge.site import MqttScale, SerialScale, SiteConfig, StationSpec
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.site import MqttScale, SerialScale, StationSpec
+from floorgate.edge.wiring.types import DeviceContext
 
 # How each protocol's motion flag is trusted by default. All three report motion honestly on the scales
 # we know; a station whose scale lies gets `flag+time` or `time` (see devices/scales/stability.py).
@@ -45,19 +46,14 @@ def serial_scale_id(station: StationSpec) -> str:
     return f"{station.id}-scale"
 
 
-def _owned(config: SiteConfig, station: StationSpec) -> bool:
-    owned = {zone.id for zone in config.owned_zones()}
-    return station.zone is None or station.zone in owned
-
-
 def scale_devices(context: DeviceContext) -> list[StationDevice]:
     config = context.config
     devices: list[StationDevice] = []
     mqtt_scales: dict[str, str] = {}
     mqtt_policies: dict[str, StabilityPolicy] = {}
-    for station in config.stations:
+    for station in config.owned_stations():
         scale = station.scale
-        if scale is None or not _owned(config, station):
+        if scale is None:
             continue
         if isinstance(scale, SerialScale):
             devices.append(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from floorgate.devices.ports import StationDevice
 from floorgate.devices.scanners.hid import HidScannerAdapter
 from floorgate.devices.scanners.mqtt_scanner import MqttScannerAdapter
 from floorgate.devices.scanners.serial_framing import SerialFraming
 from floorgate.devices.scanners.serial_scanner import SerialScannerAdapter
 from floorgate.edge.site import HidScanner, MqttDevice, SerialScanner
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.wiring.types import DeviceContext
 
 
 def scanner_device_id(station: str) -> str:
@@ -16,13 +17,11 @@ def scanner_device_id(station: str) -> str:
 
 
 def scanner_devices(context: DeviceContext) -> list[StationDevice]:
-    config = context.config
-    owned = {zone.id for zone in config.owned_zones()}
     devices: list[StationDevice] = []
     mqtt_stations: dict[str, str] = {}
-    for station in config.stations:
+    for station in context.config.owned_stations():
         spec = station.scanner
-        if spec is None or (station.zone is not None and station.zone not in owned):
+        if spec is None:
             continue
         if isinstance(spec, SerialScanner):
             devices.append(
@@ -49,5 +48,7 @@ def scanner_devices(context: DeviceContext) -> list[StationDevice]:
         elif isinstance(spec, MqttDevice):
             mqtt_stations[spec.id] = station.id
     if mqtt_stations:
-        devices.append(MqttScannerAdapter(context.link, config.site.id, mqtt_stations, context.submit))
+        devices.append(
+            MqttScannerAdapter(context.link, context.config.site.id, mqtt_stations, context.submit)
+        )
     return devices

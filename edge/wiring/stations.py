@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from floorgate.devices.ports import StationDevice
 from floorgate.edge.wiring.scales import scale_devices
 from floorgate.edge.wiring.scanners import scanner_devices
-from floorgate.edge.wiring.types import DeviceContext, StationDevice
+from floorgate.edge.wiring.types import DeviceContext
 
 Builder = Callable[[DeviceContext], list[StationDevice]]
 

@@ -26,7 +26,6 @@ from floorgate.firmware_sim.demo.packing import PackingFlow
 from floorgate.firmware_sim.demo.scanning import ScanRefused, StartStations, start_station_id
 from floorgate.firmware_sim.pickers import SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ModuleBank
-from floorgate.web.roles import Role
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +250,7 @@ async def run_demo(options: DemoOptions) -> None:
                 _BoundedExit(EmbeddedBroker(port=mqtt_port), "the embedded broker")
             )
             endpoint = MqttEndpoint.from_url(broker.url)
-        parts = await build(config, mqtt=endpoint, extra_tokens={token: Role.ADMIN})
+        parts = await build(config, mqtt=endpoint, admin_tokens=[token])
         stations.attach(parts.writer)
         modules = [loc.module for loc in config.locations if loc.module]
         bank = await stack.enter_async_context(

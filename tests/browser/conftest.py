@@ -11,7 +11,8 @@ import aiomqtt
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.firmware_sim.mqtt_client import make_client
 
 # Fixtures shared with the e2e tier (listed in __all__ so pytest and the linters see them used).
 from tests.e2e.conftest import MODULES, bank, site

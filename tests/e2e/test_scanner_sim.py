@@ -7,12 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
+from tests.support.event_log import event_data
 from tests.support.waiting import wait_until, wait_until_sync
 
 pytestmark = pytest.mark.e2e
@@ -28,11 +28,6 @@ def site_extra(port: Path) -> str:
         + '[[stations]]\nid = "START-A"\nkind = "zone"\nzone = "A"\n'
         + f'scanner = {{ transport = "serial", port = "{port}" }}\n'
     )
-
-
-def events_of(api: Any, kind: str) -> list[dict[str, Any]]:
-    events = api.get("/events", params={"after": 0, "limit": 1000}).json()["events"]
-    return [e["data"] for e in events if e["type"] == kind]
 
 
 async def test_floorgate_sim_types_a_scan_into_its_serial_scanner_and_the_edge_starts_that_order(
@@ -84,9 +79,9 @@ async def test_floorgate_sim_types_a_scan_into_its_serial_scanner_and_the_edge_s
                 what="the scanned order started",
             )
             assert [(ln["line_id"], ln["status"]) for ln in order["lines"]] == [("L1", "lit"), ("L2", "lit")]
-            (started,) = events_of(api, "order.started")
+            (started,) = event_data(api, "order.started")
             assert (started["zone"], started["operator"], started["lines_lit"]) == ("A", "ann", ["L1", "L2"])
-            (signed_in,) = events_of(api, "station.operator_signed_in")
+            (signed_in,) = event_data(api, "station.operator_signed_in")
             assert (signed_in["station"], signed_in["operator"]) == ("START-A", "ann")
             assert [x for x in api.get("/exceptions").json() if "scan" in x["kind"]] == []
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from floorgate.firmware_sim.ptl_modules import ModuleBank
 from floorgate.firmware_sim.scanners import PtySerialScanner
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
+from tests.support.event_log import event_data
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -102,11 +102,6 @@ def seed(api: httpx.Client) -> None:
         assert response.status_code == 201, response.text
 
 
-def events_of(api: httpx.Client, kind: str) -> list[dict[str, Any]]:
-    events = api.get("/events", params={"after": 0, "limit": 1000}).json()["events"]
-    return [e["data"] for e in events if e["type"] == kind]
-
-
 def scanner_status(api: httpx.Client, device: str) -> bool | None:
     for entry in api.get("/devices").json():
         if entry["id"] == device:
@@ -140,7 +135,7 @@ async def test_a_serial_scan_at_a_zone_station_lights_the_order_and_the_scanner_
             what="the order's bins lit",
         )
         assert api.get("/orders/O-1").json()["status"] == "picking"
-        (started,) = events_of(api, "order.started")
+        (started,) = event_data(api, "order.started")
         assert (started["zone"], started["operator"], started["tote"]) == ("A", "ann", "T-9")
 
         await scanner_a.scan("NOT-AN-ORDER")
@@ -158,7 +153,7 @@ async def test_a_serial_scan_at_a_zone_station_lights_the_order_and_the_scanner_
         await wait_until(
             lambda: scanner_status(api, "ZS-A-scanner") is True, timeout=10, what="scanner online again"
         )
-        offline = events_of(api, "device.offline")
+        offline = event_data(api, "device.offline")
         assert [e["device"] for e in offline] == ["ZS-A-scanner"]
 
 
@@ -185,7 +180,7 @@ async def test_in_a_scan_verify_zone_the_item_scan_arms_the_confirm_with_its_lot
 
         # A confirm before any item scan does not count.
         await modules.press("M-V-01", Button.CONFIRM)
-        rejected = await wait_until(lambda: events_of(api, "pick.rejected"), what="scan_required")
+        rejected = await wait_until(lambda: event_data(api, "pick.rejected"), what="scan_required")
         assert [(r["line"], r["reason"]) for r in rejected] == [("L1", "scan_required")]
         await wait_until(lambda: modules.state("M-V-01").color == "red", what="red flash")
 
@@ -193,7 +188,7 @@ async def test_in_a_scan_verify_zone_the_item_scan_arms_the_confirm_with_its_lot
         await scanner_v.scan("]E4" + GTIN_ELSEWHERE)
         await wait_until(
             lambda: (
-                {(r["line"], r["reason"]) for r in events_of(api, "pick.rejected")}
+                {(r["line"], r["reason"]) for r in event_data(api, "pick.rejected")}
                 >= {("L1", "wrong_item"), ("L2", "wrong_item")}
             ),
             what="wrong_item rejections",
@@ -204,10 +199,10 @@ async def test_in_a_scan_verify_zone_the_item_scan_arms_the_confirm_with_its_lot
         await scanner_v.scan(f"]C101{GTIN_1.zfill(14)}10LOT-7{GS}21SN42")
         await wait_until(lambda: modules.state("M-V-01").color == picker_color, what="picker colour back")
         await modules.press("M-V-01", Button.CONFIRM)
-        confirmed = await wait_until(lambda: events_of(api, "pick.confirmed"), what="pick confirmed")
+        confirmed = await wait_until(lambda: event_data(api, "pick.confirmed"), what="pick confirmed")
         assert confirmed[0]["line"] == "L1"
         assert (confirmed[0]["lot"], confirmed[0]["serial"], confirmed[0]["picked"]) == ("LOT-7", "SN42", 2)
-        (scanned,) = events_of(api, "pick.scanned")
+        (scanned,) = event_data(api, "pick.scanned")
         assert (scanned["gtin"], scanned["station"], scanned["operator"]) == (GTIN_1.zfill(14), "ZS-V", "bea")
         lines = api.get("/orders/O-2").json()["lines"]
         assert [(ln["line_id"], ln["status"]) for ln in lines] == [("L1", "picked"), ("L2", "lit")]

@@ -32,13 +32,13 @@ from schemathesis.python import asgi as schemathesis_asgi
 
 from floorgate.core import commands as cmd
 from floorgate.edge.store import Store, make_engine
+from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
 from floorgate.edge.webhooks.endpoints import WebhookService
 from floorgate.edge.webhooks.outbox import EndpointRegistry
 from floorgate.edge.webhooks.relay import WebhookRelay
 from floorgate.edge.writer import Writer
 from floorgate.web.app import create_app
-from floorgate.web.context import WebContext
 from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
@@ -99,9 +99,9 @@ def build_app(folder: Path) -> FuzzedEdge:
         return None
 
     relay = WebhookRelay(deliveries=deliveries, registry=registry, on_gone=endpoint_gone)
-    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
     writer.subscribe(hub.on_commit)
-    context = WebContext(
+    context = web_context(
         site_id="fuzz",
         edge_id="edge-1",
         writer=writer,

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from floorgate.core import commands as cmd
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import Delivery, InboundMessage, MessageHandler, MqttLink
+from floorgate.devices.mqtt.link import Delivery, InboundMessage, MessageHandler
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
@@ -59,6 +59,7 @@ from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
 from tests.support.mqtt_observer import MqttObserver
+from tests.support.recording_link import RecordingLink
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.failure
@@ -163,17 +164,6 @@ messages = st.one_of(
 # -- an edge in this process: the real adapters on a link that never connects, a real writer and store -------
 
 
-class RecordingLink(MqttLink):
-    """The real link class, never connected: it keeps the handlers the adapters register, by topic filter."""
-
-    def __init__(self) -> None:
-        super().__init__(MqttEndpoint.from_url("mqtt://127.0.0.1:1"), SITE, "edge-1")
-        self.handlers: dict[str, MessageHandler] = {}
-
-    def route(self, topic_filter: str, handler: MessageHandler) -> None:
-        self.handlers[topic_filter] = handler
-
-
 @dataclass
 class InProcessEdge:
     runner: asyncio.Runner
@@ -221,7 +211,7 @@ def in_process_edge(tmp_path: Path) -> Iterator[InProcessEdge]:
     loaded = store.load()
     writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
     with asyncio.Runner() as runner:
-        link = RecordingLink()
+        link = RecordingLink(SITE)
         edge = InProcessEdge(
             runner=runner,
             writer=writer,

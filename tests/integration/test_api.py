@@ -11,9 +11,9 @@ import pytest
 
 from floorgate.core import commands as cmd
 from floorgate.edge.store import Store, make_engine
+from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.writer import Writer
 from floorgate.web.app import create_app
-from floorgate.web.context import WebContext
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
 
@@ -28,11 +28,13 @@ async def api(store_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Writer]]
     store.create_schema()
     loaded = store.load()
     writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
-    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
     writer.subscribe(hub.on_commit)
     task = asyncio.create_task(writer.run())
     await writer.execute(cmd.DefineZone(zone="A"))
-    app = create_app(WebContext(site_id="t", edge_id="e", writer=writer, store=store, tokens=TOKENS, hub=hub))
+    app = create_app(
+        web_context(site_id="t", edge_id="e", writer=writer, store=store, tokens=TOKENS, hub=hub)
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://edge/api/v1"
     ) as client:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import echo_baseline, modules
+from bench.floor import modules
+from bench.run import echo_baseline
 from floorgate.firmware_sim.loadgen import SO_TIMESTAMPNS, StampedSocket
 from tests.support.brokers import Mosquitto
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -23,14 +23,6 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 PASSWORD = "s3cret-pw"  # trust authentication ignores it; it must never appear in a message
-
-
-@pytest.fixture
-def own_server() -> Iterator[PostgresServer]:
-    """A server of the test's own, to stop and start."""
-    server = PostgresServer().start()
-    yield server
-    server.close()
 
 
 async def started(url: str) -> tuple[Writer, asyncio.Task[None]]:
@@ -102,13 +94,13 @@ async def test_text_the_server_refuses_is_set_aside_and_the_floor_goes_on(
 
 
 async def test_the_server_going_away_holds_the_work_and_it_commits_once_the_server_is_back(
-    own_server: PostgresServer,
+    fresh_postgres_server: PostgresServer,
 ) -> None:
-    url = own_server.create_database().replace("floorgate@", f"floorgate:{PASSWORD}@")
+    url = fresh_postgres_server.create_database().replace("floorgate@", f"floorgate:{PASSWORD}@")
     writer, task = await started(url)
     try:
         await seed(writer)
-        own_server.stop()
+        fresh_postgres_server.stop()
         settled: list[str] = []
         press = cmd.PressButton(message_id="ptl:M1:7", module="M1", button=cmd.Button.CONFIRM, display="2")
         await writer.submit(press, on_commit=settle(settled, "press"))
@@ -121,7 +113,7 @@ async def test_the_server_going_away_holds_the_work_and_it_commits_once_the_serv
         with pytest.raises(WriterUnavailable):
             await writer.execute(cmd.DefineZone(zone="B"))
 
-        own_server.start()
+        fresh_postgres_server.start()
         await wait_until(lambda: settled == ["press"], timeout=60, what="the held press committed")
         assert writer.store_failure is None
         with writer.store.engine.connect() as conn:

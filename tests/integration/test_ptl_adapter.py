@@ -10,17 +10,16 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import aiomqtt
 import pytest
 
-from floorgate.core.commands import Button, Command, PressButton, RecordDeviceFault, ReportDeviceStatus
+from floorgate.core.commands import Button, PressButton, RecordDeviceFault, ReportDeviceStatus
 from floorgate.core.instructions import Blink, ClearBin, LightBin
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import InboundMessage, MqttLink
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.devices.ptl.codec import (
@@ -31,48 +30,20 @@ from floorgate.devices.ptl.codec import (
     ptl_filter,
     ptl_topic,
 )
-from floorgate.firmware_sim.demo.broker import EmbeddedBroker
+from floorgate.firmware_sim.mqtt_client import make_client
 from tests.support.brokers import Mosquitto, free_port
+from tests.support.recording_submit import RecordingSubmit
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-C = TypeVar("C", bound=Command)
 
 MODULE = "A-01-01"
 OTHER = "A-01-02"
 
 
 # -- fakes and helpers ------------------------------------------------------------------------------
-
-
-@dataclass
-class RecordingSubmit:
-    """The writer's queue as the adapter sees it: every submitted command, in order."""
-
-    commands: list[Command] = field(default_factory=list)
-    fail_next: int = 0
-    # Like the writer, settle each device message once "committed" (here: at once) unless told to hold.
-    hold_acks: bool = False
-    held: list[Callable[[], None]] = field(default_factory=list)
-
-    async def __call__(self, command: Command, *, on_commit: Callable[[], None] | None = None) -> None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise RuntimeError("writer refused the command")
-        self.commands.append(command)
-        if on_commit is not None:
-            if self.hold_acks:
-                self.held.append(on_commit)
-            else:
-                on_commit()
-
-    def of(self, kind: type[C]) -> list[C]:
-        return [command for command in self.commands if isinstance(command, kind)]
-
-    def statuses(self, device: str) -> list[ReportDeviceStatus]:
-        return [status for status in self.of(ReportDeviceStatus) if status.device == device]
 
 
 @dataclass
@@ -215,20 +186,6 @@ async def retained(url: str, topic: str) -> aiomqtt.Message:
                 if message.topic.value == topic:
                     return message
     raise AssertionError("unreachable: the message loop only ends by raising")
-
-
-# -- brokers ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["mosquitto", "amqtt"])
-async def broker_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """Each behaviour against a real mosquitto and against the embedded amqtt broker of the demo."""
-    if request.param == "mosquitto":
-        broker: Mosquitto = request.getfixturevalue("mosquitto")
-        yield broker.url
-        return
-    async with EmbeddedBroker(port=free_port()) as embedded:
-        yield embedded.url
 
 
 # -- inbound: events, status ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Integration tests of the simulated PTL modules and pickers against a real mosquitto.
 
-The edge's side is played by a raw MQTT client (`FakeEdge`) that publishes cmds and records what the
+The edge's side is played by a raw MQTT client (`FakeEdge`, tests/support/fake_ptl_edge.py) that publishes cmds and records what the
 modules send, so these tests check the wire contract itself, not our own adapter's reading of it.
 """
 
@@ -8,111 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import signal
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from floorgate.core.commands import Button
 from floorgate.core.instructions import ERROR_COLOR, Blink
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
-from floorgate.devices.ptl.codec import PtlTopic, parse_ptl_topic, ptl_filter, ptl_topic
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.ptl.codec import PtlTopic, ptl_filter, ptl_topic
+from floorgate.firmware_sim.mqtt_client import make_client
 from floorgate.firmware_sim.pickers import SimulatedPicker
-from floorgate.firmware_sim.ptl_modules import ChangeCause, ModuleBank, ModuleState
+from floorgate.firmware_sim.ptl_modules import ModuleBank
+from floorgate.firmware_sim.ptl_observation import ChangeCause, ModuleState
 from tests.support.brokers import Mosquitto
+from tests.support.fake_ptl_edge import FakeEdge
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Received:
-    module: str
-    kind: PtlTopic
-    payload: bytes
-    qos: int
-
-    def json(self) -> Any:
-        return json.loads(self.payload)
-
-
-class FakeEdge:
-    """The edge's end of the PTL topics on a raw client: sends cmds, records every module message.
-
-    It subscribes at QoS 2, so a recorded `qos` is exactly the QoS the module published with.
-    `react`, when set, is called for every button event (the picker tests answer confirms with it).
-    """
-
-    def __init__(self, client: aiomqtt.Client, site: str) -> None:
-        self.client = client
-        self.site = site
-        self.received: list[Received] = []
-        self.seq: dict[str, int] = {}
-        self.react: Callable[[str, dict[str, Any]], Any] | None = None
-
-    async def pump(self) -> None:
-        async for message in self.client.messages:
-            parsed = parse_ptl_topic(self.site, message.topic.value)
-            if parsed is None or parsed[1] is PtlTopic.CMD:
-                continue
-            assert isinstance(message.payload, bytes)
-            item = Received(module=parsed[0], kind=parsed[1], payload=message.payload, qos=message.qos)
-            self.received.append(item)
-            if item.kind is PtlTopic.EVENT and self.react is not None:
-                await self.react(item.module, item.json())
-
-    def of(self, module: str, kind: PtlTopic) -> list[Received]:
-        return [r for r in self.received if r.module == module and r.kind is kind]
-
-    def acks(self, module: str) -> list[int]:
-        return [int(r.json()["seq"]) for r in self.of(module, PtlTopic.ACK)]
-
-    def events(self, module: str) -> list[dict[str, Any]]:
-        return [r.json() for r in self.of(module, PtlTopic.EVENT)]
-
-    def statuses(self, module: str) -> list[str]:
-        return [r.payload.decode() for r in self.of(module, PtlTopic.STATUS)]
-
-    def next_seq(self, module: str) -> int:
-        self.seq[module] = self.seq.get(module, 0) + 1
-        return self.seq[module]
-
-    async def send(self, module: str, body: dict[str, Any] | bytes) -> None:
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        await self.client.publish(ptl_topic(self.site, module, PtlTopic.CMD), payload, qos=1, retain=True)
-
-    async def light(
-        self, module: str, color: str, display: str, blink: str = "none", seq: int | None = None
-    ) -> int:
-        seq = self.next_seq(module) if seq is None else seq
-        await self.send(module, {"seq": seq, "color": color, "blink": blink, "display": display})
-        return seq
-
-    async def clear(self, module: str, seq: int | None = None) -> int:
-        seq = self.next_seq(module) if seq is None else seq
-        await self.send(module, {"seq": seq, "off": True})
-        return seq
-
-
-@pytest.fixture
-def site() -> str:
-    """A site id of the test's own: the session broker is shared, topics are not."""
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def endpoint(mosquitto: Mosquitto) -> MqttEndpoint:
-    return MqttEndpoint.from_url(mosquitto.url)
 
 
 @pytest.fixture

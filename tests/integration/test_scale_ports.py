@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from floorgate.core.commands import Command, RecordWeight, ReportDeviceStatus, ScaleCondition
+from floorgate.core.commands import RecordWeight, ScaleCondition
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.scales.serial_scale import SerialScaleAdapter
@@ -20,6 +20,7 @@ from floorgate.edge.site import parse_site
 from floorgate.edge.wiring.scales import scale_devices
 from floorgate.edge.wiring.types import DeviceContext
 from floorgate.firmware_sim.scales import Platform, PtyScale
+from tests.support.recording_submit import RecordingSubmit
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -33,28 +34,10 @@ UNITS = {
 
 
 @dataclass
-class FakeWriter:
-    """Stands in for the writer's queue: keeps every command in order and settles it at once."""
-
-    commands: list[Command] = field(default_factory=list)
-
-    async def __call__(self, command: Command, /, *, on_commit: Callable[[], None] | None = None) -> None:
-        self.commands.append(command)
-        if on_commit is not None:
-            on_commit()
-
-    def weights(self) -> list[RecordWeight]:
-        return [c for c in self.commands if isinstance(c, RecordWeight)]
-
-    def statuses(self) -> list[bool]:
-        return [c.online for c in self.commands if isinstance(c, ReportDeviceStatus)]
-
-
-@dataclass
 class Rig:
     scale: PtyScale
     adapter: SerialScaleAdapter
-    writer: FakeWriter
+    writer: RecordingSubmit
 
 
 @contextlib.asynccontextmanager
@@ -63,7 +46,7 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     unit, division = UNITS[protocol]
     surface = Platform(unit=unit, division=division, settle_s=0.3, noise_g=0.0, **platform)  # type: ignore[arg-type]
-    writer = FakeWriter()
+    writer = RecordingSubmit()
     async with PtyScale(
         protocol, surface, link=tmp_path / f"{protocol}-scale", stream_interval=0.05
     ) as scale:
@@ -104,11 +87,11 @@ async def test_a_carton_on_the_scale_becomes_a_stable_weight_in_exact_grams(
     protocol: str, tmp_path: Path
 ) -> None:
     async with rig(protocol, tmp_path) as r:
-        await wait_until(lambda: r.writer.statuses() == [True], what="scale online")
+        await wait_until(lambda: r.writer.online() == [True], what="scale online")
         r.scale.platform.place(1234.5)
         expected = exact(1234.5, protocol)
         weight = await wait_until(
-            lambda: next((w for w in r.writer.weights() if w.stable and w.grams == expected), None),
+            lambda: next((w for w in r.writer.of(RecordWeight) if w.stable and w.grams == expected), None),
             timeout=5,
             what=f"a stable {expected} g",
         )
@@ -118,7 +101,7 @@ async def test_a_carton_on_the_scale_becomes_a_stable_weight_in_exact_grams(
         assert weight.message_id is not None
         assert weight.message_id.startswith("scale:PACK-1-scale:")
         # While it settled, the weights were reported as moving.
-        assert any(not w.stable for w in r.writer.weights())
+        assert any(not w.stable for w in r.writer.of(RecordWeight))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -126,11 +109,14 @@ async def test_an_overloaded_scale_is_reported_as_overload(protocol: str, tmp_pa
     async with rig(protocol, tmp_path, capacity_g=5000.0) as r:
         r.scale.platform.place(9000.0)
         await wait_until(
-            lambda: any(w.condition is ScaleCondition.OVERLOAD for w in r.writer.weights()), what="overload"
+            lambda: any(w.condition is ScaleCondition.OVERLOAD for w in r.writer.of(RecordWeight)),
+            what="overload",
         )
         r.scale.platform.remove()
         await wait_until(
-            lambda: (ws := r.writer.weights()) and ws[-1].condition is ScaleCondition.OK and ws[-1].stable,
+            lambda: (
+                (ws := r.writer.of(RecordWeight)) and ws[-1].condition is ScaleCondition.OK and ws[-1].stable
+            ),
             what="back to normal",
         )
 
@@ -140,15 +126,15 @@ async def test_a_port_that_vanishes_is_reported_offline_once_and_online_again_wh
     protocol: str, tmp_path: Path
 ) -> None:
     async with rig(protocol, tmp_path) as r:
-        await wait_until(lambda: r.writer.statuses() == [True], what="online")
+        await wait_until(lambda: r.writer.online() == [True], what="online")
         await r.scale.vanish()
-        await wait_until(lambda: r.writer.statuses() == [True, False], what="offline")
+        await wait_until(lambda: r.writer.online() == [True, False], what="offline")
         r.scale.appear()
-        await wait_until(lambda: r.writer.statuses() == [True, False, True], timeout=5, what="online again")
+        await wait_until(lambda: r.writer.online() == [True, False, True], timeout=5, what="online again")
         r.scale.platform.place(500.0)
         expected = exact(500.0, protocol)
         await wait_until(
-            lambda: any(w.stable and w.grams == expected for w in r.writer.weights()),
+            lambda: any(w.stable and w.grams == expected for w in r.writer.of(RecordWeight)),
             what="weights flow again",
         )
         assert r.adapter.stats.connects >= 2
@@ -159,12 +145,12 @@ async def test_line_noise_is_counted_and_skipped_and_weights_keep_coming(
     protocol: str, tmp_path: Path
 ) -> None:
     async with rig(protocol, tmp_path) as r:
-        await wait_until(lambda: r.writer.statuses() == [True], what="online")
+        await wait_until(lambda: r.writer.online() == [True], what="online")
         r.scale.inject(b"\x00\xff garbage \x13\n\r\n\x03")
         r.scale.platform.place(750.0)
         expected = exact(750.0, protocol)
         await wait_until(
-            lambda: any(w.stable and w.grams == expected for w in r.writer.weights()), what="weight"
+            lambda: any(w.stable and w.grams == expected for w in r.writer.of(RecordWeight)), what="weight"
         )
         assert r.adapter.stats.garbage >= 1
 
@@ -175,21 +161,21 @@ async def test_a_lying_stable_flag_is_overruled_by_the_time_based_fallback(
 ) -> None:
     policy = StabilityPolicy(mode=StabilityMode.FLAG_AND_TIME, settle_s=0.4, division_g=Decimal(5))
     async with rig(protocol, tmp_path, stability=policy, lying_flag=True) as r:
-        await wait_until(lambda: r.writer.statuses() == [True], what="online")
+        await wait_until(lambda: r.writer.online() == [True], what="online")
         r.scale.platform.settle_s = 1.5
         r.scale.platform.place(2000.0)
         expected = exact(2000.0, protocol)
         await wait_until(
-            lambda: any(w.stable and abs(w.grams - expected) < 5 for w in r.writer.weights()),
+            lambda: any(w.stable and abs(w.grams - expected) < 5 for w in r.writer.of(RecordWeight)),
             timeout=8,
             what="stable at the final weight",
         )
-        stable = [w.grams for w in r.writer.weights() if w.stable and w.grams > 10]
+        stable = [w.grams for w in r.writer.of(RecordWeight) if w.stable and w.grams > 10]
         assert all(abs(g - expected) < 10 for g in stable), stable
 
 
 async def test_a_scale_that_is_not_there_at_start_is_offline_until_it_appears(tmp_path: Path) -> None:
-    writer = FakeWriter()
+    writer = RecordingSubmit()
     link = tmp_path / "late-scale"
     surface = Platform(unit="g", division=Decimal("0.1"), settle_s=0.1, noise_g=0.0)
     adapter = SerialScaleAdapter(
@@ -204,11 +190,9 @@ async def test_a_scale_that_is_not_there_at_start_is_offline_until_it_appears(tm
     )
     task = asyncio.create_task(adapter.run())
     try:
-        await wait_until(lambda: writer.statuses() == [False], what="offline at start")
+        await wait_until(lambda: writer.online() == [False], what="offline at start")
         async with PtyScale("mt-sics", surface, link=link):
-            await wait_until(
-                lambda: writer.statuses() == [False, True], timeout=5, what="online once plugged"
-            )
+            await wait_until(lambda: writer.online() == [False, True], timeout=5, what="online once plugged")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -231,7 +215,7 @@ async def test_a_station_set_to_time_stability_in_the_site_file_waits_out_a_lyin
     unit, division = UNITS[protocol]
     setting, with_checksum = SITE_SCALE_SETTINGS[protocol]
     surface = Platform(unit=unit, division=division, settle_s=0.3, noise_g=0.0, lying_flag=True)
-    writer = FakeWriter()
+    writer = RecordingSubmit()
     async with PtyScale(
         protocol, surface, link=tmp_path / "scale", stream_interval=0.05, with_checksum=with_checksum
     ) as scale:
@@ -258,12 +242,12 @@ async def test_a_station_set_to_time_stability_in_the_site_file_waits_out_a_lyin
         assert isinstance(adapter, SerialScaleAdapter)
         task = asyncio.create_task(adapter.run())
         try:
-            await wait_until(lambda: writer.statuses() == [True], what="online")
+            await wait_until(lambda: writer.online() == [True], what="online")
             scale.platform.settle_s = 1.5
             scale.platform.place(2000.0)
             expected = exact(2000.0, protocol)
             await wait_until(
-                lambda: any(w.stable and w.grams == expected for w in writer.weights()),
+                lambda: any(w.stable and w.grams == expected for w in writer.of(RecordWeight)),
                 timeout=8,
                 what="stable at the final weight",
             )
@@ -271,7 +255,7 @@ async def test_a_station_set_to_time_stability_in_the_site_file_waits_out_a_lyin
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    loaded = [w for w in writer.weights() if w.grams > 10]
+    loaded = [w for w in writer.of(RecordWeight) if w.grams > 10]
     # The simulator called every one of these stable; only the time-based judgement held the moving ones back.
     assert any(not w.stable for w in loaded)
     assert [w.grams for w in loaded if w.stable] == [expected] * sum(w.stable for w in loaded)

@@ -6,49 +6,30 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from floorgate.core.commands import Command, RecordDeviceFault, RecordScan, ReportDeviceStatus
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.core.commands import RecordDeviceFault, RecordScan, ReportDeviceStatus
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.scanners.hid import HidScannerAdapter
 from floorgate.devices.scanners.mqtt_scanner import MqttScannerAdapter, encode_scan, scanner_topic
 from floorgate.devices.scanners.serial_framing import SerialFraming
 from floorgate.devices.scanners.serial_scanner import SerialScannerAdapter
 from floorgate.devices.scanners.stream_device import StreamScanner
+from floorgate.firmware_sim.mqtt_client import make_client
 from floorgate.firmware_sim.scanners import FifoHidScanner, PtySerialScanner, keystrokes
 from tests.support.brokers import Mosquitto
+from tests.support.recording_submit import RecordingSubmit
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-C = TypeVar("C", bound=Command)
 GS = "\x1d"
 GS1_ITEM = f"]C1010400638133393110LOT-7{GS}21SN42"
-
-
-@dataclass
-class RecordingSubmit:
-    """The writer's queue as an adapter sees it; settles each message at once, like a quick commit."""
-
-    commands: list[Command] = field(default_factory=list)
-
-    async def __call__(self, command: Command, *, on_commit: Callable[[], None] | None = None) -> None:
-        self.commands.append(command)
-        if on_commit is not None:
-            on_commit()
-
-    def of(self, kind: type[C]) -> list[C]:
-        return [c for c in self.commands if isinstance(c, kind)]
-
-    def statuses(self) -> list[bool]:
-        return [c.online for c in self.of(ReportDeviceStatus)]
 
 
 @asynccontextmanager
@@ -85,7 +66,7 @@ async def test_a_code_typed_on_the_pty_reaches_the_writer_as_a_record_scan(tmp_p
     submit = RecordingSubmit()
     link = tmp_path / "scanner-zs-a"
     async with PtySerialScanner(link=link) as scanner, running(serial_adapter(link, submit)):
-        await wait_until(lambda: submit.statuses() == [True], what="scanner online")
+        await wait_until(lambda: submit.online() == [True], what="scanner online")
         await scanner.scan("O-1")
         await scanner.scan(GS1_ITEM)
         scans = await wait_until(
@@ -109,7 +90,7 @@ async def test_prefix_suffix_and_slow_typing_still_give_whole_codes(tmp_path: Pa
         PtySerialScanner(link=link, prefix=b"\x02", suffix=b"\x03\r\n", chars_per_second=400) as scanner,
         running(serial_adapter(link, submit, framing)),
     ):
-        await wait_until(lambda: submit.statuses() == [True], what="scanner online")
+        await wait_until(lambda: submit.online() == [True], what="scanner online")
         await scanner.send(b"line noise")
         await scanner.scan("TOTE:T-9")
         scans = await wait_until(lambda: submit.of(RecordScan), what="a scan")
@@ -125,14 +106,14 @@ async def test_the_pty_closing_reports_offline_once_and_a_new_pty_at_the_link_br
     scanner.plug()
     adapter = serial_adapter(link, submit)
     async with running(adapter):
-        await wait_until(lambda: submit.statuses() == [True], what="online")
+        await wait_until(lambda: submit.online() == [True], what="online")
         scanner.unplug()
-        await wait_until(lambda: submit.statuses() == [True, False], what="offline")
+        await wait_until(lambda: submit.online() == [True, False], what="offline")
         # It keeps retrying while unplugged, but says so only once.
         await wait_until(lambda: adapter._backoff.attempts >= 3, what="several reconnect attempts")
-        assert submit.statuses() == [True, False]
+        assert submit.online() == [True, False]
         scanner.plug()
-        await wait_until(lambda: submit.statuses() == [True, False, True], what="online again")
+        await wait_until(lambda: submit.online() == [True, False, True], what="online again")
         await scanner.scan("O-2")
         await wait_until(lambda: [s.data for s in submit.of(RecordScan)] == ["O-2"], what="scan after replug")
         scanner.unplug()
@@ -147,9 +128,9 @@ async def test_a_scanner_missing_at_start_is_reported_offline_then_online_when_p
     link = tmp_path / "late-scanner"
     scanner = PtySerialScanner(link=link)
     async with running(serial_adapter(link, submit)):
-        await wait_until(lambda: submit.statuses() == [False], what="offline at start")
+        await wait_until(lambda: submit.online() == [False], what="offline at start")
         scanner.plug()
-        await wait_until(lambda: submit.statuses() == [False, True], what="online once plugged")
+        await wait_until(lambda: submit.online() == [False, True], what="online once plugged")
         scanner.unplug()
 
 
@@ -174,7 +155,7 @@ async def test_a_hid_scanner_types_a_gs1_code_with_gs_on_its_layout(tmp_path: Pa
     fifo = tmp_path / "event-kbd"
     with FifoHidScanner(fifo, layout=layout) as scanner:
         async with running(hid_adapter(fifo, submit, layout)):
-            await wait_until(lambda: submit.statuses() == [True], what="online")
+            await wait_until(lambda: submit.online() == [True], what="online")
             scanner.scan(GS1_ITEM)
             scanner.scan("OP:Zoe-1", keypad_enter=True)
             scans = await wait_until(
@@ -189,7 +170,7 @@ async def test_a_hid_half_scan_is_dropped_when_the_keys_stop(tmp_path: Path) -> 
     adapter = hid_adapter(fifo, submit, "us")
     with FifoHidScanner(fifo) as scanner:
         async with running(adapter):
-            await wait_until(lambda: submit.statuses() == [True], what="online")
+            await wait_until(lambda: submit.online() == [True], what="online")
             events = keystrokes("LOST", scanner.layout, start=time.time())
             scanner.write(events[:-4])  # no Enter: the scanner went to sleep mid-code
             await wait_until(lambda: adapter.decoder.stats.dropped_after_gap == 1, what="half scan dropped")
@@ -205,13 +186,13 @@ async def test_a_hid_device_that_disappears_is_offline_once_and_online_when_back
     scanner.plug()
     adapter = hid_adapter(fifo, submit, "de")
     async with running(adapter):
-        await wait_until(lambda: submit.statuses() == [True], what="online")
+        await wait_until(lambda: submit.online() == [True], what="online")
         scanner.unplug()
-        await wait_until(lambda: submit.statuses() == [True, False], what="offline")
+        await wait_until(lambda: submit.online() == [True, False], what="offline")
         await wait_until(lambda: adapter._backoff.attempts >= 3, what="several reopen attempts")
-        assert submit.statuses() == [True, False]
+        assert submit.online() == [True, False]
         scanner.plug()
-        await wait_until(lambda: submit.statuses() == [True, False, True], what="online again")
+        await wait_until(lambda: submit.online() == [True, False, True], what="online again")
         scanner.scan("Zy")
         await wait_until(lambda: [s.data for s in submit.of(RecordScan)] == ["Zy"], what="scan after replug")
         scanner.unplug()

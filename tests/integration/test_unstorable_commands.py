@@ -19,9 +19,9 @@ from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.model import ExceptionStatus
 from floorgate.edge.store import Store, StoreError, StoreFailure, make_engine
+from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.writer import CommandUnstorable, Writer
 from floorgate.web.app import create_app
-from floorgate.web.context import WebContext
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
 from tests.support.waiting import wait_until
@@ -206,9 +206,11 @@ async def test_the_api_answers_a_request_it_set_aside_with_500_naming_the_except
     writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
     task = asyncio.create_task(writer.run())
     await writer.execute(cmd.DefineZone(zone="A"))
-    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
     tokens = {"e": Role.ERP}
-    app = create_app(WebContext(site_id="t", edge_id="e", writer=writer, store=store, tokens=tokens, hub=hub))
+    app = create_app(
+        web_context(site_id="t", edge_id="e", writer=writer, store=store, tokens=tokens, hub=hub)
+    )
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://edge/api/v1"

@@ -4,71 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import ssl
-import subprocess
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from floorgate.edge.webhooks.http import HttpFailure, KeepAliveClient, needs_httpx
+from tests.support.raw_http_receiver import NO_CONTENT, RawReceiver
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1"}
-
-
-@dataclass
-class RawReceiver:
-    """Answers each request with the bytes `answer(n)` gives for the n-th request (1-based); None closes
-    the connection without a word. Counts connections and keeps each request's body."""
-
-    answer: Callable[[int], bytes | None] = lambda n: NO_CONTENT
-    close_after_each: bool = False  # close the connection once the answer is written (an idle timeout)
-    connections: int = 0
-    bodies: list[bytes] = field(default_factory=list)
-    closed: int = 0
-    _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hooks?source=edge"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                self.bodies.append(await reader.readexactly(length))
-                reply = self.answer(len(self.bodies))
-                if reply is None:
-                    break
-                writer.write(reply)
-                await writer.drain()
-                if self.close_after_each:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            self.closed += 1
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[RawReceiver]:
-    raw = RawReceiver()
-    raw._server = await asyncio.start_server(raw._serve, "127.0.0.1", 0)
+    raw = await RawReceiver().start()
     yield raw
-    raw._server.close()
+    raw.close()
 
 
 @pytest.fixture
@@ -165,45 +120,13 @@ async def test_a_request_cut_short_by_the_callers_timeout_closes_its_connection(
     assert receiver.connections == 2
 
 
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost, made with the openssl command line."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 async def test_https_is_verified_with_the_trust_httpx_uses(
     receiver: RawReceiver, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cert, key = certificate
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
-    server = await asyncio.start_server(receiver._serve, "127.0.0.1", 0, ssl=tls)
+    server = await asyncio.start_server(receiver.serve, "127.0.0.1", 0, ssl=tls)
     url = f"https://localhost:{server.sockets[0].getsockname()[1]}/hooks"
     try:
         untrusting = KeepAliveClient()

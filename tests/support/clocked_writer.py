@@ -8,22 +8,13 @@ import time
 
 from floorgate.edge.store import Store, make_engine
 from floorgate.edge.writer import Writer
+from tests.support.set_clock import SetClock
 
 # The retention tests' calendar: work done 40 days ago (OLD), kept for 30 days (KEEP_S).
 DAY = 86400.0
 NOW = time.time()
 OLD = NOW - 40 * DAY
 KEEP_S = 30 * DAY
-
-
-class SetClock:
-    """Call it for the time; set `now` to move it."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class ClockedWriter:

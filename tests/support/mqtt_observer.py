@@ -10,7 +10,8 @@ from typing import Any
 
 import aiomqtt
 
-from floorgate.devices.mqtt.endpoint import MqttEndpoint, make_client
+from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.firmware_sim.mqtt_client import make_client
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,13 @@ CORE_FORBIDDEN_STDLIB = {
     "selectors",
 }
 # Libraries that belong to one room only.
+# The edge speaks MQTT through its own client (devices/mqtt/); aiomqtt, paho and the embedded amqtt broker
+# are the simulators' and the demo's.
+SIMULATOR_LIBRARIES = {"aiomqtt", "paho", "amqtt"}
 ROOM_LIBRARIES = {
-    "devices": {"sqlmodel", "sqlalchemy", "fastapi", "starlette", "uvicorn"},
-    "web": {"sqlmodel", "sqlalchemy", "aiomqtt", "paho", "serial", "evdev"},
+    "devices": {"sqlmodel", "sqlalchemy", "fastapi", "starlette", "uvicorn", *SIMULATOR_LIBRARIES},
+    "edge": SIMULATOR_LIBRARIES,
+    "web": {"sqlmodel", "sqlalchemy", "serial", "evdev", *SIMULATOR_LIBRARIES},
 }
 # The modules of the domain the web may read: messages and entities, never the live aggregate.
 WEB_MAY_USE_FROM_CORE = {"commands", "events", "errors", "instructions", "model", "barcodes"}
@@ -235,6 +239,26 @@ def test_top_level_packages_form_no_cycle() -> None:
 def test_modules_form_no_cycle_inside_a_package(package: str) -> None:
     inside = {module for module in MODULES if package_of(module) == package}
     assert cycles(graph(inside)) == []
+
+
+def test_the_benchmark_forms_no_cycle() -> None:
+    """bench/'s phases share modules of their own and never import the runner (or each other) back."""
+    paths = sorted((ROOT / "bench").glob("*.py"))
+    names = {path.stem: f"bench.{path.stem}" for path in paths if path.stem != "__init__"}
+    edges: dict[str, set[str]] = {name: set() for name in names.values()}
+    for path in paths:
+        if path.stem == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            for target in targets:
+                if target in edges and target != names[path.stem]:
+                    edges[names[path.stem]].add(target)
+    assert cycles(edges) == []
 
 
 def test_the_run_path_never_reaches_the_simulators() -> None:

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from floorgate.devices.backoff import Backoff
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import Backoff, Connected, InboundMessage, LinkDown, MqttLink, _Session
+from floorgate.devices.mqtt.link import Connected, InboundMessage, LinkDown, MqttLink, _Session
 from floorgate.devices.mqtt.wire import Publish
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ import pytest
 
 from floorgate.core import commands as cmd
 from floorgate.core.errors import CommandRejected, RejectionKind
-from floorgate.core.floor import Floor
+from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import LightBin
 from floorgate.core.model import OrderStatus, RetiredOrder
 from tests.unit.test_pick_to_light import NOW, make_floor, press, receive
@@ -99,7 +99,23 @@ def test_retiring_an_order_that_waited_behind_another_leaves_the_light_to_the_ne
     assert floor.lights[lit.module].order_id == "NEXT"
 
 
-def retired_floor() -> Floor:
+class AsTheWriterDoes:
+    """Hands the floor the order a command names when the floor no longer holds it, as the writer reads
+    it from its store."""
+
+    def __init__(self, floor: Floor, *retired: RetiredOrder) -> None:
+        self.floor = floor
+        self.store = {r.order_id: r for r in retired}
+
+    def handle(self, command: cmd.Command) -> Outcome:
+        order_id = self.floor.unheld_order(command)
+        retired = None if order_id is None else self.store.get(order_id)
+        if retired is not None:
+            self.floor.note_retired(retired)
+        return self.floor.handle(command, NOW)
+
+
+def retired_floor() -> AsTheWriterDoes:
     """A floor that has let go of O1 (cancelled), and knows of it as the writer's store would tell it."""
     floor = make_floor()
     receive(floor, "O1", ("L1", "SKU-1", 1, "A-01"))
@@ -108,21 +124,49 @@ def retired_floor() -> Floor:
         order_id="O1", status=OrderStatus.CANCELLED, fingerprint=floor.orders["O1"].fingerprint
     )
     assert retire(floor, before=NOW + HOUR) == 1
-    floor.retired_order = {"O1": retired}.get
-    return floor
+    return AsTheWriterDoes(floor, retired)
+
+
+def receive_order(order_id: str, *lines: tuple[str, str, int, str | None]) -> cmd.ReceiveOrder:
+    return cmd.ReceiveOrder(
+        order_id=order_id,
+        lines=tuple(
+            cmd.NewOrderLine(line_id=lid, sku=sku, qty=qty, location=loc) for lid, sku, qty, loc in lines
+        ),
+    )
 
 
 def test_a_retired_orders_id_is_still_taken_replayed_or_refused_as_before() -> None:
-    floor = retired_floor()
+    writer = retired_floor()
 
-    replay = receive(floor, "O1", ("L1", "SKU-1", 1, "A-01"))
+    replay = writer.handle(receive_order("O1", ("L1", "SKU-1", 1, "A-01")))
     assert replay.reply == {"created": False}
-    assert "O1" not in floor.orders  # not started over
+    assert "O1" not in writer.floor.orders  # not started over
 
     with pytest.raises(CommandRejected) as refused:
-        receive(floor, "O1", ("L1", "SKU-1", 2, "A-01"))
+        writer.handle(receive_order("O1", ("L1", "SKU-1", 2, "A-01")))
     assert refused.value.kind is RejectionKind.CONFLICT
     assert "different body" in refused.value.message
+
+
+def test_a_note_of_a_retired_order_lasts_for_one_command() -> None:
+    writer = retired_floor()
+    writer.floor.note_retired(writer.store["O1"])
+    with pytest.raises(CommandRejected):
+        writer.floor.handle(cmd.CancelOrder(order_id="O1"), NOW)
+
+    created = writer.floor.handle(receive_order("O1", ("L1", "SKU-1", 2, "A-01")), NOW)
+
+    assert created.reply == {"created": True}  # not noted this time: to the floor, an id never seen
+
+
+def test_the_floor_names_only_orders_it_does_not_hold_for_the_writer_to_look_up() -> None:
+    writer = retired_floor()
+    receive(writer.floor, "O2", ("L1", "SKU-1", 1, "A-01"))
+
+    assert writer.floor.unheld_order(cmd.CancelOrder(order_id="O1")) == "O1"
+    assert writer.floor.unheld_order(cmd.CancelOrder(order_id="O2")) is None
+    assert writer.floor.unheld_order(cmd.DefineZone(zone="B")) is None
 
 
 @pytest.mark.parametrize(
@@ -135,16 +179,16 @@ def test_a_retired_orders_id_is_still_taken_replayed_or_refused_as_before() -> N
     ids=["start", "cancel", "pack override"],
 )
 def test_changing_a_retired_order_is_a_conflict_that_says_it_left_the_floor(command: cmd.Command) -> None:
-    floor = retired_floor()
-    floor.handle(cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK), NOW)
+    writer = retired_floor()
+    writer.handle(cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK))
 
     with pytest.raises(CommandRejected) as refused:
-        floor.handle(command, NOW)
+        writer.handle(command)
 
     assert refused.value.kind is RejectionKind.CONFLICT
     assert (
         refused.value.message == "order 'O1' is cancelled and has left the floor: it can be read, not changed"
     )
     with pytest.raises(CommandRejected) as unknown:
-        floor.handle(cmd.CancelOrder(order_id="NEVER"), NOW)
+        writer.handle(cmd.CancelOrder(order_id="NEVER"))
     assert unknown.value.kind is RejectionKind.NOT_FOUND

@@ -9,23 +9,16 @@ from floorgate.core.instructions import Blink, ClearBin, LightBin
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.ptl.adapter import PendingAck, PtlAdapter, PtlStats
+from tests.support.set_clock import SetClock
 
 pytestmark = pytest.mark.unit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def ignore(command: Command) -> None:
     raise AssertionError(f"nothing should be submitted here, got {command!r}")
 
 
-def make_adapter(clock: FakeClock) -> PtlAdapter:
+def make_adapter(clock: SetClock) -> PtlAdapter:
     # A link that never runs: the adapter only registers its routes and listener on it here.
     link = MqttLink(MqttEndpoint.from_url("mqtt://127.0.0.1:1"), "dc1", "edge-1")
     return PtlAdapter(link, "dc1", ignore, clock=clock)
@@ -36,7 +29,7 @@ def light(module: str, seq: int) -> LightBin:
 
 
 def test_a_sent_command_is_pending_with_its_seq_and_age() -> None:
-    clock = FakeClock()
+    clock = SetClock(1000.0)
     adapter = make_adapter(clock)
     adapter.send(light("A-01", 4))
     clock.now += 2.5
@@ -45,7 +38,7 @@ def test_a_sent_command_is_pending_with_its_seq_and_age() -> None:
 
 
 def test_a_newer_seq_replaces_the_pending_command_and_restarts_its_age() -> None:
-    clock = FakeClock()
+    clock = SetClock(1000.0)
     adapter = make_adapter(clock)
     adapter.send(light("A-01", 4))
     clock.now += 3
@@ -56,7 +49,7 @@ def test_a_newer_seq_replaces_the_pending_command_and_restarts_its_age() -> None
 
 @pytest.mark.parametrize("seq", [3, 4])
 def test_an_older_or_repeated_seq_is_ignored(seq: int) -> None:
-    clock = FakeClock()
+    clock = SetClock(1000.0)
     adapter = make_adapter(clock)
     adapter.send(light("A-01", 4))
     clock.now += 1
@@ -65,7 +58,7 @@ def test_an_older_or_repeated_seq_is_ignored(seq: int) -> None:
 
 
 def test_resend_all_takes_every_command_whatever_its_seq() -> None:
-    clock = FakeClock()
+    clock = SetClock(1000.0)
     adapter = make_adapter(clock)
     adapter.send(light("A-01", 9))
     accepted = adapter.resend_all([light("A-01", 2), light("A-02", 3), ClearBin(module="A-03", seq=1)])
@@ -75,14 +68,14 @@ def test_resend_all_takes_every_command_whatever_its_seq() -> None:
 
 @pytest.mark.parametrize("module", ["", "A/01", "A+", "#"])
 def test_a_module_id_that_is_not_a_topic_level_is_refused(module: str) -> None:
-    adapter = make_adapter(FakeClock())
+    adapter = make_adapter(SetClock(1000.0))
     adapter.send(light(module, 1))
     assert adapter.resend_all([light(module, 1)]) == 0
     assert adapter.pending() == {}
 
 
 def test_stats_are_a_snapshot() -> None:
-    adapter = make_adapter(FakeClock())
+    adapter = make_adapter(SetClock(1000.0))
     snapshot = adapter.stats
     snapshot.malformed += 1
     assert adapter.stats.malformed == 0

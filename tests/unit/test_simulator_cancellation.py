@@ -9,40 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from types import TracebackType
 
 import pytest
 
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.firmware_sim import scales
 from floorgate.firmware_sim.scales import MqttScale, Platform
+from tests.support.swallowing_mqtt_client import SwallowingClient
 
 pytestmark = pytest.mark.unit
-
-
-class SwallowingClient:
-    """A client whose publish returns normally when cancelled mid-wait, as `wait_for` in 3.11 may."""
-
-    def __init__(self) -> None:
-        self.publishing = asyncio.Event()
-        self.swallow = True
-
-    async def __aenter__(self) -> SwallowingClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
-        self.publishing.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            if self.swallow:
-                return  # the acknowledgement "arrived" as the cancellation did: the cancellation is lost
-            raise
 
 
 async def test_a_simulated_scale_stops_when_cancelled_even_if_its_publish_swallowed_the_cancellation(

@@ -197,6 +197,31 @@ def test_the_edge_owns_only_the_zones_it_names() -> None:
     assert [zone.id for zone in config.owned_zones()] == ["B"]
 
 
+def test_the_edge_runs_the_stations_of_its_zones_and_those_of_no_zone() -> None:
+    text = MINIMAL + textwrap.dedent("""\
+        zones = ["B"]
+        [[zones]]
+        id = "A"
+        [[zones]]
+        id = "B"
+        [[stations]]
+        id = "SA"
+        kind = "zone"
+        zone = "A"
+        [[stations]]
+        id = "PACK"
+        kind = "pack"
+        [[stations]]
+        id = "SB"
+        kind = "zone"
+        zone = "B"
+    """)
+
+    config = parse(text)
+
+    assert [station.id for station in config.owned_stations()] == ["PACK", "SB"]
+
+
 def test_a_loaded_config_cannot_be_changed() -> None:
     config = load_site(EXAMPLE, environ=EXAMPLE_ENV)
 

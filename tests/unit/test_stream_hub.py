@@ -10,6 +10,7 @@ import pytest
 from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
 from floorgate.edge.store import EventRecord
+from floorgate.edge.web_ports import LiveFloor
 from floorgate.edge.writer import Committed
 from floorgate.web.kpis import KpiTracker
 from floorgate.web.stream import StreamHub, merge_deltas
@@ -66,7 +67,7 @@ class Edge:
         self.seq = 0
         self.clock = NOW
         self.hub = StreamHub(
-            floor=lambda: self.floor,
+            floor=LiveFloor(floor=lambda: self.floor),
             last_seq=lambda: self.seq,
             clock=lambda: self.clock,
             kpis=KpiTracker(shift_started_at=NOW),

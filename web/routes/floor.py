@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
 from floorgate.core.model import ExceptionStatus
+from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, WRITE_REFUSALS
 from floorgate.web.deps import CanRead, CanResolve, Context
-from floorgate.web.routes.commands import run
 from floorgate.web.views import device_view, event_view, exception_view
 
 router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
@@ -31,27 +30,23 @@ async def list_events(
     everywhere leave it: `first_seq` is the oldest still held, so a reader whose `after` is below
     `first_seq - 1` knows that the events in between are gone."""
     type_list = [t for t in (types or "").split(",") if t] or None
-
-    def read() -> tuple[list[Any], int]:
-        return context.store.events_after(after, limit, types=type_list), context.store.first_seq()
-
-    records, first_seq = await asyncio.to_thread(read)
+    page = await context.records.events_after(after, limit, types=type_list)
     return {
-        "events": [event_view(r) for r in records],
-        "next_after": records[-1].seq if records else after,
-        "first_seq": first_seq,
-        "last_seq": context.writer.last_seq,
+        "events": [event_view(r) for r in page.events],
+        "next_after": page.events[-1].seq if page.events else after,
+        "first_seq": page.first_seq,
+        "last_seq": page.last_seq,
     }
 
 
 @router.get("/devices")
 async def list_devices(context: Context, _role: CanRead) -> list[dict[str, Any]]:
-    floor = context.writer.floor
+    floor = context.floor
     pending = context.pending_commands()
     now = time.time()
     return [
         device_view(floor, d, awaiting_ack=pending.get(d.id), now=now)
-        for d in sorted(floor.devices.values(), key=lambda d: d.id)
+        for d in sorted(floor.devices(), key=lambda d: d.id)
     ]
 
 
@@ -67,7 +62,7 @@ async def list_exceptions(
     _role: CanRead,
     status: Literal["open", "resolved", "all"] = "open",
 ) -> list[dict[str, Any]]:
-    exceptions = context.writer.floor.exceptions.values()
+    exceptions = context.floor.exceptions()
     return [
         exception_view(x)
         for x in sorted(exceptions, key=lambda x: x.id)
@@ -92,4 +87,7 @@ async def resolve_exception(
             exception_id=exception_id, resolved_by=body.resolved_by or role.value, note=body.note
         ),
     )
-    return exception_view(context.writer.floor.exceptions[exception_id])
+    exception = context.floor.exception(exception_id)
+    if exception is None:  # the floor no longer holds it: say so rather than fail
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no exception {exception_id}")
+    return exception_view(exception)

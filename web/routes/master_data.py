@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
+from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, Quantity
 from floorgate.web.deps import CanRead, CanWriteMasterData, Context
-from floorgate.web.routes.commands import run
 from floorgate.web.views import location_view
 
 router = APIRouter(tags=["master data"], responses=AUTH_REFUSALS)
@@ -56,7 +56,7 @@ async def put_item(
             weight_tolerance_g=body.weight_tolerance_g,
         ),
     )
-    if applied.outcome.reply.get("created"):
+    if applied.reply.get("created"):
         response.status_code = status.HTTP_201_CREATED
     return {"sku": sku, **body.model_dump()}
 
@@ -69,12 +69,15 @@ async def put_location(
         context,
         cmd.UpsertLocation(code=code, zone=body.zone, module=body.module, sku=body.sku, on_hand=body.on_hand),
     )
-    if applied.outcome.reply.get("created"):
+    if applied.reply.get("created"):
         response.status_code = status.HTTP_201_CREATED
-    return location_view(context.writer.floor, code)
+    location = context.floor.location(code)
+    if location is None:  # only if the location changed again since: tell the client, not a 500
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no location {code!r}")
+    return location_view(context.floor, location)
 
 
 @router.get("/locations")
 async def list_locations(context: Context, _role: CanRead, zone: str | None = None) -> list[dict[str, Any]]:
-    floor = context.writer.floor
-    return [location_view(floor, c) for c, loc in floor.locations.items() if zone in (None, loc.zone)]
+    floor = context.floor
+    return [location_view(floor, loc) for loc in floor.locations() if zone in (None, loc.zone)]

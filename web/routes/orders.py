@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
+from floorgate.web.commanding import run
 from floorgate.web.contract import (
     AUTH_REFUSALS,
     BAD_BODY,
@@ -19,7 +19,6 @@ from floorgate.web.contract import (
     refusals,
 )
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.routes.commands import run
 from floorgate.web.views import order_view
 
 router = APIRouter(tags=["orders"], responses=AUTH_REFUSALS)
@@ -53,9 +52,9 @@ class StartBody(BaseModel):
 
 async def _order(context: Context, order_id: str) -> dict[str, Any]:
     """The order as the floor holds it, or as the store does once the floor has retired it."""
-    order = context.writer.floor.orders.get(order_id)
+    order = context.floor.order(order_id)
     if order is None:
-        order = await asyncio.to_thread(context.store.order, order_id)
+        order = await context.records.retired_order(order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no order {order_id!r}")
     return order_view(order)
@@ -81,7 +80,7 @@ async def post_order(
             ),
         ),
     )
-    if not applied.outcome.reply.get("created"):
+    if not applied.reply.get("created"):
         response.status_code = status.HTTP_200_OK  # an identical replay
     return await _order(context, body.order_id)
 
@@ -97,9 +96,7 @@ async def list_orders(
 ) -> list[dict[str, Any]]:
     """The orders the floor holds: every unfinished one, and finished ones until they are retired
     (`[edge] retire_finished_orders_after_h`); `GET /orders/{order_id}` still finds a retired one."""
-    return [
-        order_view(o) for o in context.writer.floor.orders.values() if status_filter in (None, o.status.value)
-    ]
+    return [order_view(o) for o in context.floor.orders() if status_filter in (None, o.status.value)]
 
 
 @router.post("/orders/{order_id}/start", responses={**WRITE_REFUSALS, **BAD_BODY})
@@ -109,7 +106,7 @@ async def start_order(
     applied = await run(
         context, cmd.StartOrder(order_id=order_id, zone=body.zone, operator=body.operator, tote=body.tote)
     )
-    return {**await _order(context, order_id), "started": {"zone": body.zone, **applied.outcome.reply}}
+    return {**await _order(context, order_id), "started": {"zone": body.zone, **applied.reply}}
 
 
 @router.post("/orders/{order_id}/cancel", responses=WRITE_REFUSALS)

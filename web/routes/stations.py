@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
+from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS
 from floorgate.web.deps import CanRead, CanWriteOrders, Context, require
 from floorgate.web.roles import Permission, Role
-from floorgate.web.routes.commands import run
-from floorgate.web.views import station_view
+from floorgate.web.views import station_view, station_views
 
 router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 
@@ -21,17 +21,15 @@ StationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _view(context: Context, station_id: str) -> dict[str, Any]:
-    floor = context.writer.floor
-    return station_view(floor.stations[station_id], floor.packing.states.get(station_id))
+    station = context.floor.station(station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no station {station_id!r}")
+    return station_view(station, context.floor.pack_state(station_id))
 
 
 @router.get("/stations")
 async def list_stations(context: Context, _role: CanRead) -> list[dict[str, Any]]:
-    floor = context.writer.floor
-    return [
-        station_view(station, floor.packing.states.get(station.id))
-        for station in sorted(floor.stations.values(), key=lambda s: s.id)
-    ]
+    return station_views(context.floor)
 
 
 class OverrideBody(BaseModel):
@@ -51,7 +49,7 @@ async def override_weight_check(
             station=station_id, order_id=body.order_id, reason=body.reason, by=role.value
         ),
     )
-    return {"station": _view(context, station_id), "events": [r.type for r in applied.events]}
+    return {"station": _view(context, station_id), "events": list(applied.event_types)}
 
 
 class ScanBody(BaseModel):
@@ -64,7 +62,7 @@ async def scan_at_station(
     station_id: StationId, body: ScanBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:
     """The same as a scanner at the station reading `data` (for a station screen without a scanner)."""
-    if station_id not in context.writer.floor.stations:
+    if context.floor.station(station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no station {station_id!r}")
     await run(context, cmd.RecordScan(station=station_id, data=body.data, scanner=None))
     return _view(context, station_id)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from floorgate.edge.webhooks.endpoints import WebhookProblem, WebhookService
+from floorgate.web.commanding import field_location
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, refusals
 from floorgate.web.deps import CanRead, Context, require
+from floorgate.web.ports import WebhookEndpoint, WebhookRefused, Webhooks
 from floorgate.web.roles import Permission, Role
-from floorgate.web.routes.commands import field_location
 
 # Every route needs the webhook service: 503 on an edge that runs none.
 router = APIRouter(
@@ -49,7 +48,7 @@ class RotateBody(BaseModel):
     secret: str | None = Field(default=None, max_length=200)
 
 
-def _service(context: Context) -> WebhookService:
+def _service(context: Context) -> Webhooks:
     service = context.webhooks
     if service is None:
         raise HTTPException(
@@ -58,10 +57,23 @@ def _service(context: Context) -> WebhookService:
     return service
 
 
-Service = Annotated[WebhookService, Depends(_service)]
+Service = Annotated[Webhooks, Depends(_service)]
 
 
-def _problem(err: WebhookProblem) -> HTTPException:
+def endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "name": endpoint.name,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "source": endpoint.source,
+        "rotating_until": endpoint.rotating_until,
+    }
+
+
+def _problem(err: WebhookRefused) -> HTTPException:
     if err.not_found:
         return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err))
     if err.field:
@@ -74,18 +86,16 @@ def _problem(err: WebhookProblem) -> HTTPException:
 
 @router.get("/endpoints")
 async def list_endpoints(service: Service, _role: CanAdmin) -> list[dict[str, Any]]:
-    return [e.public() for e in service.registry.all()]
+    return [endpoint_view(endpoint) for endpoint in service.endpoints()]
 
 
 @router.post("/endpoints", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
 async def create_endpoint(body: EndpointBody, service: Service, _role: CanAdmin) -> dict[str, Any]:
     try:
-        endpoint, secret = await service.create(
-            url=body.url, events=body.events, secret=body.secret, name=body.name
-        )
-    except WebhookProblem as err:
+        created = await service.create(url=body.url, events=body.events, secret=body.secret, name=body.name)
+    except WebhookRefused as err:
         raise _problem(err) from err
-    return {**endpoint.public(), "secret": secret}
+    return {**endpoint_view(created.endpoint), "secret": created.secret}
 
 
 @router.patch("/endpoints/{endpoint_id}", responses=NOT_FOUND_OR_BAD_BODY)
@@ -94,9 +104,9 @@ async def update_endpoint(
 ) -> dict[str, Any]:
     try:
         endpoint = await service.update(endpoint_id, url=body.url, events=body.events, enabled=body.enabled)
-    except WebhookProblem as err:
+    except WebhookRefused as err:
         raise _problem(err) from err
-    return endpoint.public()
+    return endpoint_view(endpoint)
 
 
 @router.post("/endpoints/{endpoint_id}/rotate", responses=NOT_FOUND_OR_BAD_BODY)
@@ -105,12 +115,10 @@ async def rotate_secret(
 ) -> dict[str, Any]:
     body = body or RotateBody()
     try:
-        endpoint, secret = await service.rotate(
-            endpoint_id, overlap_seconds=body.overlap_seconds, secret=body.secret
-        )
-    except WebhookProblem as err:
+        rotated = await service.rotate(endpoint_id, overlap_seconds=body.overlap_seconds, secret=body.secret)
+    except WebhookRefused as err:
         raise _problem(err) from err
-    return {**endpoint.public(), "secret": secret}
+    return {**endpoint_view(rotated.endpoint), "secret": rotated.secret}
 
 
 @router.get("/deliveries")
@@ -123,8 +131,7 @@ async def list_deliveries(
     after_seq: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    return await asyncio.to_thread(
-        service.deliveries.list_deliveries,
+    return await service.deliveries(
         status=status_filter,
         order_id=order_id,
         endpoint_id=endpoint,
@@ -142,6 +149,6 @@ async def replay_failed(service: Service, _role: CanReplay, endpoint: str | None
 async def replay_delivery(delivery: str, service: Service, _role: CanReplay) -> dict[str, Any]:
     try:
         await service.replay_one(delivery)
-    except WebhookProblem as err:
+    except WebhookRefused as err:
         raise _problem(err) from err
     return {"replayed": 1, "id": delivery}

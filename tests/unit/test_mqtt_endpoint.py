@@ -105,36 +105,3 @@ def test_url_property_is_normalised_and_never_shows_credentials(url: str, safe: 
     assert endpoint.url == safe
     assert "s3cret" not in endpoint.url
     assert "edge" not in endpoint.url
-
-
-async def test_a_reconnect_loop_stops_when_its_cancellation_surfaces_as_an_mqtt_error() -> None:
-    import asyncio
-
-    import aiomqtt
-
-    from floorgate.devices.mqtt.endpoint import raise_if_cancelling
-
-    reconnects = 0
-
-    async def reconnect_loop() -> None:
-        nonlocal reconnects
-        # One round at most, so that a loop which swallows the cancellation ends by itself and this
-        # test fails instead of hanging.
-        while reconnects < 1:
-            try:
-                try:
-                    await asyncio.Event().wait()
-                finally:
-                    # What aiomqtt's __aexit__ does when a cancelled client's disconnect fails.
-                    raise aiomqtt.MqttError("disconnected while stopping")
-            except aiomqtt.MqttError:
-                raise_if_cancelling()
-                reconnects += 1
-
-    task = asyncio.create_task(reconnect_loop())
-    await asyncio.sleep(0)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=2)
-    assert task in done
-    assert task.cancelled()
-    assert reconnects == 0

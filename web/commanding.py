@@ -1,4 +1,4 @@
-"""Running a command through the single writer and translating refusals into HTTP answers."""
+"""Running a command through the writer's port and translating refusals into HTTP answers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fastapi import HTTPException, status
 
 from floorgate.core.commands import Command
 from floorgate.core.errors import CommandRejected, RejectionKind
-from floorgate.edge.writer import Applied, CommandUnstorable, WriterUnavailable
 from floorgate.web.context import WebContext
+from floorgate.web.ports import CommandSetAside, CommandsUnavailable, Executed
 
 _STATUS = {
     RejectionKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
@@ -26,9 +26,9 @@ def field_location(field: str) -> list[str | int]:
     return parts
 
 
-async def run(context: WebContext, command: Command) -> Applied:
+async def run(context: WebContext, command: Command) -> Executed:
     try:
-        return await context.writer.execute(command)
+        return await context.commands.execute(command)
     except CommandRejected as rejected:
         code = _STATUS[rejected.kind]
         if rejected.kind is RejectionKind.INVALID and rejected.field:
@@ -38,14 +38,15 @@ async def run(context: WebContext, command: Command) -> Applied:
         else:
             detail = rejected.message
         raise HTTPException(code, detail=detail) from rejected
-    except CommandUnstorable as err:
+    except CommandSetAside as err:
         # The edge made something its own store refuses: its fault, not the client's, and retrying the
         # same request cannot help. The request is kept as an exception for a supervisor.
         raise HTTPException(
             status.HTTP_500_INTERNAL_SERVER_ERROR,
-            detail={"message": str(err), "exception_id": err.exception_id, "cause": err.failure.cause.value},
+            detail={"message": str(err), "exception_id": err.exception_id, "cause": err.cause},
         ) from err
-    except WriterUnavailable as err:
+    except CommandsUnavailable as err:
         if err.store_failure is not None:
-            raise err.store_failure from err  # answered by the app's StoreError handler: 503 naming the cause
+            # answered by the app's StoreUnavailable handler: 503 naming the cause
+            raise err.store_failure from err
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err)) from err

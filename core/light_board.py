@@ -1,0 +1,225 @@
+"""The light board: what each pick-to-light module shows, who holds each location's light, and who waits.
+
+Shared by every capability that lights bins. One line holds a location's light at a time; others wanting
+it queue first come, first served (by ticket, which survives a restart). Each picker working a zone gets
+one colour there while they have work in it. Every change of a module's light bumps its sequence number,
+so a module can tell a stale instruction from the current one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+from floorgate.core.instructions import PICKER_PALETTE, Blink, ClearBin, Instruction, LightBin
+from floorgate.core.model import Light, LineStatus, Order, OrderLine, OrderStatus
+from floorgate.core.outcome import Outcome
+from floorgate.core.state import FloorState
+
+ACTIVE_ORDER = frozenset({OrderStatus.OPEN, OrderStatus.PICKING})
+
+
+class LightBoard:
+    """The floor's lights and the queues in front of them."""
+
+    def __init__(self, state: FloorState) -> None:
+        self._state = state
+        self._location_by_module: dict[str, str] = {}
+        # location code -> (order_id, line_id) whose light it shows now
+        self._holder: dict[str, tuple[str, str]] = {}
+        # location code -> lines waiting for that light, first come first served
+        self._waiting: dict[str, deque[tuple[str, str]]] = {}
+        # zone -> picker key -> (colour, orders of that picker with work left in the zone)
+        self._pickers: dict[str, dict[str, tuple[str, set[str]]]] = {}
+        self._next_ticket = 1
+
+    def rebuild(self) -> None:
+        """Derive the module index, the holders, the queues and the pickers' colours from the state."""
+        state = self._state
+        self._location_by_module = {
+            loc.module: loc.code for loc in state.locations.values() if loc.module is not None
+        }
+        self._holder.clear()
+        self._waiting.clear()
+        self._pickers.clear()
+        waiting: list[tuple[int, str, str, str]] = []
+        for order in state.orders.values():
+            active = order.status in ACTIVE_ORDER
+            for line in order.lines.values():
+                self._next_ticket = max(self._next_ticket, (line.ticket or 0) + 1)
+                if not active or line.location is None:
+                    continue
+                if line.status is LineStatus.LIT:
+                    self._holder[line.location] = (order.order_id, line.line_id)
+                elif line.ticket is not None:
+                    waiting.append((line.ticket, line.location, order.order_id, line.line_id))
+            if active:
+                for run in order.runs.values():
+                    if not run.done:
+                        zone_pickers = self._pickers.setdefault(run.zone, {})
+                        zone_pickers.setdefault(run.picker, (run.color, set()))[1].add(order.order_id)
+        for _ticket, location, order_id, line_id in sorted(waiting):
+            self._waiting.setdefault(location, deque()).append((order_id, line_id))
+
+    # -- modules and locations ---------------------------------------------------------------------
+
+    def location_of_module(self, module: str) -> str | None:
+        return self._location_by_module.get(module)
+
+    def move_module(self, code: str, *, old: str | None, new: str | None) -> None:
+        """Location `code` is now lit by module `new` instead of `old`."""
+        if old is not None:
+            self._location_by_module.pop(old, None)
+        if new is not None:
+            self._location_by_module[new] = code
+
+    def holder(self, code: str) -> tuple[str, str] | None:
+        """The (order, line) whose pick the location's light shows now, if any."""
+        return self._holder.get(code)
+
+    def held(self) -> Iterator[tuple[str, str, str]]:
+        """(location, order, line) for every lit location."""
+        for code, (order_id, line_id) in self._holder.items():
+            yield code, order_id, line_id
+
+    # -- lines -------------------------------------------------------------------------------------
+
+    def light_or_queue(self, order: Order, line: OrderLine, outcome: Outcome) -> bool:
+        """Light the line's location for it, or queue it behind the line holding it. True when lit."""
+        location = line.location
+        assert location is not None  # only placed lines are picked
+        if location in self._holder:
+            line.ticket = self._next_ticket
+            self._next_ticket += 1
+            self._waiting.setdefault(location, deque()).append((order.order_id, line.line_id))
+            return False
+        self._light_line(order, line, outcome)
+        return True
+
+    def withdraw(self, order: Order, line: OrderLine, outcome: Outcome) -> None:
+        """The line no longer wants its light: hand a lit one on, take a queued one out of the queue."""
+        if line.location is None:
+            return
+        if line.status is LineStatus.LIT:
+            line.status = LineStatus.OPEN
+            self.hand_on(line.location, outcome)
+        elif line.ticket is not None:
+            queue = self._waiting.get(line.location)
+            if queue is not None:
+                queue.remove((order.order_id, line.line_id))
+            line.ticket = None
+
+    def hand_on(self, code: str, outcome: Outcome) -> None:
+        """The line holding this location's light is done: light the next waiting line, or clear."""
+        self._holder.pop(code, None)
+        queue = self._waiting.get(code)
+        while queue:
+            order_id, line_id = queue.popleft()
+            order = self._state.orders[order_id]
+            line = order.lines[line_id]
+            if order.status is OrderStatus.CANCELLED or line.status is not LineStatus.OPEN:
+                continue
+            self._light_line(order, line, outcome)
+            return
+        module = self._state.locations[code].module
+        if module is not None:
+            self.set_light(module, outcome, color=None)
+
+    def _light_line(self, order: Order, line: OrderLine, outcome: Outcome) -> None:
+        state = self._state
+        location = state.locations[line.location or ""]
+        run = order.runs[location.zone]
+        line.status = LineStatus.LIT
+        line.ticket = None
+        state.changes.lines.add((order.order_id, line.line_id))
+        self._holder[location.code] = (order.order_id, line.line_id)
+        if location.module is not None:
+            self.set_light(
+                location.module,
+                outcome,
+                color=run.color,
+                blink=Blink.NONE,
+                display=str(line.qty - line.picked),
+                holder=(order.order_id, line.line_id),
+            )
+
+    def set_light(
+        self,
+        module: str,
+        outcome: Outcome,
+        *,
+        color: str | None,
+        blink: Blink = Blink.NONE,
+        display: str = "",
+        holder: tuple[str, str] | None = None,
+    ) -> None:
+        lights = self._state.lights
+        light = lights.get(module)
+        if light is None:
+            light = lights[module] = Light(module=module)
+        light.seq += 1
+        light.color = color
+        light.blink = blink
+        light.display = display
+        light.order_id, light.line_id = holder if holder else (None, None)
+        self._state.changes.lights.add(module)
+        if color is None:
+            outcome.instructions.append(ClearBin(module=module, seq=light.seq))
+        else:
+            outcome.instructions.append(
+                LightBin(module=module, seq=light.seq, color=color, blink=blink, display=display)
+            )
+
+    # -- pickers' colours --------------------------------------------------------------------------
+
+    def assign_color(self, zone: str, picker: str, order_id: str) -> str:
+        pickers = self._pickers.setdefault(zone, {})
+        if picker in pickers:
+            color, orders = pickers[picker]
+            orders.add(order_id)
+            return color
+        used = {color for color, _ in pickers.values()}
+        free = [c for c in PICKER_PALETTE if c not in used]
+        # More pickers than colours: reuse in palette order rather than refuse work.
+        color = free[0] if free else PICKER_PALETTE[len(pickers) % len(PICKER_PALETTE)]
+        pickers[picker] = (color, {order_id})
+        return color
+
+    def release_picker(self, zone: str, picker: str, order_id: str) -> None:
+        pickers = self._pickers.get(zone)
+        if not pickers or picker not in pickers:
+            return
+        _color, orders = pickers[picker]
+        orders.discard(order_id)
+        if not orders:
+            del pickers[picker]
+
+    # -- what the modules should show --------------------------------------------------------------
+
+    def light_commands(self) -> list[Instruction]:
+        """The command every module the floor has lit should show now, lit ones first: re-sent on start-up.
+
+        Dark modules are sent their "off" again too. One committed just before a crash, or while the
+        broker was away, may never have reached the broker, whose retained copy would then keep the
+        module lit for a pick that is done: a light nobody may press.
+        """
+        dark: list[Instruction] = [
+            ClearBin(module=light.module, seq=light.seq)
+            for light in self._state.lights.values()
+            if light.color is None and light.seq > 0
+        ]
+        return [*self.lit_commands(), *dark]
+
+    def lit_commands(self) -> list[LightBin]:
+        """The command every lit module should show now."""
+        return [
+            LightBin(
+                module=light.module,
+                seq=light.seq,
+                color=light.color,
+                blink=light.blink,
+                display=light.display,
+            )
+            for light in self._state.lights.values()
+            if light.color is not None
+        ]
