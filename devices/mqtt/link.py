@@ -17,7 +17,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from floorgate.devices.backoff import Backoff
 from floorgate.devices.cancellation import raise_if_cancelling
 from floorgate.devices.mqtt.connection import ConnectionLost, MqttConnection, MqttError
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.scan import RetainedScan
 from floorgate.devices.mqtt.wire import SUBACK_FAILURE, Publish, Will, filter_pattern
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,6 @@ ROUTE_CACHE_SIZE = 100_000
 
 class LinkDown(Exception):
     """The link has no broker connection right now (or lost it mid-publish); the caller resends later."""
-
-
-class ScanTimedOut(TimeoutError):
-    """A retained-message scan did not see its own marker come back before its deadline."""
-
-
-class ScanRefused(Exception):
-    """The broker refused the subscription a retained-message scan needs (an ACL, most likely)."""
 
 
 class Delivery:
@@ -115,16 +107,6 @@ class _Route:
 
 
 @dataclass(slots=True)
-class _Scan:
-    """A retained-message scan in progress on one connection."""
-
-    pattern: re.Pattern[str]
-    nonce: bytes
-    done: asyncio.Future[None]
-    found: dict[str, bytes] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class _Session:
     """One broker connection and the messages read from it that are not handled yet."""
 
@@ -132,7 +114,7 @@ class _Session:
     started: float
     inbox: deque[Publish] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    scan: _Scan | None = None
+    scan: RetainedScan | None = None
     # Set once our own "online" came back through the status subscription: status messages read before
     # it are old news (the retained will of our last crash, our own "offline" queued in the session).
     status_confirmed: bool = False
@@ -267,19 +249,18 @@ class MqttLink:
     async def scan_retained(self, topic_filter: str, *, within: float = 10.0) -> dict[str, bytes]:
         """Topic → payload of every message retained under `topic_filter` right now.
 
-        Subscribes to the filter and to this edge's sync topic (in that order, one SUBSCRIBE), publishes a
-        fresh marker to the sync topic and keeps what arrives with the RETAIN flag before the marker comes
-        back: a new subscription's retained messages carry RETAIN=1 (section 3.3.1.3) and the broker sends
-        them before a message it handles after the SUBSCRIBE. Then unsubscribes both. The scan's messages
-        never reach the routes; the routes' messages flow meanwhile.
+        Subscribes to the filter and to this edge's sync topic, reads until its marker comes back there
+        (`floorgate.devices.mqtt.scan`), then unsubscribes both. The scan's messages never reach the
+        routes; the routes' messages flow meanwhile.
 
         The filter must not be one the link subscribes for itself (a route's, the status or sync topic):
         the UNSUBSCRIBE would end that subscription too. Ideally it overlaps no route at all, since a broker
         may send a live message once per matching subscription while the scan is subscribed.
-        Raises `LinkDown` when not connected or when the connection drops, `ScanTimedOut` past `within`,
-        `ScanRefused` when the broker refuses the subscription. Scans run one at a time.
+        Raises `LinkDown` when not connected or when the connection drops; `ScanTimedOut` past `within`
+        and `ScanRefused` when the broker refuses the subscription (both from the scan module). Scans run
+        one at a time.
         """
-        pattern = filter_pattern(topic_filter)
+        filter_pattern(topic_filter)  # a malformed filter is the caller's ValueError, before any wait
         if topic_filter in (self.status_topic, self.sync_topic) or any(
             route.topic_filter == topic_filter for route in self._routes
         ):
@@ -292,15 +273,16 @@ class MqttLink:
             if session is None:
                 raise LinkDown(f"not connected to {self._endpoint.url}")
             connection = session.connection
-            scan = _Scan(pattern, uuid.uuid4().hex.encode(), asyncio.get_running_loop().create_future())
-            filters = [topic_filter, self.sync_topic]
+            scan = RetainedScan(topic_filter, self.sync_topic)
             session.scan = scan
             try:
-                await self._collect(connection, scan, filters, within)
+                await scan.run(connection, within=within, broker=self._endpoint.url)
+            except MqttError as err:
+                raise LinkDown(f"retained scan of {topic_filter!r} failed: {err}") from err
             finally:
                 if session.scan is scan:
                     session.scan = None
-                unsubscribed = await self._drop_scan_filters(connection, filters)
+                unsubscribed = await self._drop_scan_filters(connection, scan.filters)
             if not unsubscribed:
                 # The result is right, but the caller was promised the filter no longer delivers here.
                 raise LinkDown(f"could not unsubscribe {topic_filter!r} after a retained scan")
@@ -308,40 +290,6 @@ class MqttLink:
                 "retained scan done", extra={"topic_filter": topic_filter, "retained": len(scan.found)}
             )
             return dict(scan.found)
-
-    async def _collect(
-        self, connection: MqttConnection, scan: _Scan, filters: list[str], within: float
-    ) -> None:
-        # QoS 0 both ways: nothing for the broker to resend into a later connection, and a broker caps the
-        # QoS 1 messages it holds per client (mosquitto: max_inflight_messages + max_queued_messages) and
-        # drops the rest, which a big floor's retained commands could exceed in one go.
-        try:
-            async with asyncio.timeout(within):
-                try:
-                    granted = await connection.subscribe([(f, 0) for f in filters], within=within)
-                except ConnectionLost:
-                    raise
-                except MqttError as err:  # no SUBACK in time
-                    raise TimeoutError from err
-                refused = [f for f, code in zip(filters, granted, strict=False) if code == SUBACK_FAILURE]
-                if refused:
-                    raise ScanRefused(
-                        f"the MQTT broker at {self._endpoint.url} refused the subscription to {refused[0]!r}"
-                    )
-                connection.publish(self.sync_topic, scan.nonce)
-                # A connection that ends resolves `closed`, so a lost marker is no wait to the deadline.
-                await asyncio.wait((scan.done, connection.closed), return_when=asyncio.FIRST_COMPLETED)
-        except TimeoutError as err:
-            raise ScanTimedOut(
-                f"retained scan of {filters[0]!r} on {self._endpoint.url}: its marker did not come back "
-                f"within {within:g} s"
-            ) from err
-        except MqttError as err:
-            raise LinkDown(f"retained scan of {filters[0]!r} failed: {err}") from err
-        if not scan.done.done():
-            raise LinkDown(
-                f"retained scan of {filters[0]!r} failed: {connection.close_reason or 'connection closed'}"
-            )
 
     async def _drop_scan_filters(self, connection: MqttConnection, filters: list[str]) -> bool:
         try:
@@ -359,18 +307,8 @@ class MqttLink:
     def _divert(self, session: _Session, message: Publish) -> bool:
         """Take `message` if it is a scan's (retained under its filter, or a marker); True if taken."""
         scan = session.scan
-        if message.topic == self.sync_topic:
-            # Ours alone, also a late marker of a scan that gave up: never a route's business.
-            if scan is not None and message.payload == scan.nonce and not scan.done.done():
-                scan.done.set_result(None)
-        elif (
-            scan is not None
-            and message.retain
-            and not scan.done.done()
-            and scan.pattern.fullmatch(message.topic) is not None
-        ):
-            scan.found[message.topic] = message.payload
-        else:
+        # The sync topic is ours alone: a late marker of a scan that gave up is no route's business either.
+        if not (scan is not None and scan.take(message)) and message.topic != self.sync_topic:
             return False
         if message.qos:
             session.connection.ack(message.mid)

@@ -23,14 +23,8 @@ import pytest
 
 from floorgate.devices.mqtt.connection import MqttConnection
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import (
-    Connected,
-    InboundMessage,
-    LinkDown,
-    MqttLink,
-    ScanRefused,
-    ScanTimedOut,
-)
+from floorgate.devices.mqtt.link import Connected, InboundMessage, LinkDown, MqttLink
+from floorgate.devices.mqtt.scan import ScanRefused, ScanTimedOut
 from floorgate.devices.mqtt.wire import (
     SUBACK_FAILURE,
     PacketReader,
