@@ -4,11 +4,11 @@ Why not paho (through aiomqtt) here: at 2,000 button presses a second the edge m
 packets a second (event in, its PUBACK out, the light command out, its PUBACK in, the module's ack in),
 and paho's per-packet work (a recv per header byte, a send per packet, a lock and a message-info object
 per publish) took most of a core before any business rule ran (docs/benchmarks.md). This protocol reads
-whatever the socket holds in one go, cuts it into packets with `devices.mqtt_wire`, and writes all the
-packets of one event-loop turn in one send.
+whatever the socket holds in one go, cuts it into packets with `floorgate.devices.mqtt.wire`, and writes
+all the packets of one event-loop turn in one send.
 
-It is a connection, not a client: no reconnect, no session replay. `devices.mqtt_link.MqttLink` owns
-those, as it did with aiomqtt; simulators and tests still use aiomqtt.
+It is a connection, not a client: no reconnect, no session replay. `floorgate.devices.mqtt.link.MqttLink`
+owns those, as it did with aiomqtt; simulators and tests still use aiomqtt.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class MqttConnection(asyncio.Protocol):
         self._next_mid = 0
         self._inflight: dict[int, asyncio.Future[None] | None] = {}
         self._subscribing: dict[int, asyncio.Future[list[int]]] = {}
+        self._unsubscribing: dict[int, asyncio.Future[None]] = {}
         self._connack: asyncio.Future[tuple[bool, int]] | None = None
         self._last_sent = self._last_heard = time.monotonic()
         self._ping_sent_at: float | None = None
@@ -213,6 +214,28 @@ class MqttConnection(asyncio.Protocol):
         finally:
             self._subscribing.pop(mid, None)
 
+    async def unsubscribe(self, filters: list[str], within: float = 10.0) -> None:
+        """Unsubscribe and wait for the broker's UNSUBACK.
+
+        The broker answers a client's packets in order, so once this returns nothing published after the
+        UNSUBACK reaches us through these filters (a message it had already sent may still be on its way).
+        """
+        if not self.is_open:
+            raise ConnectionLost(f"cannot unsubscribe: {self.close_reason or 'not connected'}")
+        mid = self._allocate_mid()
+        # Encoded before the waiter is registered: a filter list refused here must not keep the id forever.
+        packet = wire.encode_unsubscribe(mid, filters)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unsubscribing[mid] = waiter
+        self._write(packet)
+        try:
+            async with asyncio.timeout(within):
+                await waiter
+        except TimeoutError as err:
+            raise MqttError(f"no UNSUBACK within {within:g} s") from err
+        finally:
+            self._unsubscribing.pop(mid, None)
+
     def ack(self, mid: int) -> None:
         """PUBACK an inbound QoS 1 message. A no-op once the connection is gone (the broker resends)."""
         if self.is_open:
@@ -225,8 +248,9 @@ class MqttConnection(asyncio.Protocol):
     def _allocate_mid(self) -> int:
         for _ in range(0xFFFF):
             self._next_mid = self._next_mid % 0xFFFF + 1
-            if self._next_mid not in self._inflight and self._next_mid not in self._subscribing:
-                return self._next_mid
+            mid = self._next_mid
+            if mid not in self._inflight and mid not in self._subscribing and mid not in self._unsubscribing:
+                return mid
         raise MqttError("all 65,535 MQTT packet ids are waiting for the broker's answer")
 
     def pause_reading(self) -> None:
@@ -291,6 +315,10 @@ class MqttConnection(asyncio.Protocol):
             subscribing = self._subscribing.get(mid)
             if subscribing is not None and not subscribing.done():
                 subscribing.set_result(codes)
+        elif kind == PacketType.UNSUBACK:
+            unsubscribing = self._unsubscribing.get(wire.decode_unsuback(body))
+            if unsubscribing is not None and not unsubscribing.done():
+                unsubscribing.set_result(None)
         elif kind == PacketType.CONNACK:
             if self._connack is None or self._connack.done():
                 raise MalformedPacket("CONNACK after the connection was established")
@@ -349,7 +377,8 @@ class MqttConnection(asyncio.Protocol):
             return
         self.closed.set_result(None)
         lost = ConnectionLost(self.close_reason or "connection closed")
-        for waiter in [*self._inflight.values(), *self._subscribing.values(), self._connack]:
+        waiters = [*self._inflight.values(), *self._subscribing.values(), *self._unsubscribing.values()]
+        for waiter in [*waiters, self._connack]:
             if waiter is not None and not waiter.done():
                 waiter.set_exception(lost)
                 # Retrieved at once, so a waiter nobody awaits any more does not log "never retrieved".

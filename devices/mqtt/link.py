@@ -6,6 +6,9 @@ online/offline status with its will, and the reconnect loop. Each connection is 
 `devices.mqtt_connection.MqttConnection` (the lean MQTT 3.1.1 protocol of the hot path).
 Adapters register routes (topic filter → async handler) and connect listeners, and publish through
 the link; while it is down `publish` raises `LinkDown` and adapters resend on the next connect.
+A connect listener learns whether the broker still had the edge's session (`Connected`): one that lost
+it (a restart without persistence) lost the retained messages too. `scan_retained` reads what is
+retained under a filter right now, and the link keeps its own retained status "online" while it runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from floorgate.devices.backoff import Backoff
 from floorgate.devices.cancellation import raise_if_cancelling
 from floorgate.devices.mqtt.connection import ConnectionLost, MqttConnection, MqttError
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.scan import RetainedScan
 from floorgate.devices.mqtt.wire import SUBACK_FAILURE, Publish, Will, filter_pattern
 
 logger = logging.getLogger(__name__)
@@ -77,8 +81,22 @@ class InboundMessage:
     delivery: Delivery = field(default_factory=Delivery, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """What a connect listener learns about the connect it is called for.
+
+    `session_present`: the broker still had this edge's session (CONNACK, section 3.2.2.2). When it is
+    false the broker kept nothing of ours, retained messages included if it lost its state (a restart
+    without persistence), so whatever the edge wants retained must be published again.
+    `first`: the first connect of this link, i.e. of this edge process.
+    """
+
+    session_present: bool
+    first: bool
+
+
 MessageHandler = Callable[[InboundMessage], Awaitable[None]]
-ConnectListener = Callable[[], Awaitable[None]]
+ConnectListener = Callable[[Connected], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +114,17 @@ class _Session:
     started: float
     inbox: deque[Publish] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    scan: RetainedScan | None = None
+    # Set once our own "online" came back through the status subscription: status messages read before
+    # it are old news (the retained will of our last crash, our own "offline" queued in the session).
+    status_confirmed: bool = False
 
 
 class MqttLink:
     """The edge's MQTT connection. Build it, register routes and listeners, then run `run()` as a task.
 
     Cancelling `run()` is the clean shutdown: it publishes the retained "offline" status and disconnects.
+    While it runs, an "offline" on its status topic from anyone else is answered with "online" again.
     """
 
     def __init__(
@@ -121,6 +144,8 @@ class MqttLink:
         self.edge_id = edge_id
         self.client_id = f"floorgate-{site}-{edge_id}"
         self.status_topic = f"floorgate/{site}/edge/{edge_id}/status"
+        # Private to this edge: a retained-message scan's marker comes back on it.
+        self.sync_topic = f"floorgate/{site}/edge/{edge_id}/sync"
         self._keepalive = keepalive
         self._publish_timeout = publish_timeout
         self._shutdown_timeout = shutdown_timeout
@@ -136,6 +161,11 @@ class MqttLink:
         self._running = False
         self._down_since: float | None = None
         self._ever_connected = False
+        self._stopping = False
+        self._scan_lock = asyncio.Lock()
+        # Scan filters whose UNSUBSCRIBE did not get through: the persistent session keeps them, so the
+        # next connect drops them.
+        self._stale_scan_filters: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
 
     # -- registration -------------------------------------------------------------------------------
@@ -151,7 +181,8 @@ class MqttLink:
             self._spawn(self._subscribe_late(session, topic_filter), name=f"mqtt-subscribe {topic_filter}")
 
     def add_connect_listener(self, callback: ConnectListener) -> None:
-        """Call `callback` after every (re)connect, once the routes are subscribed and "online" is out."""
+        """Call `callback(Connected(...))` after every (re)connect, once the routes are subscribed and
+        "online" is out."""
         self._listeners.append(callback)
 
     # -- state --------------------------------------------------------------------------------------
@@ -171,7 +202,11 @@ class MqttLink:
     # -- publishing ---------------------------------------------------------------------------------
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Publish and, for QoS 1, wait for the broker's PUBACK. Raises `LinkDown` when not connected."""
+        """Publish and, for QoS 1, wait for the broker's PUBACK. Raises `LinkDown` when not connected.
+
+        A zero-length payload with `retain=True` deletes the topic's retained message (MQTT 3.1.1 section
+        3.3.1.3); the broker still forwards it to current subscribers as an empty message.
+        """
         session = self._session
         if session is None:
             raise LinkDown(f"not connected to {self._endpoint.url}")
@@ -198,7 +233,8 @@ class MqttLink:
 
         For senders that learn of delivery some other way (a PTL module acks the command it shows, and
         is sent it again otherwise): awaiting every PUBACK cost the event loop more than the publish.
-        Raises `LinkDown` when not connected or when the client cannot queue the message.
+        Raises `LinkDown` when not connected or when the client cannot queue the message. As with
+        `publish`, an empty retained payload deletes the retained message.
         """
         session = self._session
         if session is None:
@@ -208,6 +244,76 @@ class MqttLink:
         except MqttError as err:
             raise LinkDown(f"publish to {topic} failed: {err}") from err
 
+    # -- reading what is retained -------------------------------------------------------------------
+
+    async def scan_retained(self, topic_filter: str, *, within: float = 10.0) -> dict[str, bytes]:
+        """Topic → payload of every message retained under `topic_filter` right now.
+
+        Subscribes to the filter and to this edge's sync topic, reads until its marker comes back there
+        (`floorgate.devices.mqtt.scan`), then unsubscribes both. The scan's messages never reach the
+        routes; the routes' messages flow meanwhile.
+
+        The filter must not be one the link subscribes for itself (a route's, the status or sync topic):
+        the UNSUBSCRIBE would end that subscription too. Ideally it overlaps no route at all, since a broker
+        may send a live message once per matching subscription while the scan is subscribed.
+        Raises `LinkDown` when not connected or when the connection drops; `ScanTimedOut` past `within`
+        and `ScanRefused` when the broker refuses the subscription (both from the scan module). Scans run
+        one at a time.
+        """
+        filter_pattern(topic_filter)  # a malformed filter is the caller's ValueError, before any wait
+        if topic_filter in (self.status_topic, self.sync_topic) or any(
+            route.topic_filter == topic_filter for route in self._routes
+        ):
+            raise ValueError(
+                f"topic filter {topic_filter!r} is one the link subscribes for itself; a scan would end that "
+                "subscription"
+            )
+        async with self._scan_lock:
+            session = self._session
+            if session is None:
+                raise LinkDown(f"not connected to {self._endpoint.url}")
+            connection = session.connection
+            scan = RetainedScan(topic_filter, self.sync_topic)
+            session.scan = scan
+            try:
+                await scan.run(connection, within=within, broker=self._endpoint.url)
+            except MqttError as err:
+                raise LinkDown(f"retained scan of {topic_filter!r} failed: {err}") from err
+            finally:
+                if session.scan is scan:
+                    session.scan = None
+                unsubscribed = await self._drop_scan_filters(connection, scan.filters)
+            if not unsubscribed:
+                # The result is right, but the caller was promised the filter no longer delivers here.
+                raise LinkDown(f"could not unsubscribe {topic_filter!r} after a retained scan")
+            logger.debug(
+                "retained scan done", extra={"topic_filter": topic_filter, "retained": len(scan.found)}
+            )
+            return dict(scan.found)
+
+    async def _drop_scan_filters(self, connection: MqttConnection, filters: list[str]) -> bool:
+        try:
+            await connection.unsubscribe(filters, within=self._publish_timeout)
+        except MqttError as err:
+            # The persistent session keeps the subscription: the next connect drops it.
+            self._stale_scan_filters.update(filters)
+            logger.debug(
+                "retained scan's subscription left for the next connect to drop",
+                extra={"topic_filters": filters, "error": str(err)},
+            )
+            return False
+        return True
+
+    def _divert(self, session: _Session, message: Publish) -> bool:
+        """Take `message` if it is a scan's (retained under its filter, or a marker); True if taken."""
+        scan = session.scan
+        # The sync topic is ours alone: a late marker of a scan that gave up is no route's business either.
+        if not (scan is not None and scan.take(message)) and message.topic != self.sync_topic:
+            return False
+        if message.qos:
+            session.connection.ack(message.mid)
+        return True
+
     # -- the reconnect loop -------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -215,6 +321,7 @@ class MqttLink:
         if self._running:
             raise RuntimeError("MqttLink.run() is already running")
         self._running = True
+        self._stopping = False
         try:
             while True:
                 try:
@@ -237,8 +344,16 @@ class MqttLink:
     async def _connect_and_serve(self) -> None:
         inbox: deque[Publish] = deque()
         wake = asyncio.Event()
+        session: _Session | None = None
 
         def on_message(message: Publish) -> None:
+            # Scans are taken apart here, as they are read, so a busy handler cannot hold a scan up.
+            if (
+                session is not None
+                and (session.scan is not None or message.topic == self.sync_topic)
+                and self._divert(session, message)
+            ):
+                return
             inbox.append(message)
             wake.set()
 
@@ -255,16 +370,20 @@ class MqttLink:
         session = _Session(connection=connection, started=time.monotonic(), inbox=inbox, wake=wake)
         try:
             await self._subscribe_all(connection)
+            await self._drop_stale_scan_filters(connection)
             await self._publish_on(connection, self.status_topic, ONLINE, qos=1, retain=True)
             self._session = session
             self._connected.set()
-            self._note_up()
+            connected = Connected(session_present=connection.session_present, first=not self._ever_connected)
+            self._note_up(connected)
             for listener in self._listeners:
-                self._spawn(self._notify(listener), name=f"mqtt-connect-listener {listener!r}")
+                self._spawn(self._notify(listener, connected), name=f"mqtt-connect-listener {listener!r}")
             await self._serve(session)
         except LinkDown as err:
             raise ConnectionLost(str(err)) from err
         except asyncio.CancelledError:
+            # Our own "offline" comes back through the status subscription; it is no contradiction.
+            self._stopping = True
             if self._session is session:
                 await self._say_offline(connection)
             await connection.disconnect(self._shutdown_timeout)
@@ -298,16 +417,32 @@ class MqttLink:
     async def _subscribe_all(self, connection: MqttConnection) -> None:
         # Subscribe after every connect rather than trusting the broker's stored session: a broker that
         # lost its state (restart without persistence, failover) would otherwise leave us deaf.
-        filters = list(dict.fromkeys(route.topic_filter for route in self._routes))
-        if not filters:
-            return
-        granted = await connection.subscribe([(topic_filter, 1) for topic_filter in filters])
+        wanted = {route.topic_filter: 1 for route in self._routes}
+        # The own status at QoS 1 too: a broker short of room drops QoS 0 messages first, and a lost echo
+        # of our "online" would leave the link deaf to contradictions until the next connect. What the
+        # session queued meanwhile comes before that echo and is taken for old news.
+        wanted.setdefault(self.status_topic, 1)
+        filters = list(wanted)
+        granted = await connection.subscribe(list(wanted.items()))
         for topic_filter, code in zip(filters, granted, strict=False):
             if code == SUBACK_FAILURE:
                 logger.error(
                     "MQTT broker refused a subscription",
                     extra={"broker": self._endpoint.url, "topic_filter": topic_filter},
                 )
+
+    async def _drop_stale_scan_filters(self, connection: MqttConnection) -> None:
+        stale = (
+            self._stale_scan_filters - {route.topic_filter for route in self._routes} - {self.status_topic}
+        )
+        self._stale_scan_filters.clear()
+        if not stale or not connection.session_present:
+            return  # without a session the broker kept no subscription of ours
+        try:
+            await connection.unsubscribe(sorted(stale), within=self._publish_timeout)
+        except MqttError:
+            self._stale_scan_filters.update(stale)
+            raise
 
     async def _subscribe_late(self, session: _Session, topic_filter: str) -> None:
         try:
@@ -341,6 +476,8 @@ class MqttLink:
             retain=message.retain,
             delivery=Delivery(self._acker(session, message.mid, message.qos)),
         )
+        if topic == self.status_topic:
+            self._check_own_status(session, message)
         routes = self._routes_for(topic)
         for route in routes:
             try:
@@ -352,7 +489,7 @@ class MqttLink:
                     "MQTT message handler failed",
                     extra={"topic": inbound.topic, "topic_filter": route.topic_filter},
                 )
-        if not routes:
+        if not routes and topic != self.status_topic:
             # Normal after a route was removed: the persistent session still delivers what it queued.
             logger.debug("MQTT message with no route", extra={"topic": inbound.topic})
         if not inbound.delivery.taken:
@@ -367,9 +504,34 @@ class MqttLink:
             self._routes_by_topic[topic] = routes
         return routes
 
-    async def _notify(self, listener: ConnectListener) -> None:
+    def _check_own_status(self, session: _Session, message: Publish) -> None:
+        if message.payload == ONLINE:
+            session.status_confirmed = True
+            return
+        if (
+            message.payload != OFFLINE
+            or not session.status_confirmed
+            or self._stopping
+            or self._session is not session
+        ):
+            return
+        # Someone else said we are offline (a tool, another process, a will delivered late): say otherwise.
+        logger.warning(
+            "edge status contradicted; publishing online again",
+            extra={"topic": self.status_topic, "retained": message.retain},
+        )
+        # Until our "online" comes back, another "offline" is this same one again (a broker may send one
+        # copy per matching subscription) or one the broker handled before our answer, which replaces it.
+        session.status_confirmed = False
         try:
-            await listener()
+            session.connection.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        except MqttError as err:
+            # The connection is going; the next connect publishes "online" anyway.
+            logger.debug("could not publish online again", extra={"error": str(err)})
+
+    async def _notify(self, listener: ConnectListener, connected: Connected) -> None:
+        try:
+            await listener(connected)
         except LinkDown:
             # The connection dropped again; the listener runs once more after the next connect.
             logger.debug("MQTT connect listener interrupted by a disconnect")
@@ -399,8 +561,12 @@ class MqttLink:
         self._session = None
         self._connected.clear()
 
-    def _note_up(self) -> None:
-        extra: dict[str, object] = {"broker": self._endpoint.url, "client_id": self.client_id}
+    def _note_up(self, connected: Connected) -> None:
+        extra: dict[str, object] = {
+            "broker": self._endpoint.url,
+            "client_id": self.client_id,
+            "session_present": connected.session_present,
+        }
         if self._down_since is not None:
             extra["down_s"] = round(time.monotonic() - self._down_since, 3)
             extra["attempts"] = self._backoff.attempts

@@ -1,7 +1,8 @@
 """MQTT 3.1.1 packets as bytes: pure encoders, decoders and a stream reader (OASIS MQTT 3.1.1, section 2-3).
 
 Only what a client needs: CONNECT/CONNACK, PUBLISH at QoS 0 and 1 with PUBACK, SUBSCRIBE/SUBACK,
-PINGREQ/PINGRESP and DISCONNECT. No I/O here; `devices.mqtt_connection` drives these over asyncio.
+UNSUBSCRIBE/UNSUBACK, PINGREQ/PINGRESP and DISCONNECT. No I/O here; `floorgate.devices.mqtt.connection`
+drives these over asyncio.
 A partial packet is not an error (the reader waits for the rest); a malformed one raises
 `MalformedPacket`, which names what was wrong.
 """
@@ -150,6 +151,14 @@ def encode_subscribe(mid: int, filters: list[tuple[str, int]]) -> bytes:
     return b"\x82" + remaining_length(len(body)) + body
 
 
+def encode_unsubscribe(mid: int, filters: list[str]) -> bytes:
+    """UNSUBSCRIBE (section 3.10): the packet id, then each topic filter; fixed header flags 0b0010."""
+    if not filters:
+        raise ValueError("UNSUBSCRIBE needs at least one topic filter")
+    body = _U16.pack(mid) + b"".join(_string(f) for f in filters)
+    return b"\xa2" + remaining_length(len(body)) + body
+
+
 # -- decoding ------------------------------------------------------------------------------------------
 
 
@@ -234,6 +243,11 @@ def decode_mid(kind: str, body: bytes) -> int:
         raise MalformedPacket(f"{kind} body is 2 bytes, not {len(body)}")
     mid: int = _U16.unpack(body)[0]
     return mid
+
+
+def decode_unsuback(body: bytes) -> int:
+    """The packet id an UNSUBACK (section 3.11) answers; its body is that id and nothing else."""
+    return decode_mid("UNSUBACK", body)
 
 
 def decode_suback(body: bytes) -> tuple[int, list[int]]:

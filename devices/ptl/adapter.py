@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from floorgate.core.commands import PressButton, RecordDeviceFault, ReportDeviceStatus
 from floorgate.core.instructions import Instruction
-from floorgate.devices.mqtt.link import InboundMessage, LinkDown, MqttLink
+from floorgate.devices.mqtt.link import Connected, InboundMessage, LinkDown, MqttLink
 from floorgate.devices.ports import Submit
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
@@ -259,7 +259,7 @@ class PtlAdapter:
         self._publish(module, wanted)
         return True
 
-    async def _on_link_connected(self) -> None:
+    async def _on_link_connected(self, connected: Connected) -> None:
         # Whatever was published on the old connection may never have reached the module (or its ack
         # never reached us): publish every pending command again, with a fresh round of attempts.
         if not self._pending:

@@ -316,6 +316,61 @@ async def test_a_subscribe_without_suback_times_out_naming_it() -> None:
             connection.abort("the test is over")
 
 
+async def test_after_unsubscribe_returns_nothing_more_arrives_through_that_filter(
+    mosquitto: Mosquitto, connections: Connections, topic: str
+) -> None:
+    inbox = Inbox()
+    subscriber = await connections.open(mosquitto.url, inbox)
+    await within(subscriber.subscribe([(f"{topic}/gone/#", 1), (f"{topic}/kept", 1)]), 5, "SUBACK")
+    publisher = await connections.open(mosquitto.url)
+    await published_with_puback(publisher, f"{topic}/gone/a", b"before")
+    await wait_until(lambda: inbox.payloads(f"{topic}/gone/a"), what="the message before the unsubscribe")
+
+    await within(subscriber.unsubscribe([f"{topic}/gone/#"]), 5, "UNSUBACK")
+    await published_with_puback(publisher, f"{topic}/gone/a", b"after")
+    # The broker forwards one publisher's messages in order: once "marker" is here, "after" would be too.
+    await published_with_puback(publisher, f"{topic}/kept", b"marker")
+    await wait_until(lambda: inbox.payloads(f"{topic}/kept"), what="the marker on the kept subscription")
+    assert inbox.payloads(f"{topic}/gone/a") == [b"before"]
+    assert subscriber.is_open
+
+
+async def test_an_unsubscribe_without_unsuback_times_out_naming_it() -> None:
+    async with FakeBroker() as broker:  # never answers UNSUBSCRIBE
+        connection = await MqttConnection.open(
+            MqttEndpoint.from_url(broker.url), client_id="c", on_message=Inbox()
+        )
+        try:
+            with pytest.raises(MqttError, match=r"^no UNSUBACK within 0\.2 s$"):
+                await connection.unsubscribe(["a/b", "c/d"], within=0.2)
+            assert connection.is_open, "a late UNSUBACK is no reason to drop the connection"
+            assert broker.of(PacketType.UNSUBSCRIBE) == [b"\x00\x01\x00\x03a/b\x00\x03c/d"]
+            with pytest.raises(ValueError, match="at least one topic filter"):
+                await connection.unsubscribe([])
+            # An UNSUBACK nobody waits for any more is ignored, not taken for a protocol error.
+            broker.send(b"\xb0\x02\x00\x01")
+            with pytest.raises(MqttError, match="no UNSUBACK"):
+                await connection.unsubscribe(["e/f"], within=0.2)
+            assert len(broker.of(PacketType.UNSUBSCRIBE)) == 2, "the empty list never went out"
+            assert connection.is_open
+        finally:
+            connection.abort("the test is over")
+
+
+async def test_an_unsubscribe_waiting_for_unsuback_fails_at_once_when_the_connection_ends() -> None:
+    async with FakeBroker() as broker:
+        connection = await MqttConnection.open(
+            MqttEndpoint.from_url(broker.url), client_id="c", on_message=Inbox()
+        )
+        waiting = asyncio.create_task(connection.unsubscribe(["a/b"], within=30))
+        await wait_until(lambda: broker.of(PacketType.UNSUBSCRIBE), what="the UNSUBSCRIBE at the broker")
+        connection.abort("the test pulls the plug")
+        with pytest.raises(ConnectionLost, match="the test pulls the plug"):
+            await within(waiting, 5, "the waiting unsubscribe to fail")
+        with pytest.raises(ConnectionLost, match="cannot unsubscribe: the test pulls the plug"):
+            await connection.unsubscribe(["a/b"])
+
+
 async def test_a_qos1_publish_resolves_its_future_on_puback_and_reaches_subscribers(
     mosquitto: Mosquitto, connections: Connections, topic: str
 ) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from floorgate.devices.backoff import Backoff
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.devices.mqtt.link import LinkDown, MqttLink
+from floorgate.devices.mqtt.link import Connected, InboundMessage, LinkDown, MqttLink, _Session
+from floorgate.devices.mqtt.wire import Publish
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +29,68 @@ def test_link_names_its_client_and_status_topic_after_site_and_edge() -> None:
 async def test_publish_raises_link_down_while_not_connected() -> None:
     with pytest.raises(LinkDown, match=r"not connected to mqtt://127\.0\.0\.1:1$"):
         await make_link().publish("floorgate/dc1/x", b"x")
+
+
+async def test_scan_retained_raises_link_down_while_not_connected() -> None:
+    with pytest.raises(LinkDown, match=r"not connected to mqtt://127\.0\.0\.1:1$"):
+        await make_link().scan_retained("floorgate/dc1/ptl/+/cmd")
+
+
+async def test_a_scan_refuses_a_filter_the_link_subscribes_for_itself() -> None:
+    # Its UNSUBSCRIBE would end the link's own subscription to that filter.
+    link = make_link()
+
+    async def handler(message: InboundMessage) -> None:
+        del message
+
+    link.route("floorgate/dc1/ptl/+/event", handler)
+    assert link.sync_topic == "floorgate/dc1/edge/edge-1/sync"
+    for topic_filter in ("floorgate/dc1/ptl/+/event", link.status_topic, link.sync_topic):
+        with pytest.raises(ValueError, match="one the link subscribes for itself"):
+            await link.scan_retained(topic_filter)
+    with pytest.raises(ValueError, match="'#' must be a whole last level"):
+        await link.scan_retained("floorgate/dc1/#/cmd")
+
+
+def test_connected_is_a_frozen_value() -> None:
+    connected = Connected(session_present=False, first=True)
+    assert connected == Connected(session_present=False, first=True)
+    with pytest.raises(AttributeError):
+        connected.first = False  # type: ignore[misc]
+
+
+class RecordingConnection:
+    """Stands in for the connection: keeps what the link publishes on it."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, int, bool]] = []
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
+        self.published.append((topic, payload, qos, retain))
+
+
+def test_the_link_answers_each_offline_on_its_status_once_and_only_after_its_own_online_came_back() -> None:
+    link = make_link()
+    connection = RecordingConnection()
+    session = _Session(connection=connection, started=0.0)  # type: ignore[arg-type]
+    link._session = session
+
+    def seen(payload: bytes) -> None:
+        link._check_own_status(session, Publish(link.status_topic, payload, 0, False, False, 0))
+
+    seen(b"offline")  # before our own "online" came back: old news (our will, our last stop)
+    assert connection.published == []
+    seen(b"online")
+    seen(b"offline")
+    seen(b"offline")  # the same contradiction again, before our answer came back
+    assert connection.published == [(link.status_topic, b"online", 1, True)]
+    seen(b"online")
+    seen(b"offline")  # a new one
+    assert len(connection.published) == 2
+    link._stopping = True
+    seen(b"online")
+    seen(b"offline")  # our own, on a clean stop
+    assert len(connection.published) == 2
 
 
 def test_backoff_doubles_from_the_floor_up_to_the_cap_with_jitter() -> None:

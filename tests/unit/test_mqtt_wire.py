@@ -25,10 +25,12 @@ from floorgate.devices.mqtt.wire import (
     decode_mid,
     decode_publish,
     decode_suback,
+    decode_unsuback,
     encode_connect,
     encode_puback,
     encode_publish,
     encode_subscribe,
+    encode_unsubscribe,
     filter_pattern,
     remaining_length,
 )
@@ -216,6 +218,43 @@ def test_subscribe_matches_the_specification_example() -> None:
 def test_subscribe_needs_a_filter() -> None:
     with pytest.raises(ValueError, match="at least one topic filter"):
         encode_subscribe(1, [])
+
+
+@pytest.mark.parametrize(
+    ("mid", "filters", "packet"),
+    [
+        # Figure 3.30's payload ("a/b", "c/d"), here for packet id 10; fixed header 0xa2 (3.10.1).
+        (10, ["a/b", "c/d"], b"\xa2\x0c\x00\x0a\x00\x03a/b\x00\x03c/d"),
+        (0xFFFF, ["#"], b"\xa2\x05\xff\xff\x00\x01#"),
+        (1, ["\u00e9"], b"\xa2\x06\x00\x01\x00\x02\xc3\xa9"),  # the length counts UTF-8 bytes
+    ],
+)
+def test_unsubscribe_follows_section_3_10(mid: int, filters: list[str], packet: bytes) -> None:
+    assert encode_unsubscribe(mid, filters) == packet
+
+
+def test_unsubscribe_with_a_long_filter_uses_a_two_byte_remaining_length() -> None:
+    packet = encode_unsubscribe(1, ["x" * 200])
+    assert packet[:5] == b"\xa2\xcc\x01\x00\x01"  # 2 + 2 + 200 = 204 bytes of body
+    assert PacketReader().feed(packet) == [(0xA2, packet[3:])]
+
+
+def test_unsubscribe_needs_a_filter() -> None:
+    with pytest.raises(ValueError, match="UNSUBSCRIBE needs at least one topic filter"):
+        encode_unsubscribe(1, [])
+
+
+@pytest.mark.parametrize(("body", "mid"), [(b"\x00\x0a", 10), (b"\x00\x01", 1), (b"\xff\xff", 0xFFFF)])
+def test_decode_unsuback_reads_the_packet_id(body: bytes, mid: int) -> None:
+    # Section 3.11: fixed header 0xb0 0x02, then the packet id of the UNSUBSCRIBE it answers.
+    assert PacketReader().feed(b"\xb0\x02" + body) == [(0xB0, body)]
+    assert decode_unsuback(body) == mid
+
+
+@pytest.mark.parametrize("body", [b"", b"\x01", b"\x00\x01\x00"])
+def test_an_unsuback_of_the_wrong_size_is_malformed_and_named(body: bytes) -> None:
+    with pytest.raises(MalformedPacket, match=f"UNSUBACK body is 2 bytes, not {len(body)}"):
+        decode_unsuback(body)
 
 
 def test_fixed_two_byte_packets() -> None:
