@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from floorgate.edge.store import StoreError
 from floorgate.web.context import WebContext
 from floorgate.web.contract import invalid_request
+from floorgate.web.guards import API_MAX_BODY_BYTES, ApiGuard
 from floorgate.web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
 STATIC = Path(__file__).parent / "static"
@@ -29,7 +30,7 @@ async def store_failing(_request: Request, err: Exception) -> JSONResponse:
     )
 
 
-def create_app(context: WebContext) -> FastAPI:
+def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES) -> FastAPI:
     app = FastAPI(
         title="FloorGate",
         summary="Real-time edge gateway for warehouse floors",
@@ -38,6 +39,8 @@ def create_app(context: WebContext) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.context = context
+    # Token and body size are checked before the app reads a body (see guards).
+    app.add_middleware(ApiGuard, max_body_bytes=max_body_bytes)
     app.add_exception_handler(StoreError, store_failing)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):

@@ -45,6 +45,7 @@ _REFUSALS: dict[int, str] = {
     status.HTTP_403_FORBIDDEN: "The token's role may not do this",
     status.HTTP_404_NOT_FOUND: "No such resource",
     status.HTTP_409_CONFLICT: "Conflicts with the floor as it is",
+    status.HTTP_413_CONTENT_TOO_LARGE: "The body is larger than the edge reads (1 MiB unless configured)",
     status.HTTP_503_SERVICE_UNAVAILABLE: "The edge cannot apply it now (the store is failing); try again later",
 }
 
@@ -59,8 +60,8 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": _REFUSALS[code], "content": content} for code in codes}
 
 
-# Every route that reads a JSON body may answer this.
-BAD_BODY = refusals(status.HTTP_400_BAD_REQUEST)
+# Every route that reads a JSON body may answer these.
+BAD_BODY = refusals(status.HTTP_400_BAD_REQUEST, status.HTTP_413_CONTENT_TOO_LARGE)
 # Every route behind a bearer token may answer these.
 AUTH_REFUSALS = refusals(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
 # Routes that change the floor go through the writer: it refuses what does not fit, or cannot write.

@@ -1,0 +1,107 @@
+"""The API's door over real HTTP (ASGI): token before body, a capped body, short 422s, ids that fit a path,
+an OpenAPI document that says what is enforced, full Allow headers, and pages that cannot be framed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from floorgate.edge.writer import Writer
+from floorgate.web.app import create_app
+from floorgate.web.context import WebContext
+from floorgate.web.guards import API_MAX_BODY_BYTES
+from floorgate.web.stream import StreamHub
+from tests.integration.test_api import TOKENS, api, auth
+
+__all__ = ["api"]  # the fixture, shared with test_api
+
+pytestmark = pytest.mark.integration
+
+API = tuple[httpx.AsyncClient, Writer]
+CHUNK = 64 * 1024
+ORDER = {"order_id": "O9", "lines": [{"line_id": "1", "sku": "S1", "qty": 1}]}
+
+
+class Body:
+    """A request body sent in chunks, which records how much of it the server pulled."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.pulled < self.total:
+            chunk = b" " * min(CHUNK, self.total - self.pulled)
+            self.pulled += len(chunk)
+            yield chunk
+
+
+@pytest.mark.parametrize("headers", [{}, auth("nope"), {"Authorization": "Basic Zm9vOmJhcg=="}])
+async def test_a_body_without_a_known_token_is_refused_before_any_of_it_is_read(
+    api: API, headers: dict[str, str]
+) -> None:
+    client, _ = api
+    body = Body(4 * API_MAX_BODY_BYTES)
+    response = await client.post("/orders", content=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {"detail": "missing or unknown bearer token"}
+    assert body.pulled == 0
+
+
+async def test_a_declared_length_over_the_cap_is_413_naming_the_limit_before_the_body_is_read(
+    api: API,
+) -> None:
+    client, _ = api
+    body = Body(API_MAX_BODY_BYTES + 1)
+    headers = {**auth("e"), "Content-Length": str(body.total), "Content-Type": "application/json"}
+    response = await client.post("/orders", content=body, headers=headers)
+    assert response.status_code == 413, response.text
+    assert str(API_MAX_BODY_BYTES) in response.json()["detail"]
+    assert body.pulled == 0
+
+
+async def test_a_streamed_body_is_cut_off_at_the_cap(api: API) -> None:
+    client, _ = api
+    body = Body(8 * API_MAX_BODY_BYTES)
+    headers = {**auth("e"), "Content-Type": "application/json"}
+    response = await client.post("/orders", content=body, headers=headers)
+    assert response.status_code == 413, response.text
+    assert str(API_MAX_BODY_BYTES) in response.json()["detail"]
+    assert body.pulled <= API_MAX_BODY_BYTES + CHUNK
+    # The edge goes on answering on the same app.
+    assert (await client.get("/orders", headers=auth("v"))).status_code == 200
+
+
+async def test_the_cap_is_set_through_the_app_factory(api: API) -> None:
+    _client, writer = api
+    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
+    context = WebContext(site_id="t", edge_id="e", writer=writer, store=writer.store, tokens=TOKENS, hub=hub)
+    app = create_app(context, max_body_bytes=100)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://edge/api/v1"
+    ) as small:
+        fits = await small.post("/orders/O1/cancel", headers=auth("e"))
+        too_big = await small.post("/orders", json={**ORDER, "tote": "T" * 64}, headers=auth("e"))
+    assert fits.status_code == 404, fits.text
+    assert too_big.status_code == 413, too_big.text
+    assert "limit of 100 bytes" in too_big.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/orders", {"GET", "POST"}),
+        ("delete", "/webhooks/endpoints", {"GET", "POST"}),
+    ],
+)
+async def test_a_405_lists_every_method_the_path_accepts(
+    api: API, method: str, path: str, allowed: set[str]
+) -> None:
+    client, _ = api
+    response = await client.request(method, path, headers=auth("a"))
+    assert response.status_code == 405, response.text
+    assert set(response.headers["allow"].split(", ")) == allowed
+    assert response.json() == {"detail": "Method Not Allowed"}
