@@ -6,6 +6,7 @@ not finite) is refused here with a 422 naming the field, so that no request can 
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Request, status
@@ -29,7 +30,7 @@ def integral(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(integral)]
 # An optional one with bounds: the bounds go before the validator, or the OpenAPI loses them.
 Quantity = Annotated[int, Field(ge=0, le=SQL_INT_MAX), BeforeValidator(integral)]
-# How much of a refused input a 422 echoes when the input itself cannot be JSON text.
+# How much of a refused input a 422 echoes: the start of a long one, never all of it.
 ECHO_CHARS = 200
 
 
@@ -71,13 +72,14 @@ WRITE_REFUSALS = refusals(
 
 
 async def invalid_request(_request: Request, err: Exception) -> JSONResponse:
-    """FastAPI's 422 (each bad field named, its input echoed), unless the echo cannot be JSON text.
+    """FastAPI's 422 (each bad field named, what was wrong, the start of its input), as JSON text always.
 
-    A body may hold what JSON text cannot carry back: a lone surrogate ("\\ud800") or NaN. FastAPI's own
-    handler then fails to render its answer and the client gets a 500; here the echo becomes its ASCII repr.
+    The input is echoed only up to ECHO_CHARS: a 10 MB field is not sent back. A body may hold what JSON text
+    cannot carry back: a lone surrogate ("\\ud800") or NaN. FastAPI's own handler then fails to render its
+    answer and the client gets a 500; here the echo becomes its ASCII repr.
     """
     assert isinstance(err, RequestValidationError)
-    errors = jsonable_encoder(err.errors())
+    errors = jsonable_encoder([{**error, "input": _excerpt(error.get("input"))} for error in err.errors()])
     try:
         return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     except (UnicodeEncodeError, ValueError):
@@ -85,6 +87,16 @@ async def invalid_request(_request: Request, err: Exception) -> JSONResponse:
             {"detail": [_printable(error) for error in errors]},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
+
+
+def _excerpt(value: Any) -> Any:
+    """The input as it came when it is short; else the start of its text, marked as cut with "…"."""
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_CHARS else value[:ECHO_CHARS] + "…"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    text = json.dumps(jsonable_encoder(value), ensure_ascii=False)
+    return value if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
 
 
 def _printable(error: dict[str, Any]) -> dict[str, Any]:

@@ -90,6 +90,29 @@ async def test_the_cap_is_set_through_the_app_factory(api: API) -> None:
     assert "limit of 100 bytes" in too_big.json()["detail"]
 
 
+async def test_a_422_names_the_field_and_echoes_only_the_start_of_a_long_input(api: API) -> None:
+    client, _ = api
+    long_id = "X" * 500_000
+    response = await client.post("/orders", json={**ORDER, "order_id": long_id}, headers=auth("e"))
+    assert response.status_code == 422
+    assert len(response.content) < 2000, len(response.content)
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "order_id"]
+    assert "at most 64 characters" in error["msg"]
+    assert error["input"].startswith("XXXX")
+    assert error["input"].endswith("…")
+
+
+async def test_a_422_on_a_long_list_echoes_only_the_start_of_it(api: API) -> None:
+    client, _ = api
+    lines = [{"line_id": str(i), "sku": "S1", "qty": 1} for i in range(1001)]
+    response = await client.post("/orders", json={**ORDER, "lines": lines}, headers=auth("e"))
+    assert response.status_code == 422
+    assert len(response.content) < 2000, len(response.content)
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "lines"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
