@@ -13,7 +13,7 @@ from fastapi import Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # Request bodies are read as their schema says: no unknown fields, and no coercion (`true` is not one gram
 # and "2" is not an integer), so what the OpenAPI promises is what is applied.
@@ -32,6 +32,20 @@ JsonInt = Annotated[int, BeforeValidator(integral)]
 Quantity = Annotated[int, Field(ge=0, le=SQL_INT_MAX), BeforeValidator(integral)]
 # How much of a refused input a 422 echoes: the start of a long one, never all of it.
 ECHO_CHARS = 200
+
+
+def path_segment(forbidden: str = "/") -> str:
+    """A regex for an id that is one URL path segment: none of `forbidden` (at least "/", which the server
+    decodes before routing), and not "." or ".." (which clients and proxies fold into the path around them)."""
+    other, first = f"[^{forbidden}]", f"[^.{forbidden}]"
+    return rf"^({first}{other}*|\.{first}{other}*|\.\.{other}+)$"
+
+
+# An id a client names in a URL path (an order, a zone, a station) or may later have to: one that could not
+# come back in a path would be accepted and then never found. For body fields and path parameters alike.
+PathId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=path_segment())]
+# Master-data codes (SKU, location) also go into MQTT topics, where "+", "#" and spaces do not belong.
+TopicSafeId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=path_segment(r"/+#\s"))]
 
 
 class Problem(BaseModel):

@@ -4,6 +4,7 @@ an OpenAPI document that says what is enforced, full Allow headers, and pages th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from floorgate.web.app import create_app
 from floorgate.web.context import WebContext
 from floorgate.web.guards import API_MAX_BODY_BYTES
 from floorgate.web.stream import StreamHub
-from tests.integration.test_api import TOKENS, api, auth
+from tests.integration.test_api import TOKENS, api, auth, seed
 
 __all__ = ["api"]  # the fixture, shared with test_api
 
@@ -111,6 +112,46 @@ async def test_a_422_on_a_long_list_echoes_only_the_start_of_it(api: API) -> Non
     assert len(response.content) < 2000, len(response.content)
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "lines"]
+
+
+@pytest.mark.parametrize("bad", ["O/1", "/", ".", ".."])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "loc"),
+    [
+        ("post", "/orders", lambda v: {**ORDER, "order_id": v}, ["body", "order_id"]),
+        ("post", "/orders", lambda v: {**ORDER, "lines": [{"line_id": "1", "sku": v, "qty": 1}]}, None),
+        ("post", "/orders/O1/start", lambda v: {"zone": v}, ["body", "zone"]),
+        ("put", "/locations/A-02", lambda v: {"zone": "A", "sku": v}, ["body", "sku"]),
+        ("post", "/stations/PACK-1/override", lambda v: {"order_id": v, "reason": "r"}, ["body", "order_id"]),
+    ],
+)
+async def test_an_id_that_cannot_come_back_in_a_url_path_is_422_naming_the_field(
+    api: API, bad: str, method: str, path: str, body, loc: list[object] | None
+) -> None:
+    client, _ = api
+    response = await client.request(method, path, json=body(bad), headers=auth("a"))
+    assert response.status_code == 422, response.text
+    locs = [error["loc"] for error in response.json()["detail"]]
+    assert locs == [loc or ["body", "lines", 0, "sku"]], locs
+
+
+async def test_an_order_id_is_refused_naming_the_field_or_can_be_read_started_and_cancelled(api: API) -> None:
+    client, _ = api
+    await seed(client)
+    for order_id in ("O/1", "a/b/c", "..", "PO 1", "50%off", "a?b#c", "é.x", "...", ".a", "a.."):
+        created = await client.post("/orders", json={**ORDER, "order_id": order_id}, headers=auth("e"))
+        if created.status_code == 422:
+            assert [error["loc"] for error in created.json()["detail"]] == [["body", "order_id"]], order_id
+            continue
+        assert created.status_code == 201, (order_id, created.text)
+        segment = quote(order_id, safe="")
+        read = await client.get(f"/orders/{segment}", headers=auth("v"))
+        assert read.status_code == 200, (order_id, read.text)
+        assert read.json()["order_id"] == order_id
+        started = await client.post(f"/orders/{segment}/start", json={"zone": "A"}, headers=auth("e"))
+        assert started.status_code == 200, (order_id, started.text)
+        cancelled = await client.post(f"/orders/{segment}/cancel", headers=auth("e"))
+        assert cancelled.status_code == 200, (order_id, cancelled.text)
 
 
 @pytest.mark.parametrize(
