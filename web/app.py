@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from floorgate.edge.store import StoreError
 from floorgate.web.context import WebContext
-from floorgate.web.contract import invalid_request
+from floorgate.web.contract import integer_bounds, invalid_request
 from floorgate.web.guards import API_MAX_BODY_BYTES, ApiGuard
 from floorgate.web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
@@ -41,6 +41,8 @@ def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES)
     app.state.context = context
     # Token and body size are checked before the app reads a body (see guards).
     app.add_middleware(ApiGuard, max_body_bytes=max_body_bytes)
+    openapi = app.openapi
+    app.openapi = lambda: integer_bounds(openapi())  # type: ignore[method-assign]
     app.add_exception_handler(StoreError, store_failing)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):

@@ -47,6 +47,26 @@ PathId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=p
 # Master-data codes (SKU, location) also go into MQTT topics, where "+", "#" and spaces do not belong.
 TopicSafeId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=path_segment(r"/+#\s"))]
 
+# FastAPI's OpenAPI model holds numeric bounds as floats, so an integer bound comes out of it as the float
+# nearest it: most are the same number, but the store's limits are not (2**63 - 1 becomes 2**63). These are the
+# limits the contract sets that a float cannot hold, written back as the integers they are.
+_EXACT_BOUNDS = {float(bound): bound for bound in (SQL_INT_MAX, -SQL_INT_MAX)}
+_BOUND_KEYS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+
+
+def integer_bounds(document: Any) -> Any:
+    """The OpenAPI document with every integral bound written as an integer (in place; returns it)."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in _BOUND_KEYS and isinstance(value, float) and value.is_integer():
+                document[key] = _EXACT_BOUNDS.get(value, int(value))
+            else:
+                integer_bounds(value)
+    elif isinstance(document, list):
+        for item in document:
+            integer_bounds(item)
+    return document
+
 
 class Problem(BaseModel):
     """A refusal: `detail` says what was wrong (a 503 from a failing store adds its `cause`)."""

@@ -12,6 +12,7 @@ import pytest
 from floorgate.edge.writer import Writer
 from floorgate.web.app import create_app
 from floorgate.web.context import WebContext
+from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.guards import API_MAX_BODY_BYTES
 from floorgate.web.stream import StreamHub
 from tests.integration.test_api import TOKENS, api, auth, seed
@@ -152,6 +153,28 @@ async def test_an_order_id_is_refused_naming_the_field_or_can_be_read_started_an
         assert started.status_code == 200, (order_id, started.text)
         cancelled = await client.post(f"/orders/{segment}/cancel", headers=auth("e"))
         assert cancelled.status_code == 200, (order_id, cancelled.text)
+
+
+async def test_the_openapi_document_writes_integer_limits_and_every_path_id_pattern(api: API) -> None:
+    client, _ = api
+    response = await client.get("http://edge/openapi.json")
+    text = response.text
+    assert "e+18" not in text
+    assert "9.223372036854776" not in text
+    document = response.json()
+    priority = document["components"]["schemas"]["OrderBody"]["properties"]["priority"]
+    assert (priority["minimum"], priority["maximum"]) == (-SQL_INT_MAX, SQL_INT_MAX)
+    assert isinstance(priority["maximum"], int)
+    checked = set()
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"]["type"] == "string":
+                    name = parameter["name"]
+                    if name in ("sku", "code", "order_id", "station_id"):
+                        assert "pattern" in parameter["schema"], (path, name)
+                        checked.add(name)
+    assert checked == {"sku", "code", "order_id", "station_id"}
 
 
 @pytest.mark.parametrize(
