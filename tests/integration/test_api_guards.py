@@ -192,3 +192,19 @@ async def test_a_405_lists_every_method_the_path_accepts(
     assert response.status_code == 405, response.text
     assert set(response.headers["allow"].split(", ")) == allowed
     assert response.json() == {"detail": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize("page", ["/dashboard", "/stations/PACK-1", "/zones/A"])
+async def test_the_pages_cannot_be_framed_and_load_only_their_own_assets(api: API, page: str) -> None:
+    client, _ = api
+    response = await client.get(f"http://edge{page}")
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "DENY"
+    policy = {
+        name: values
+        for name, *values in (part.split() for part in response.headers["content-security-policy"].split(";"))
+    }
+    assert policy["default-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    for directive in ("script-src", "style-src", "connect-src"):
+        assert policy[directive] == ["'self'"], directive
