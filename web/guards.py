@@ -36,6 +36,7 @@ def _reads_token(dependant: Dependant) -> bool:
 
 
 def too_large(limit: int) -> JSONResponse:
+    """The 413, closing the connection so that the rest of the body is not read either."""
     return JSONResponse(
         {"detail": f"request body over the limit of {limit} bytes"},
         status_code=413,
@@ -65,10 +66,12 @@ class ApiGuard:
             return
         dependant = getattr(route, "dependant", None)
         if isinstance(dependant, Dependant) and _reads_token(dependant) and not _known_token(scope, headers):
+            refusal = {"WWW-Authenticate": "Bearer"}
+            if _declared_length(headers) or "transfer-encoding" in headers:
+                # Closing is what keeps the server from reading (and dropping) a body no one will use.
+                refusal["Connection"] = "close"
             await JSONResponse(
-                {"detail": "missing or unknown bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
+                {"detail": "missing or unknown bearer token"}, status_code=401, headers=refusal
             )(scope, receive, send)
             return
         if _declared_length(headers) > self.max_body_bytes:

@@ -3,11 +3,14 @@ an OpenAPI document that says what is enforced, full Allow headers, and pages th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from floorgate.edge.writer import Writer
 from floorgate.web.app import create_app
@@ -16,6 +19,7 @@ from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.guards import API_MAX_BODY_BYTES
 from floorgate.web.stream import StreamHub
 from tests.integration.test_api import TOKENS, api, auth, seed
+from tests.support.waiting import wait_until
 
 __all__ = ["api"]  # the fixture, shared with test_api
 
@@ -77,11 +81,16 @@ async def test_a_streamed_body_is_cut_off_at_the_cap(api: API) -> None:
     assert (await client.get("/orders", headers=auth("v"))).status_code == 200
 
 
-async def test_the_cap_is_set_through_the_app_factory(api: API) -> None:
-    _client, writer = api
+def app_over(writer: Writer, **options: int) -> FastAPI:
+    """A second app over the fixture's writer, built with the factory's options."""
     hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
     context = WebContext(site_id="t", edge_id="e", writer=writer, store=writer.store, tokens=TOKENS, hub=hub)
-    app = create_app(context, max_body_bytes=100)
+    return create_app(context, **options)
+
+
+async def test_the_cap_is_set_through_the_app_factory(api: API) -> None:
+    _, writer = api
+    app = app_over(writer, max_body_bytes=100)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://edge/api/v1"
     ) as small:
@@ -90,6 +99,37 @@ async def test_the_cap_is_set_through_the_app_factory(api: API) -> None:
     assert fits.status_code == 404, fits.text
     assert too_big.status_code == 413, too_big.text
     assert "limit of 100 bytes" in too_big.json()["detail"]
+
+
+async def test_over_real_http_a_refused_body_is_not_read_on_after_the_answer(api: API) -> None:
+    """uvicorn reads and drops the rest of a body the app did not read, unless the answer closes."""
+    _, writer = api
+    server = uvicorn.Server(uvicorn.Config(app_over(writer), host="127.0.0.1", port=0, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started, what="uvicorn to listen")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    total = 64 * API_MAX_BODY_BYTES
+    try:
+        for token, refusal in (("", b"401"), ("Authorization: Bearer e\r\n", b"413")):
+            reader, stream = await asyncio.open_connection("127.0.0.1", port)
+            head = f"POST /api/v1/orders HTTP/1.1\r\nHost: edge\r\n{token}Content-Length: {total}\r\n\r\n"
+            stream.write(head.encode())
+            # Read while sending: the answer comes before the close, and a reset would take it from the socket.
+            answer = asyncio.ensure_future(reader.readline())
+            sent = 0
+            try:
+                while sent < total:
+                    stream.write(b" " * CHUNK)
+                    await stream.drain()
+                    sent += CHUNK
+            except ConnectionError:
+                pass
+            assert sent < total / 4, (token, sent)
+            assert (await answer).startswith(b"HTTP/1.1 " + refusal)
+            stream.close()
+    finally:
+        server.should_exit = True
+        await serving
 
 
 async def test_a_422_names_the_field_and_echoes_only_the_start_of_a_long_input(api: API) -> None:
