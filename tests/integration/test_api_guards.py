@@ -1,5 +1,6 @@
-"""The API's door over real HTTP (ASGI): token before body, a capped body, short 422s, ids that fit a path,
-an OpenAPI document that says what is enforced, full Allow headers, and pages that cannot be framed."""
+"""The API's door over HTTP (ASGI, and uvicorn where the server's own reading matters): token before body,
+a capped body, short 422s, ids that fit a path, an OpenAPI document that says what is enforced, full Allow
+headers, and pages that cannot be framed."""
 
 from __future__ import annotations
 
