@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from floorgate.web.context import WebContext
-from floorgate.web.contract import invalid_request
+from floorgate.web.contract import integer_bounds, invalid_request
+from floorgate.web.guards import API_MAX_BODY_BYTES, ApiGuard
 from floorgate.web.ports import StoreUnavailable
 from floorgate.web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
 
@@ -29,7 +30,7 @@ async def store_failing(_request: Request, err: Exception) -> JSONResponse:
     )
 
 
-def create_app(context: WebContext) -> FastAPI:
+def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES) -> FastAPI:
     app = FastAPI(
         title="FloorGate",
         summary="Real-time edge gateway for warehouse floors",
@@ -38,6 +39,10 @@ def create_app(context: WebContext) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.context = context
+    # Token and body size are checked before the app reads a body (see guards).
+    app.add_middleware(ApiGuard, max_body_bytes=max_body_bytes)
+    openapi = app.openapi
+    app.openapi = lambda: integer_bounds(openapi())  # type: ignore[method-assign]
     app.add_exception_handler(StoreUnavailable, store_failing)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):

@@ -6,13 +6,14 @@ not finite) is refused here with a 422 naming the field, so that no request can 
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # Request bodies are read as their schema says: no unknown fields, and no coercion (`true` is not one gram
 # and "2" is not an integer), so what the OpenAPI promises is what is applied.
@@ -29,8 +30,42 @@ def integral(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(integral)]
 # An optional one with bounds: the bounds go before the validator, or the OpenAPI loses them.
 Quantity = Annotated[int, Field(ge=0, le=SQL_INT_MAX), BeforeValidator(integral)]
-# How much of a refused input a 422 echoes when the input itself cannot be JSON text.
+# How much of a refused input a 422 echoes: the start of a long one, never all of it.
 ECHO_CHARS = 200
+
+
+def path_segment(forbidden: str = "/") -> str:
+    """A regex for an id that is one URL path segment: none of `forbidden` (at least "/", which the server
+    decodes before routing), and not "." or ".." (which clients and proxies fold into the path around them)."""
+    other, first = f"[^{forbidden}]", f"[^.{forbidden}]"
+    return rf"^({first}{other}*|\.{first}{other}*|\.\.{other}+)$"
+
+
+# An id a client names in a URL path (an order, a zone, a station) or may later have to: one that could not
+# come back in a path would be accepted and then never found. For body fields and path parameters alike.
+PathId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=path_segment())]
+# Master-data codes (SKU, location) also go into MQTT topics, where "+", "#" and spaces do not belong.
+TopicSafeId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=path_segment(r"/+#\s"))]
+
+# FastAPI's OpenAPI model holds numeric bounds as floats, so an integer bound comes out of it as the float
+# nearest it: most are the same number, but the store's limits are not (2**63 - 1 becomes 2**63). These are the
+# limits the contract sets that a float cannot hold, written back as the integers they are.
+_EXACT_BOUNDS = {float(bound): bound for bound in (SQL_INT_MAX, -SQL_INT_MAX)}
+_BOUND_KEYS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+
+
+def integer_bounds(document: Any) -> Any:
+    """The OpenAPI document with every integral bound written as an integer (in place; returns it)."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in _BOUND_KEYS and isinstance(value, float) and value.is_integer():
+                document[key] = _EXACT_BOUNDS.get(value, int(value))
+            else:
+                integer_bounds(value)
+    elif isinstance(document, list):
+        for item in document:
+            integer_bounds(item)
+    return document
 
 
 class Problem(BaseModel):
@@ -45,6 +80,7 @@ _REFUSALS: dict[int, str] = {
     status.HTTP_403_FORBIDDEN: "The token's role may not do this",
     status.HTTP_404_NOT_FOUND: "No such resource",
     status.HTTP_409_CONFLICT: "Conflicts with the floor as it is",
+    status.HTTP_413_CONTENT_TOO_LARGE: "The body is larger than the edge reads (1 MiB unless configured)",
     status.HTTP_503_SERVICE_UNAVAILABLE: "The edge cannot apply it now (the store is failing); try again later",
 }
 
@@ -59,8 +95,8 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": _REFUSALS[code], "content": content} for code in codes}
 
 
-# Every route that reads a JSON body may answer this.
-BAD_BODY = refusals(status.HTTP_400_BAD_REQUEST)
+# Every route that reads a JSON body may answer these.
+BAD_BODY = refusals(status.HTTP_400_BAD_REQUEST, status.HTTP_413_CONTENT_TOO_LARGE)
 # Every route behind a bearer token may answer these.
 AUTH_REFUSALS = refusals(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
 # Routes that change the floor go through the writer: it refuses what does not fit, or cannot write.
@@ -70,13 +106,14 @@ WRITE_REFUSALS = refusals(
 
 
 async def invalid_request(_request: Request, err: Exception) -> JSONResponse:
-    """FastAPI's 422 (each bad field named, its input echoed), unless the echo cannot be JSON text.
+    """FastAPI's 422 (each bad field named, what was wrong, the start of its input), as JSON text always.
 
-    A body may hold what JSON text cannot carry back: a lone surrogate ("\\ud800") or NaN. FastAPI's own
-    handler then fails to render its answer and the client gets a 500; here the echo becomes its ASCII repr.
+    The input is echoed only up to ECHO_CHARS: a 10 MB field is not sent back. A body may hold what JSON text
+    cannot carry back: a lone surrogate ("\\ud800") or NaN. FastAPI's own handler then fails to render its
+    answer and the client gets a 500; here the echo becomes its ASCII repr.
     """
     assert isinstance(err, RequestValidationError)
-    errors = jsonable_encoder(err.errors())
+    errors = jsonable_encoder([{**error, "input": _excerpt(error.get("input"))} for error in err.errors()])
     try:
         return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     except (UnicodeEncodeError, ValueError):
@@ -84,6 +121,16 @@ async def invalid_request(_request: Request, err: Exception) -> JSONResponse:
             {"detail": [_printable(error) for error in errors]},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
+
+
+def _excerpt(value: Any) -> Any:
+    """The input as it came when it is short; else the start of its text, marked as cut with "…"."""
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_CHARS else value[:ECHO_CHARS] + "…"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    text = json.dumps(jsonable_encoder(value), ensure_ascii=False)
+    return value if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
 
 
 def _printable(error: dict[str, Any]) -> dict[str, Any]:

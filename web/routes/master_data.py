@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
-from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, Quantity
+from floorgate.web.contract import (
+    AUTH_REFUSALS,
+    BAD_BODY,
+    BODY_CONFIG,
+    WRITE_REFUSALS,
+    PathId,
+    Quantity,
+    TopicSafeId,
+)
 from floorgate.web.deps import CanRead, CanWriteMasterData, Context
 from floorgate.web.views import location_view
 
@@ -17,7 +25,7 @@ router = APIRouter(tags=["master data"], responses=AUTH_REFUSALS)
 # An upsert answers 201 when it created the record and 200 when it changed an existing one.
 UPSERTED = {status.HTTP_201_CREATED: {"description": "Created"}, **WRITE_REFUSALS, **BAD_BODY}
 
-Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^/+#\s]+$")]
+Code = TopicSafeId
 
 
 class ItemBody(BaseModel):
@@ -36,9 +44,9 @@ class ItemBody(BaseModel):
 
 class LocationBody(BaseModel):
     model_config = BODY_CONFIG
-    zone: str = Field(min_length=1, max_length=64)
+    zone: PathId
     module: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^/+#\s]+$")
-    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    sku: TopicSafeId | None = None
     on_hand: Quantity | None = None
 
 

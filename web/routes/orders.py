@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
@@ -16,6 +16,7 @@ from floorgate.web.contract import (
     SQL_INT_MAX,
     WRITE_REFUSALS,
     JsonInt,
+    PathId,
     refusals,
 )
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
@@ -23,21 +24,21 @@ from floorgate.web.views import order_view
 
 router = APIRouter(tags=["orders"], responses=AUTH_REFUSALS)
 
-OrderId = Annotated[str, Path(min_length=1, max_length=64)]
+OrderId = PathId
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class LineBody(BaseModel):
     model_config = BODY_CONFIG
     line_id: Name
-    sku: Name
+    sku: PathId
     qty: JsonInt = Field(ge=1, le=100_000)
-    location: Name | None = None
+    location: PathId | None = None
 
 
 class OrderBody(BaseModel):
     model_config = BODY_CONFIG
-    order_id: Name
+    order_id: PathId
     priority: JsonInt = Field(default=0, ge=-SQL_INT_MAX, le=SQL_INT_MAX)
     tote: Name | None = None
     lines: list[LineBody] = Field(min_length=1, max_length=1000)
@@ -45,7 +46,7 @@ class OrderBody(BaseModel):
 
 class StartBody(BaseModel):
     model_config = BODY_CONFIG
-    zone: Name
+    zone: PathId
     operator: Name | None = None
     tote: Name | None = None
 

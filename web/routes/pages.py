@@ -11,18 +11,26 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 
+# The pages load only their own scripts and styles from /static and open the stream on the same host, so
+# nothing else may load or be framed in (clickjacking a supervisor into resolving an exception, for one).
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+}
+
 
 @router.get("/dashboard")
 async def dashboard() -> FileResponse:
-    return FileResponse(STATIC / "index.html")
+    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
 
 # The id is read by the page's script from its own URL; the server only serves the screen.
 @router.get("/stations/{station_id}")
 async def pack_station_screen(station_id: str) -> FileResponse:
-    return FileResponse(STATIC / "station.html")
+    return FileResponse(STATIC / "station.html", headers=PAGE_HEADERS)
 
 
 @router.get("/zones/{zone_id}")
 async def zone_screen(zone_id: str) -> FileResponse:
-    return FileResponse(STATIC / "zone.html")
+    return FileResponse(STATIC / "zone.html", headers=PAGE_HEADERS)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
-from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS
+from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId
 from floorgate.web.deps import CanRead, CanWriteOrders, Context, require
 from floorgate.web.roles import Permission, Role
 from floorgate.web.views import station_view, station_views
@@ -17,7 +17,7 @@ from floorgate.web.views import station_view, station_views
 router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 
 CanOverride = Annotated[Role, Depends(require(Permission.OVERRIDE))]
-StationId = Annotated[str, Path(min_length=1, max_length=64)]
+StationId = PathId
 
 
 def _view(context: Context, station_id: str) -> dict[str, Any]:
@@ -34,7 +34,7 @@ async def list_stations(context: Context, _role: CanRead) -> list[dict[str, Any]
 
 class OverrideBody(BaseModel):
     model_config = BODY_CONFIG
-    order_id: str = Field(min_length=1, max_length=128)
+    order_id: PathId
     reason: str = Field(min_length=1, max_length=500)
 
 
