@@ -103,6 +103,19 @@ class PressButton(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class SupersedeRetainedCommand(Command):
+    """Move a module's light seq past `seen_seq` and send it its current light again.
+
+    The broker holds a retained `cmd` for the module, at or above the floor's seq, that the floor did not
+    send (planted by hand, or left by an earlier run on another store): a module ignores any older seq, so
+    the floor's command must outrank it before it can replace it.
+    """
+
+    module: str
+    seen_seq: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReportDeviceStatus(Command):
     """A device came online or went offline (its MQTT status, a port that vanished, an ack timeout)."""
 

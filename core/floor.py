@@ -41,6 +41,7 @@ from floorgate.core.model import (
     Station,
     Zone,
 )
+from floorgate.core.module_lights import ModuleLights
 from floorgate.core.outcome import Outcome
 from floorgate.core.packing import PackStations
 from floorgate.core.picking import Picking, order_fingerprint
@@ -100,6 +101,7 @@ class Floor:
             scans,
             self.registry,
             self.book,
+            ModuleLights(self.board),
         )
         self._handlers: dict[type[cmd.Command], Handler] = {}
         for capability in self.capabilities:

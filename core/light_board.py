@@ -170,6 +170,26 @@ class LightBoard:
                 LightBin(module=module, seq=light.seq, color=color, blink=blink, display=display)
             )
 
+    def reissue(self, module: str, outcome: Outcome, *, past: int = 0) -> None:
+        """Send the module what it should show now again, under a new seq above its own and above `past`.
+
+        A module re-sends a press until it sees a newer seq than the one it showed, so a press that leaves
+        the light as it was must still be answered; and a retained command the floor did not send, at seq
+        `past`, is outranked this way. An unknown module gets a light record (dark), so its seq can grow.
+        """
+        light = self._state.lights.get(module)
+        if light is None:
+            light = self._state.lights[module] = Light(module=module)
+        light.seq = max(light.seq, past)
+        holder = (
+            (light.order_id, light.line_id)
+            if light.order_id is not None and light.line_id is not None
+            else None
+        )
+        self.set_light(
+            module, outcome, color=light.color, blink=light.blink, display=light.display, holder=holder
+        )
+
     # -- pickers' colours --------------------------------------------------------------------------
 
     def assign_color(self, zone: str, picker: str, order_id: str) -> str:

@@ -45,6 +45,11 @@ def order_fingerprint(command: cmd.ReceiveOrder) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+# The presses a module repeats until the edge answers (docs/contract.md). Plus and minus are not: the module
+# edits its own display, and any command sent in answer would overwrite the value the picker is setting.
+ANSWERED_BUTTONS = frozenset({cmd.Button.CONFIRM, cmd.Button.SHORT})
+
+
 def _shown_quantity(display: str | None) -> int | None:
     if display is None:
         return None
@@ -248,6 +253,16 @@ class Picking:
     # -- the module buttons ------------------------------------------------------------------------
 
     def _press_button(self, command: cmd.PressButton, now: float) -> Outcome:
+        outcome = self._judge_button(command, now)
+        if command.button in ANSWERED_BUTTONS and all(
+            i.module != command.module for i in outcome.instructions
+        ):
+            # The module sends a confirm or short again until it sees a newer seq than the one it showed:
+            # a press that leaves its light as it was (a dark module, an unknown one) is answered all the same.
+            self._board.reissue(command.module, outcome)
+        return outcome
+
+    def _judge_button(self, command: cmd.PressButton, now: float) -> Outcome:
         outcome = Outcome()
         self._devices.seen(command.module, "ptl", now, outcome)
         code = self._board.location_of_module(command.module)

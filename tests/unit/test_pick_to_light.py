@@ -209,7 +209,9 @@ def test_an_unreadable_display_value_is_rejected_not_guessed(floor: Floor) -> No
     assert floor.orders["O1"].lines["L1"].status is LineStatus.LIT
 
 
-def test_a_button_on_a_module_that_is_not_lit_is_an_exception_and_changes_nothing(floor: Floor) -> None:
+def test_a_button_on_a_module_that_is_not_lit_is_an_exception_and_changes_nothing_but_is_answered(
+    floor: Floor,
+) -> None:
     before = (floor.locations["A-01"].on_hand, floor.orders["O1"].lines["L1"].status)
 
     outcome = press(floor, "M-A-01", "3")
@@ -217,15 +219,34 @@ def test_a_button_on_a_module_that_is_not_lit_is_an_exception_and_changes_nothin
     (raised,) = of_type(outcome, ev.ExceptionRaised)
     assert isinstance(raised, ev.ExceptionRaised)
     assert raised.kind == "button_not_lit"
-    assert outcome.instructions == []
+    # The module repeats its press until it sees a newer seq: it is told "off" again, under seq 1.
+    assert outcome.instructions == [ClearBin(module="M-A-01", seq=1)]
     assert (floor.locations["A-01"].on_hand, floor.orders["O1"].lines["L1"].status) == before
+    assert press(floor, "M-A-01", "3", cmd.Button.SHORT).instructions == [ClearBin(module="M-A-01", seq=2)]
 
 
-def test_a_button_on_an_unknown_module_is_an_exception(floor: Floor) -> None:
+def test_a_button_on_an_unknown_module_is_an_exception_and_is_answered(floor: Floor) -> None:
     outcome = press(floor, "M-NOWHERE", "1")
     (raised,) = of_type(outcome, ev.ExceptionRaised)
     assert isinstance(raised, ev.ExceptionRaised)
     assert (raised.kind, raised.device) == ("unknown_module", "M-NOWHERE")
+    assert outcome.instructions == [ClearBin(module="M-NOWHERE", seq=1)]
+    assert "M-NOWHERE" in floor.changes.lights  # the seq grows durably, like any light's
+
+
+def test_a_reissued_light_keeps_what_the_module_shows_and_whose_pick_it_is(floor: Floor) -> None:
+    started = floor.handle(cmd.StartOrder(order_id="O1", zone="A", operator="ann"), NOW)
+    shown = lights_on(started)["M-A-01"]
+
+    reissued = Outcome()
+    floor.board.reissue("M-A-01", reissued, past=40)
+
+    assert reissued.instructions == [
+        LightBin(module="M-A-01", seq=41, color=shown.color, blink=shown.blink, display=shown.display)
+    ]
+    light = floor.lights["M-A-01"]
+    assert (light.seq, light.order_id, light.line_id) == (41, "O1", "L1")
+    assert of_type(press(floor, "M-A-01", shown.display), ev.PickConfirmed)
 
 
 def test_repeats_of_an_open_exception_are_counted_not_raised_again(floor: Floor) -> None:
