@@ -15,10 +15,12 @@ from typing import Any
 import uvicorn
 
 from floorgate.core import commands as cmd
+from floorgate.core.floor import Floor
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
+from floorgate.devices.ptl.retained import FloorLights
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
 from floorgate.edge.store.retention import Retention, prune_store
@@ -143,7 +145,13 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
     )
     webhooks = WebhookService(registry=registry, deliveries=deliveries, relay=relay)
     link = MqttLink(mqtt, config.site.id, config.edge.id)
-    ptl = PtlAdapter(link, config.site.id, writer.submit)
+    ptl = PtlAdapter(
+        link,
+        config.site.id,
+        writer.submit,
+        lights=lambda: writer.read_committed(floor_lights),
+        **_module_ownership(config),
+    )
     hub = StreamHub(
         floor=LiveFloor(floor=lambda: writer.floor),
         last_seq=lambda: writer.last_seq,
@@ -212,6 +220,25 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
     )
 
 
+def floor_lights(floor: Floor) -> FloorLights:
+    """The floor's lights for the PTL adapter: every module's command, and every module of a location."""
+    return FloorLights(
+        commands=floor.light_commands(),
+        modules=frozenset(loc.module for loc in floor.locations.values() if loc.module is not None),
+    )
+
+
+def _module_ownership(config: SiteConfig) -> dict[str, Any]:
+    """Which retained commands the PTL adapter may delete: never one of another edge's zone's modules, and
+    none it does not know at all when other edges share the site (it cannot tell theirs from nobody's)."""
+    owned = {zone.id for zone in config.owned_zones()}
+    foreign = frozenset(
+        loc.module for loc in config.locations if loc.module is not None and loc.zone not in owned
+    )
+    shared = any(zone.id not in owned for zone in config.zones)
+    return {"foreign_modules": foreign, "clear_unknown": not shared}
+
+
 def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
     """Open the store, refuse it now if it cannot take writes, and read the floor and endpoints back."""
     store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
@@ -248,6 +275,7 @@ def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:
         "floorgate_ptl_commands_published_total": stats.published,
         "floorgate_ptl_commands_resent_total": stats.resent,
         "floorgate_ptl_commands_awaiting_ack": len(ptl.pending()),
+        "floorgate_ptl_retained_corrected_total": stats.retained_corrected,
     }
 
 
@@ -354,8 +382,7 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
         writer_task = tasks.create_task(parts.writer.run(), name="writer")
         await _apply_site_or_fail(parts)
         settle_heap()
-        resent = parts.ptl.resend_all(parts.writer.floor.light_commands())
-        log.info("modules queued to be sent their light state again", extra={"modules": resent})
+        # The PTL adapter sends every module its light state again once the link is connected.
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
         tasks.create_task(parts.hub.run(), name="stream-ticker")

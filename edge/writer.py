@@ -214,6 +214,12 @@ class Writer:
         async with self._turn:
             return await asyncio.to_thread(work, *args, **kwargs)
 
+    async def read_committed(self, read: Callable[[Floor], T]) -> T:
+        """`read(floor)` between two batches, on the event loop: the floor then holds only what is committed
+        (mid-batch it is ahead of the store). While commits fail this waits until the held batch is in."""
+        async with self._turn:
+            return read(self.floor)
+
     async def run(self) -> None:
         while True:
             await self._log.tend(idle=self._queue.empty())

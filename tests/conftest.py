@@ -36,6 +36,15 @@ def fresh_mosquitto() -> Iterator[Mosquitto]:
     broker.stop()
 
 
+@pytest.fixture
+def default_mosquitto() -> Iterator[Mosquitto]:
+    """A mosquitto of the test's own with mosquitto's defaults: `persistence false` (a restart loses every
+    session and retained message), 20 QoS 1 messages in flight and 1000 queued per client."""
+    broker = Mosquitto(persistence=False, stock_limits=True).start()
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL for the session, started when a test first asks; a database per test."""

@@ -6,6 +6,13 @@ awaiting it is the backpressure). Outbound, `send()` records the module's latest
 hands it to the link at once (`ptl/{module}/cmd`, QoS 1, retained; the connection sends everything of
 one event-loop turn together, so a commit's PUBACKs and light commands leave in one write); one timer
 task resends it until the module acks its `seq`, then reports the module offline.
+
+After every connect it puts the bus right (with `lights`, the floor's committed lights): when the broker
+kept no session for the edge (a restart without persistence loses the retained commands too) and on the
+process's first connect, every module's current command is published again; then what the broker retains
+under `ptl/+/cmd` is read and made the floor's (devices/ptl/retained.py): a stale copy is replaced, a seq
+at or above the floor's is outranked first (`SupersedeRetainedCommand` through the writer), and a command
+on a module no location has is deleted.
 """
 
 from __future__ import annotations
@@ -16,13 +23,20 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from floorgate.core.commands import PressButton, RecordDeviceFault, ReportDeviceStatus
+from floorgate.core.commands import (
+    PressButton,
+    RecordDeviceFault,
+    ReportDeviceStatus,
+    SupersedeRetainedCommand,
+)
 from floorgate.core.instructions import Instruction
+from floorgate.core.module_lights import MAX_SEEN_SEQ
 from floorgate.devices.mqtt.link import Connected, InboundMessage, LinkDown, MqttLink
+from floorgate.devices.mqtt.scan import ScanRefused, ScanTimedOut
 from floorgate.devices.ports import Submit
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
@@ -35,6 +49,7 @@ from floorgate.devices.ptl.codec import (
     ptl_filter,
     ptl_topic,
 )
+from floorgate.devices.ptl.retained import FloorLights, plan_corrections
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +61,23 @@ PAYLOAD_EXCERPT_CHARS = 200
 _NOT_IN_A_TOPIC_LEVEL = frozenset("/+#\x00")
 # Commands republished per event-loop turn after a reconnect (10k lit modules go out in 20 turns).
 REPUBLISH_BURST = 500
+# How long a scan of the retained commands may take: 10k modules' commands arrive well within a second.
+RETAINED_SCAN_WITHIN = 10.0
+
+# The floor's committed lights, read between two of the writer's batches.
+LightsProvider = Callable[[], Awaitable[FloorLights]]
 
 
 @dataclass(slots=True)
 class PtlStats:
-    """Counters for metrics: messages received, malformed frames, commands resent and published."""
+    """Counters for metrics: messages received, malformed frames, commands resent and published, retained
+    commands corrected."""
 
     received: int = 0
     malformed: int = 0
     resent: int = 0
     published: int = 0
+    retained_corrected: int = 0  # retained commands found unlike the floor's and replaced or deleted
 
 
 class PendingAck(NamedTuple):
@@ -90,7 +112,13 @@ class PtlAdapter:
         ack_timeout: float = 1.0,
         max_attempts: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        lights: LightsProvider | None = None,
+        foreign_modules: Container[str] = frozenset(),
+        clear_unknown: bool = True,
     ) -> None:
+        """`lights` gives the floor's committed lights; without it the adapter republishes only what is
+        unacked after a connect and leaves the retained commands alone. `foreign_modules` (other edges'
+        modules) and `clear_unknown` say which retained commands it may delete (see `plan_corrections`)."""
         if ack_timeout <= 0:
             raise ValueError(f"ack_timeout must be positive, got {ack_timeout}")
         if max_attempts < 1:
@@ -108,6 +136,9 @@ class PtlAdapter:
         self._deadlines: list[tuple[float, int, str]] = []
         self._timer_wake = asyncio.Event()
         self._generations = itertools.count(1)
+        self._lights = lights
+        self._foreign = foreign_modules
+        self._clear_unknown = clear_unknown
         link.route(ptl_filter(site, PtlTopic.EVENT), self._on_event)
         link.route(ptl_filter(site, PtlTopic.ACK), self._on_ack)
         link.route(ptl_filter(site, PtlTopic.STATUS), self._on_status)
@@ -137,7 +168,8 @@ class PtlAdapter:
         self._want(instruction)
 
     def resend_all(self, instructions: Iterable[Instruction]) -> int:
-        """At start-up: publish every lit module's current command again, whatever was sent before.
+        """Publish every given module's command again, whatever was sent before (an adapter built with
+        `lights` does this itself on its first connect and whenever the broker lost its session).
 
         Returns how many were accepted.
         """
@@ -260,18 +292,102 @@ class PtlAdapter:
         return True
 
     async def _on_link_connected(self, connected: Connected) -> None:
+        # What the broker retains is read first, before this connect publishes anything over it: a module
+        # may show a planted seq above ours, and only the planted copy says so.
+        found = await self._scan_retained() if self._lights is not None else None
+        republished: set[str] = set()
+        if self._lights is not None and (connected.first or not connected.session_present):
+            # The broker kept nothing of ours (or this process never published): every module's light,
+            # whatever was sent before. Read after the connect, so a light committed while the link was
+            # down is in it.
+            lights = await self._lights()
+            logger.info(
+                "publishing every module's light state",
+                extra={"modules": len(lights.commands), "session_present": connected.session_present},
+            )
+            republished = await self._republish(lights.commands)
         # Whatever was published on the old connection may never have reached the module (or its ack
         # never reached us): publish every pending command again, with a fresh round of attempts.
-        if not self._pending:
-            return
-        logger.info("republishing unacked PTL commands", extra={"count": len(self._pending)})
-        for count, (module, wanted) in enumerate(list(self._pending.items()), start=1):
-            if self._pending.get(module) is not wanted:
-                continue  # acked or replaced meanwhile
+        unacked = [module for module in self._pending if module not in republished]
+        if unacked:
+            logger.info("republishing unacked PTL commands", extra={"count": len(unacked)})
+        for count, module in enumerate(unacked, start=1):
+            wanted = self._pending.get(module)
+            if wanted is None:
+                continue  # acked meanwhile
             wanted.attempts = 0
             self._publish(module, wanted)
             if count % REPUBLISH_BURST == 0:
                 await asyncio.sleep(0)  # let the connection send this burst and the floor go on
+        if found is not None:
+            await self._correct_retained(found, republished)
+
+    async def _republish(self, commands: Iterable[Instruction]) -> set[str]:
+        """Publish each command again with a fresh round of attempts, unless a newer one replaced it."""
+        done: set[str] = set()
+        for instruction in commands:
+            latest = self._latest_seq.get(instruction.module)
+            if latest is not None and instruction.seq < latest:
+                continue  # committed and sent since the floor was read
+            if self._want(instruction):
+                done.add(instruction.module)
+                if len(done) % REPUBLISH_BURST == 0:
+                    await asyncio.sleep(0)  # let the connection send this burst and the floor go on
+        return done
+
+    async def _scan_retained(self) -> dict[str, bytes] | None:
+        """Every `cmd` retained under this site now; None when the broker would not say."""
+        try:
+            return await self._link.scan_retained(
+                ptl_filter(self._site, PtlTopic.CMD), within=RETAINED_SCAN_WITHIN
+            )
+        except (ScanTimedOut, ScanRefused) as err:
+            # Not fatal: the floor's own commands still go out; the next connect scans again.
+            logger.warning("could not read the retained PTL commands", extra={"error": str(err)})
+            return None
+
+    async def _correct_retained(self, found: Mapping[str, bytes], republished: set[str]) -> None:
+        """Make every retained `cmd` found the floor's (devices/ptl/retained.py)."""
+        assert self._lights is not None
+        # Read after the scan: a command sent meanwhile is the floor's, and replaced the copy found.
+        lights = await self._lights()
+        plan = plan_corrections(
+            self._site, found, lights, foreign=self._foreign, clear_unknown=self._clear_unknown
+        )
+        if plan.left:
+            logger.info(
+                "retained PTL commands of modules this edge does not know left alone",
+                extra={"modules": plan.left[:20], "count": len(plan.left)},
+            )
+        if not plan:
+            return
+        logger.warning(
+            "retained PTL commands differ from the floor's; correcting them",
+            extra={
+                "republish": [i.module for i in plan.republish][:20],
+                "supersede": dict(list(plan.supersede.items())[:20]),
+                "clear": plan.clear[:20],
+            },
+        )
+        self._stats.retained_corrected += len(plan.republish) + len(plan.supersede) + len(plan.clear)
+        await self._republish(i for i in plan.republish if i.module not in republished)
+        for topic in plan.clear:
+            # Deletes the retained copy; a module takes an empty `cmd` as "nothing retained" and ignores it.
+            self._link.publish_nowait(topic, b"", qos=1, retain=True)
+        for module, seen_seq in plan.supersede.items():
+            if seen_seq > MAX_SEEN_SEQ:
+                # No seq the floor may take outranks it: delete the copy, so a module that restarts is
+                # at least not lit by it again.
+                logger.error(
+                    "retained PTL command with a seq too high to outrank; deleting it",
+                    extra={"device": module, "seq": seen_seq},
+                )
+                self._link.publish_nowait(
+                    ptl_topic(self._site, module, PtlTopic.CMD), b"", qos=1, retain=True
+                )
+                continue
+            # Through the writer like any light change: the new seq is committed, then sent by `send`.
+            await self._submit(SupersedeRetainedCommand(module=module, seen_seq=seen_seq))
 
     def _publish(self, module: str, wanted: _Wanted) -> None:
         if wanted.payload is None:

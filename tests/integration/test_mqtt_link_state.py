@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import pwd
 import struct
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +31,8 @@ from floorgate.devices.mqtt.wire import (
     encode_puback,
     encode_publish,
 )
-from tests.support.brokers import Mosquitto, mosquitto_binary, port_open
-from tests.support.waiting import wait_until, wait_until_sync
+from tests.support.brokers import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,35 +40,6 @@ LINK_LOGGER = "floorgate.devices.mqtt.link"
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-
-
-class DefaultMosquitto(Mosquitto):
-    """mosquitto with its defaults: `persistence false`, at most 20 QoS 1 messages in flight and 1000
-    queued per client (a broker restart loses every session and retained message)."""
-
-    def start(self) -> DefaultMosquitto:
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"  # as Mosquitto.start: not the mosquitto user
-            f"log_dest file {self.workdir}/mosquitto.log\n"
-        )
-        process = subprocess.Popen(
-            [mosquitto_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self.process = process
-        wait_until_sync(lambda: port_open(self.port) or process.poll() is not None, timeout=10)
-        if process.poll() is not None:
-            raise RuntimeError(f"mosquitto exited at start; see {self.workdir}/mosquitto.log")
-        return self
-
-
-@pytest.fixture
-def default_mosquitto() -> Iterator[DefaultMosquitto]:
-    broker = DefaultMosquitto().start()
-    yield broker
-    broker.stop()
 
 
 @dataclass
@@ -250,7 +218,7 @@ def the_connection(link: MqttLink) -> MqttConnection:
 
 
 async def test_connect_listeners_learn_whether_the_broker_kept_the_session(
-    default_mosquitto: DefaultMosquitto,
+    default_mosquitto: Mosquitto,
 ) -> None:
     link = new_link(default_mosquitto.url)
     recorder = Recorder()
@@ -337,7 +305,7 @@ async def test_a_scan_returns_what_is_retained_under_the_filter_not_live_message
 
 
 async def test_a_scan_gets_more_retained_messages_than_the_broker_queues_per_client(
-    default_mosquitto: DefaultMosquitto,
+    default_mosquitto: Mosquitto,
 ) -> None:
     # mosquitto holds at most 20 + 1000 QoS 1 messages for a client and drops the rest: a scan that
     # subscribed at QoS 1 would see 1,020 of a big floor's retained commands.

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 import aiomqtt
 import pytest
 
-from floorgate.core.commands import Button, PressButton, RecordDeviceFault, ReportDeviceStatus
+from floorgate.core.commands import (
+    Button,
+    PressButton,
+    RecordDeviceFault,
+    ReportDeviceStatus,
+    SupersedeRetainedCommand,
+)
 from floorgate.core.instructions import Blink, ClearBin, LightBin
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import InboundMessage, MqttLink
@@ -30,9 +36,11 @@ from floorgate.devices.ptl.codec import (
     ptl_filter,
     ptl_topic,
 )
+from floorgate.devices.ptl.retained import FloorLights
 from floorgate.firmware_sim.mqtt_client import make_client
 from tests.support.brokers import Mosquitto, free_port
 from tests.support.recording_submit import RecordingSubmit
+from tests.support.retained import plant_async, retained_now
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import wait_until
 
@@ -80,12 +88,26 @@ async def running_edge(
     max_attempts: int = 5,
     submitted: RecordingSubmit | None = None,
     before_start: list[LightBin | ClearBin] | None = None,
+    lights: FloorLights | None = None,
 ) -> AsyncIterator[Edge]:
-    """A link and a PTL adapter running as tasks; stopped (cleanly, by cancellation) on exit."""
+    """A link and a PTL adapter running as tasks; stopped (cleanly, by cancellation) on exit. With `lights`
+    the adapter has the floor's lights (as the edge wires it) and puts the bus right after each connect."""
     site = site or new_site()
     link = MqttLink(MqttEndpoint.from_url(url), site, edge_id, backoff_min=0.05, backoff_max=0.5)
     submitted = submitted if submitted is not None else RecordingSubmit()
-    adapter = PtlAdapter(link, site, submitted, ack_timeout=ack_timeout, max_attempts=max_attempts)
+
+    async def floor_lights() -> FloorLights:
+        assert lights is not None
+        return lights
+
+    adapter = PtlAdapter(
+        link,
+        site,
+        submitted,
+        ack_timeout=ack_timeout,
+        max_attempts=max_attempts,
+        lights=floor_lights if lights is not None else None,
+    )
     if before_start:
         adapter.resend_all(before_start)
     tasks = [
@@ -502,6 +524,68 @@ async def test_broker_restart_without_state_resubscribes_and_republishes_unacked
     messages = [r.getMessage() for r in caplog.records]
     assert messages.count("MQTT connection lost; reconnecting") == 1
     assert messages.count("MQTT connection restored") == 1
+
+
+async def test_a_broker_that_lost_its_state_is_sent_every_modules_light_again_acked_ones_too(
+    default_mosquitto: Mosquitto,
+) -> None:
+    url = default_mosquitto.url
+    site = new_site()
+    lights = FloorLights(
+        commands=[light(MODULE, 3), ClearBin(module=OTHER, seq=2)], modules=frozenset({MODULE})
+    )
+    expected = {ptl_topic(site, MODULE, PtlTopic.CMD): 3, ptl_topic(site, OTHER, PtlTopic.CMD): 2}
+
+    async def retained_seqs() -> dict[str, int]:
+        return {
+            t: decode_command(p).seq
+            for t, p in (await retained_now(url, ptl_filter(site, PtlTopic.CMD))).items()
+        }
+
+    async with acking_modules(url, site), running_edge(url, site=site, lights=lights) as edge:
+        await wait_until(
+            lambda: not edge.adapter.pending() and edge.adapter.stats.published == 2, what="acked"
+        )
+        assert await retained_seqs() == expected
+
+        # mosquitto's default `persistence false`: the restart forgets the session and every retained cmd.
+        await asyncio.to_thread(default_mosquitto.restart)
+
+        async def back() -> bool:
+            return edge.link.connected and await retained_seqs() == expected
+
+        await wait_until(back, timeout=15, what="every module's cmd retained again")
+        assert edge.submitted.of(SupersedeRetainedCommand) == []
+
+
+async def test_retained_cmds_the_edge_did_not_send_are_replaced_outranked_or_deleted(broker_url: str) -> None:
+    url = broker_url
+    site = new_site()
+    planted = '{"seq":999,"color":"red","blink":"fast","display":"88"}'
+    await plant_async(url, ptl_topic(site, MODULE, PtlTopic.CMD), planted)  # above the floor's seq 3
+    await plant_async(url, ptl_topic(site, OTHER, PtlTopic.CMD), '{"seq":1,"off":true}')  # below its seq 2
+    await plant_async(url, ptl_topic(site, "GHOST", PtlTopic.CMD), planted)  # a module no location has
+    lights = FloorLights(
+        commands=[light(MODULE, 3), light(OTHER, 2, display="7")], modules=frozenset({MODULE, OTHER})
+    )
+
+    async with running_edge(url, site=site, lights=lights) as edge:
+        await wait_until(lambda: edge.submitted.of(SupersedeRetainedCommand), what="the plant outranked")
+
+        other, ghost = (ptl_topic(site, m, PtlTopic.CMD) for m in (OTHER, "GHOST"))
+
+        async def corrected() -> dict[str, bytes] | None:
+            found = await retained_now(url, ptl_filter(site, PtlTopic.CMD))
+            return found if ghost not in found and decode_command(found[other]).seq == 2 else None
+
+        found = await wait_until(corrected, what="OTHER's light replaced and GHOST's deleted")
+        assert edge.submitted.of(SupersedeRetainedCommand) == [
+            SupersedeRetainedCommand(module=MODULE, seen_seq=999)
+        ]
+        assert decode_command(found[other]) == decode_command(
+            b'{"seq":2,"color":"green","blink":"none","display":"7"}'
+        )
+        assert edge.adapter.stats.retained_corrected == 3
 
 
 @pytest.mark.parametrize("restart_broker", [False, True], ids=["edge-away", "edge-away-broker-restart"])

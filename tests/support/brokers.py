@@ -64,12 +64,17 @@ class Mosquitto:
     """A mosquitto process; `restart()` keeps the port and (with persistence) the sessions.
 
     With `users` (user name -> password) the broker admits only those users; without, anyone.
+    `persistence=False` is mosquitto's default: a restart loses every session and retained message.
+    `stock_limits=True` keeps mosquitto's default queues (20 QoS 1 messages in flight, 1000 queued per
+    client) instead of the roomy queue the tests otherwise give it.
     """
 
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fg-mosquitto-")))
     process: subprocess.Popen[bytes] | None = None
     users: dict[str, str] = field(default_factory=dict)
+    persistence: bool = True
+    stock_limits: bool = False
 
     @property
     def url(self) -> str:
@@ -77,18 +82,18 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            f"{self._auth_config()}"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "max_queued_messages 100000\n"
-            "set_tcp_nodelay true\n"
+        lines = [f"listener {self.port} 127.0.0.1\n", self._auth_config()]
+        if self.persistence:
+            lines.append(f"persistence true\npersistence_location {self.workdir}/\n")
+        if not self.stock_limits:
+            lines.append("max_queued_messages 100000\nset_tcp_nodelay true\n")
+        lines += [
             # Started as root, mosquitto drops to the `mosquitto` user, which cannot write our private
             # workdir: persistence and the log would silently go nowhere. Run it as ourselves instead.
-            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
-            f"log_dest file {self.workdir}/mosquitto.log\n"
-        )
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n",
+            f"log_dest file {self.workdir}/mosquitto.log\n",
+        ]
+        conf.write_text("".join(lines))
         self.process = subprocess.Popen(
             [mosquitto_binary(), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
