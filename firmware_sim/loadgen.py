@@ -6,7 +6,8 @@ the pick) reaching the loader's socket, by the kernel's receive stamp, as a modu
 it; and, beside that, to the loader's Python reading it, which adds the loader's own scheduling delays.
 The loader speaks MQTT through the edge's own lean connection (`devices.mqtt_connection`), whose
 per-message cost is a fraction of paho's, so that the loaders are not what the bench measures (the bench
-shows that against a trivial echo).
+shows that against a trivial echo). As the PTL contract asks, a press is sent again, with its id, while
+no newer `cmd` has answered it (`--resend-after`, 2 s): on a healthy run none is.
 
     python -m firmware_sim.loadgen --broker mqtt://127.0.0.1:1883 --site bench --modules M00001-M01000 \
         --rate 250 --duration 30 --out result.json
@@ -43,6 +44,9 @@ from floorgate.devices.ptl.codec import (
 )
 
 log = logging.getLogger("loadgen")
+
+# Seconds after which an unanswered press is sent again (docs/contract.md, "End to end").
+RESEND_AFTER = 2.0
 
 # Linux's SO_TIMESTAMPNS (SCM_TIMESTAMPNS in the ancillary data); Python's socket module lacks the name.
 SO_TIMESTAMPNS = 35
@@ -101,6 +105,8 @@ class Module:
     lit: bool = False
     pressed_at: int | None = None  # wall clock, ns (as the kernel's receive stamps)
     pressed_seq: int = -1
+    pressed_event: bytes = b""  # the press's event, sent again while it is unanswered
+    sent_at: float = 0.0  # monotonic, its last sending
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Stats:
     answered: int = 0
     commands: int = 0
     malformed: int = 0
+    resent: int = 0  # presses sent again for want of an answer
     latencies: list[float] = field(default_factory=list)  # press -> light at the loader's socket, s
     seen_latencies: list[float] = field(default_factory=list)  # press -> light in the loader's Python, s
 
@@ -134,8 +141,12 @@ class LoadGenerator:
         rate: float | None,
         duration: float,
         settle: float = 1.0,
+        resend_after: float = RESEND_AFTER,
     ) -> None:
         self.endpoint = endpoint
+        self.resend_after = resend_after
+        # Modules with a press not answered yet: only these are looked at for re-sending.
+        self._awaiting: dict[str, Module] = {}
         self.settle = settle
         self.site = site
         self.modules = {
@@ -201,15 +212,17 @@ class LoadGenerator:
         await asyncio.sleep(self.settle)
         started = time.monotonic()
         presser = asyncio.get_running_loop().create_task(self._press_loop(started), name="loadgen-presses")
+        resender = asyncio.get_running_loop().create_task(self._resend_loop(), name="loadgen-resends")
         try:
             lost = [asyncio.ensure_future(c.closed) for c in self._clients.values()]
             done, _ = await asyncio.wait(lost, timeout=self.duration, return_when=asyncio.FIRST_COMPLETED)
             if done:
                 raise MqttError("the loader lost its broker connection mid-run")
         finally:
-            presser.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await presser
+            for task in (presser, resender):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         # Let the last presses' answers arrive so they are counted, then stop.
         await asyncio.sleep(min(2.0, self.duration / 5))
 
@@ -239,6 +252,7 @@ class LoadGenerator:
             self.stats.latencies.append((received - module.pressed_at) / 1e9)
             self.stats.seen_latencies.append((seen - module.pressed_at) / 1e9)
             module.pressed_at = None
+            self._awaiting.pop(module.name, None)
         module.lit = not command.off and command.color != "red"
         module.display = command.display
         if module.lit and module.pressed_at is None:
@@ -268,11 +282,25 @@ class LoadGenerator:
             module.pressed_seq = module.seq
             self.stats.presses += 1
             module.pressed_at = time.time_ns()
+            module.pressed_event = encode_event(event)
+            module.sent_at = time.monotonic()
+            self._awaiting[name] = module
             # Not waiting for the PUBACK: that would make the loader do one round trip per press and
             # measure itself instead of the edge.
-            self._clients[module.connection].publish(module.event_topic, encode_event(event), qos=1)
+            self._clients[module.connection].publish(module.event_topic, module.pressed_event, qos=1)
             if not interval:
                 await asyncio.sleep(0)  # flat out, but let the readers run
+
+    async def _resend_loop(self) -> None:
+        """Send each press again, with its id, while no newer cmd has answered it."""
+        while True:
+            await asyncio.sleep(self.resend_after / 2)
+            now = time.monotonic()
+            for module in list(self._awaiting.values()):
+                if module.pressed_at is not None and now - module.sent_at >= self.resend_after:
+                    module.sent_at = now
+                    self.stats.resent += 1
+                    self._clients[module.connection].publish(module.event_topic, module.pressed_event, qos=1)
 
 
 def summary(stats: Stats, duration: float) -> dict[str, Any]:
@@ -283,6 +311,7 @@ def summary(stats: Stats, duration: float) -> dict[str, Any]:
         "answered": stats.answered,
         "commands": stats.commands,
         "malformed": stats.malformed,
+        "resent": stats.resent,
         "duration_s": duration,
         "answered_per_s": round(stats.answered / duration, 1),
         "latency_ms": percentiles_ms(lat),
@@ -314,6 +343,12 @@ def main() -> None:
     parser.add_argument(
         "--settle", type=float, default=1.0, help="seconds between announcing the modules and the first press"
     )
+    parser.add_argument(
+        "--resend-after",
+        type=float,
+        default=RESEND_AFTER,
+        help="seconds after which an unanswered press is sent again",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     generator = LoadGenerator(
@@ -324,6 +359,7 @@ def main() -> None:
         rate=args.rate,
         duration=args.duration,
         settle=args.settle,
+        resend_after=args.resend_after,
     )
     stats = asyncio.run(generator.run())
     args.out.write_text(json.dumps(summary(stats, args.duration)))

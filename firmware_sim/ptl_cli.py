@@ -68,7 +68,9 @@ def describe(command: ModuleCommand) -> str:
 
 def print_receipt(receipt: CommandReceipt) -> None:
     command = receipt.command
-    if command is None:
+    if receipt.outcome is CommandOutcome.DELETED:
+        print(f"{receipt.module}  cmd deleted (empty retained), ignored", flush=True)
+    elif command is None:
         print(f"{receipt.module}  cmd MALFORMED ({receipt.error})", flush=True)
     elif receipt.outcome is CommandOutcome.STALE:
         print(f"{receipt.module}  cmd seq={command.seq} STALE, ignored", flush=True)
@@ -94,7 +96,9 @@ async def press_from_line(bank: ModuleBank, line: str) -> None:
     except ModuleOffline as err:
         print(f"{module}  press {button.value} FAILED: {err}", flush=True)
         return
-    print(f"{module}  press {button.value} display={event.display!r} id={event.id}", flush=True)
+    # A confirm or short pressed while offline is kept and sent once the module is back.
+    held = "" if bank.online(module) else " (offline: kept until the module is back)"
+    print(f"{module}  press {button.value} display={event.display!r} id={event.id}{held}", flush=True)
 
 
 async def read_presses(bank: ModuleBank) -> None:

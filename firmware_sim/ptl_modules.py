@@ -3,7 +3,9 @@
 Each module behaves like the firmware the edge talks to (see the PTL table in DESIGN.md): it applies
 `ptl/{module}/cmd` (retained, so a module that (re)connects shows what it should), acks each applied
 seq on `ptl/{module}/ack`, reports key presses on `ptl/{module}/event`, and keeps
-`ptl/{module}/status` (retained) at `online` while it is connected.
+`ptl/{module}/status` (retained) at `online` while it is connected. A confirm or short is sent again, with
+its id, until a `cmd` with a newer seq answers it (firmware_sim/ptl_presses.py); an empty `cmd` (its
+retained copy deleted) is no command and is ignored.
 
 The bank exists so that thousands of modules fit in one process: they share one asyncio loop and,
 optionally, a few MQTT connections (`connections=K`). Tests, pickers and the CLI observe it through
@@ -18,7 +20,7 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 from typing import Self
 
@@ -29,17 +31,17 @@ from floorgate.devices.cancellation import raise_if_cancelling
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.ptl.codec import (
     MalformedPayload,
-    ModuleCommand,
     ModuleEvent,
     PtlTopic,
-    decode_command,
     encode_ack,
     encode_event,
     parse_ptl_topic,
     ptl_topic,
 )
 from floorgate.firmware_sim.mqtt_client import drop_socket, make_client
+from floorgate.firmware_sim.ptl_connection import BankConnection
 from floorgate.firmware_sim.ptl_observation import (
+    BankCounters,
     BankStats,
     ChangeCause,
     ChangeFeed,
@@ -47,7 +49,9 @@ from floorgate.firmware_sim.ptl_observation import (
     CommandReceipt,
     ModuleChange,
     ModuleState,
+    decode_payload,
 )
+from floorgate.firmware_sim.ptl_presses import ANSWERED_BUTTONS, RESEND_EVERY, HeldPress, PressOutbox
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +60,6 @@ OFFLINE = b"offline"
 
 # Topics per SUBSCRIBE packet: one packet for 10k modules would be ~400 kB, which some brokers refuse.
 _SUBSCRIBE_CHUNK = 500
-# QoS 1 publishes in flight per connection. aiomqtt scans every pending call on each publish, so an
-# unbounded burst (thousands of acks or statuses) turns quadratic and floods its "pending publish
-# calls" warning (shown above 10); paho keeps at most 20 QoS 1 messages in flight anyway.
-_PUBLISH_WINDOW = 10
 # How long a clean stop may spend saying "offline" before it disconnects anyway.
 _GOODBYE_TIMEOUT = 5.0
 _FORBIDDEN_IN_MODULE_ID = ("/", "+", "#")
@@ -73,45 +73,10 @@ class ModuleOffline(RuntimeError):
 
 
 @dataclass(kw_only=True, slots=True)
-class _Counters:
-    """The mutable twin of BankStats: counting must not allocate on the hot path."""
-
-    cmds_received: int = 0
-    cmds_applied: int = 0
-    cmds_repeated: int = 0
-    cmds_stale: int = 0
-    cmds_malformed: int = 0
-    acks_sent: int = 0
-    events_sent: int = 0
-    connects: int = 0
-
-
-@dataclass(kw_only=True, slots=True)
 class _Module:
     state: ModuleState
     acking: bool
     presses: int = 0
-
-
-@dataclass(kw_only=True, slots=True)
-class _Connection:
-    """One MQTT connection and the modules it carries; its will covers `modules[0]` only."""
-
-    index: int
-    identifier: str
-    modules: tuple[str, ...]
-    members: frozenset[str]
-    client: aiomqtt.Client | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)  # connected, subscribed, announced
-    alive: asyncio.Event = field(default_factory=asyncio.Event)  # cleared by kill(), set by revive()
-    window: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(_PUBLISH_WINDOW))
-    killed: bool = False
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def label(self) -> str:
-        first = self.modules[0]
-        return first if len(self.modules) == 1 else f"c{self.index} ({first} +{len(self.modules) - 1})"
 
 
 class ModuleBank:
@@ -124,6 +89,9 @@ class ModuleBank:
     FIRST module of each connection. When such a connection drops abruptly the other modules on it
     keep a stale retained `online`, and the edge only learns they are gone from its ack timeout.
     A clean stop publishes `offline` for every module either way.
+
+    With `resend_every` (seconds; None: never) a confirm or short is kept and sent again until the edge
+    answers it, and one pressed while the module's connection is down waits for it instead of failing.
 
     `async with bank:` connects every connection and waits until each is subscribed and announced.
     Connections reconnect on their own with jittered exponential backoff; on every (re)connect the
@@ -143,6 +111,7 @@ class ModuleBank:
         reconnect_max: float = 10.0,
         rng: random.Random | None = None,
         on_cmd: Callable[[CommandReceipt], None] | None = None,
+        resend_every: float | None = RESEND_EVERY,
     ) -> None:
         """`on_cmd` sees every cmd received (applied, repeated, stale or malformed); it runs inside
         the connection's message loop, so it must be quick and must not raise."""
@@ -168,12 +137,12 @@ class ModuleBank:
         # demo runs) would otherwise take each other's session over and over.
         nonce = secrets.token_hex(3)
         count = len(names) if connections is None else min(connections, len(names))
-        self._connections: list[_Connection] = []
+        self._connections: list[BankConnection] = []
         for index in range(count):
             block = names[index * len(names) // count : (index + 1) * len(names) // count]
             tag = block[0] if connections is None else f"c{index}"
             self._connections.append(
-                _Connection(
+                BankConnection(
                     index=index,
                     identifier=f"{identifier_prefix}-{site}-{tag}-{nonce}",
                     modules=block,
@@ -185,8 +154,10 @@ class ModuleBank:
         }
         self._feeds: set[ChangeFeed] = set()
         self._ack_tasks: set[asyncio.Task[None]] = set()
-        self._counters = _Counters()
+        self._counters = BankCounters()
         self._started = False
+        self._outbox = PressOutbox(resend_every) if resend_every is not None else None
+        self._resender: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -218,6 +189,9 @@ class ModuleBank:
                 self._run_connection(connection), name=f"ptl-sim-{connection.identifier}"
             )
             connection.task.add_done_callback(self._log_crash)
+        if self._outbox is not None:
+            self._resender = asyncio.create_task(self._outbox.run(self._send_due), name="ptl-sim-resend")
+            self._resender.add_done_callback(self._log_crash)
         if not wait:
             return
         try:
@@ -260,6 +234,9 @@ class ModuleBank:
                     log.warning("PTL simulator %s: could not publish offline: %s", connection.label, result)
         tasks = [c.task for c in self._connections if c.task is not None]
         tasks.extend(self._ack_tasks)
+        if self._resender is not None:
+            tasks.append(self._resender)
+            self._resender = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -287,6 +264,10 @@ class ModuleBank:
     def lit(self) -> dict[str, ModuleState]:
         """Every lit module and what it shows, in module order."""
         return {name: entry.state for name, entry in self._modules.items() if entry.state.lit}
+
+    def unanswered(self, module: str | None = None) -> list[ModuleEvent]:
+        """Presses of `module` (or of every module) the edge has not answered yet, in the order pressed."""
+        return [held.event for held in self._outbox.held(module)] if self._outbox is not None else []
 
     def online(self, module: str) -> bool:
         return self._connection(module).ready.is_set()
@@ -322,12 +303,14 @@ class ModuleBank:
 
         The event carries what the module shows after the key (no `display` when it is off); plus and
         minus only edit a lit display that is a quantity. Raises ModuleOffline when the module's
-        connection is down: a module cannot report then, and its display is left as it was.
+        connection is down: a module cannot report then, and its display is left as it was; except that a
+        bank that re-sends keeps a confirm or short then, and sends it once the module is back.
         """
         entry = self._module(module)
         connection = self._connection(module)
         client = connection.client
-        if client is None or not connection.ready.is_set():
+        held = self._outbox is not None and button in ANSWERED_BUTTONS
+        if not held and (client is None or not connection.ready.is_set()):
             raise ModuleOffline(f"PTL module {module} is offline; cannot report {button.value}")
         step = _DISPLAY_STEP.get(button)
         shown = entry.state.quantity
@@ -342,9 +325,14 @@ class ModuleBank:
             button=button,
             display=entry.state.display if entry.state.lit else None,
         )
+        if held:
+            assert self._outbox is not None
+            self._outbox.hold(module, event, entry.state.seq)  # sent now, and again until answered
+            return event
+        assert client is not None
         try:
-            await self._publish(
-                connection, client, ptl_topic(self._site, module, PtlTopic.EVENT), encode_event(event)
+            await connection.publish(
+                client, ptl_topic(self._site, module, PtlTopic.EVENT), encode_event(event)
             )
         except aiomqtt.MqttError as err:
             raise_if_cancelling()
@@ -365,6 +353,8 @@ class ModuleBank:
         connection.ready.clear()
         if connection.client is not None:
             drop_socket(connection.client)
+        if self._outbox is not None:
+            self._outbox.forget(connection.modules)
         for name in connection.modules:
             entry = self._modules[name]
             self._set_state(entry, ModuleState(module=name), ChangeCause.POWER_LOSS)
@@ -383,7 +373,7 @@ class ModuleBank:
         except KeyError:
             raise KeyError(f"no simulated PTL module {module!r} in this bank") from None
 
-    def _connection(self, module: str) -> _Connection:
+    def _connection(self, module: str) -> BankConnection:
         self._module(module)
         return self._connection_of[module]
 
@@ -401,7 +391,7 @@ class ModuleBank:
         # Jitter so that thousands of modules do not all reconnect in the same instant.
         return ceiling * self._rng.uniform(0.5, 1.0)
 
-    async def _run_connection(self, connection: _Connection) -> None:
+    async def _run_connection(self, connection: BankConnection) -> None:
         failures = 0
         first = connection.modules[0]
         will = aiomqtt.Will(
@@ -421,6 +411,9 @@ class ModuleBank:
                         await self._subscribe(connection, client)
                         await self._announce(connection, client, ONLINE)
                         connection.ready.set()
+                        if self._outbox is not None:
+                            # Presses kept while it was away go out now, after the cmds are subscribed.
+                            self._outbox.hurry(connection.modules)
                         self._counters.connects += 1
                         if failures:
                             log.info(
@@ -452,7 +445,7 @@ class ModuleBank:
             if not connection.killed:
                 await asyncio.sleep(self._backoff(failures))
 
-    async def _subscribe(self, connection: _Connection, client: aiomqtt.Client) -> None:
+    async def _subscribe(self, connection: BankConnection, client: aiomqtt.Client) -> None:
         # Per-module topics rather than `ptl/+/cmd`: with K connections a wildcard would make every
         # connection receive (and discard) every cmd of the site.
         topics = [ptl_topic(self._site, name, PtlTopic.CMD) for name in connection.modules]
@@ -460,11 +453,10 @@ class ModuleBank:
             chunk = topics[start : start + _SUBSCRIBE_CHUNK]
             await client.subscribe([(topic, 1) for topic in chunk])
 
-    async def _announce(self, connection: _Connection, client: aiomqtt.Client, status: bytes) -> None:
+    async def _announce(self, connection: BankConnection, client: aiomqtt.Client, status: bytes) -> None:
         await asyncio.gather(
             *(
-                self._publish(
-                    connection,
+                connection.publish(
                     client,
                     ptl_topic(self._site, name, PtlTopic.STATUS),
                     status,
@@ -474,7 +466,9 @@ class ModuleBank:
             )
         )
 
-    def _on_message(self, connection: _Connection, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    def _on_message(
+        self, connection: BankConnection, client: aiomqtt.Client, message: aiomqtt.Message
+    ) -> None:
         if connection.killed:
             return  # already queued when the power went: a dark module applies nothing
         parsed = parse_ptl_topic(self._site, message.topic.value)
@@ -485,8 +479,15 @@ class ModuleBank:
         entry = self._modules[module]
         self._counters.cmds_received += 1
         payload = message.payload
+        if payload == b"":
+            # The retained copy was deleted (an empty retained publish): no command, nothing to show or ack.
+            self._counters.cmds_deleted += 1
+            self._report(
+                CommandReceipt(module=module, outcome=CommandOutcome.DELETED, command=None, acked=False)
+            )
+            return
         try:
-            command = _decode(payload)
+            command = decode_payload(payload)
         except MalformedPayload as err:
             # A real module shrugs off garbage: count it, say so, keep showing what it showed.
             self._counters.cmds_malformed += 1
@@ -514,16 +515,40 @@ class ModuleBank:
         else:
             outcome = CommandOutcome.APPLIED
             self._counters.cmds_applied += 1
-            self._set_state(entry, _shown(module, command), ChangeCause.COMMAND)
+            self._set_state(entry, ModuleState.showing(module, command), ChangeCause.COMMAND)
+            if self._outbox is not None:
+                self._counters.presses_answered += self._outbox.answered(module, command.seq)
         if entry.acking:
             self._send_ack(connection, client, module, command.seq)
         self._report(CommandReceipt(module=module, outcome=outcome, command=command, acked=entry.acking))
+
+    def _send_due(self, held: HeldPress) -> None:
+        connection = self._connection_of[held.module]
+        client = connection.client
+        if client is not None and connection.ready.is_set():  # else it goes out when the module is back
+            task = asyncio.create_task(self._send_held(connection, client, held), name="ptl-resend")
+            self._ack_tasks.add(task)
+            task.add_done_callback(self._ack_tasks.discard)
+
+    async def _send_held(self, connection: BankConnection, client: aiomqtt.Client, held: HeldPress) -> None:
+        topic = ptl_topic(self._site, held.module, PtlTopic.EVENT)
+        try:
+            await connection.publish(client, topic, held.payload)
+        except aiomqtt.MqttError as err:
+            raise_if_cancelling()
+            log.debug("PTL module %s: press %s not sent: %s", held.module, held.event.id, err)
+            return  # sent again when due, or when the connection is back
+        if held.sends == 0:
+            self._counters.events_sent += 1
+        else:
+            self._counters.events_resent += 1
+        held.sends += 1
 
     def _report(self, receipt: CommandReceipt) -> None:
         if self._on_cmd is not None:
             self._on_cmd(receipt)
 
-    def _send_ack(self, connection: _Connection, client: aiomqtt.Client, module: str, seq: int) -> None:
+    def _send_ack(self, connection: BankConnection, client: aiomqtt.Client, module: str, seq: int) -> None:
         # Acks go out from their own tasks so the message loop never waits a broker round trip per
         # cmd; tasks start in creation order and the window serves its waiters first come, first
         # served, so acks leave in cmd order.
@@ -534,12 +559,10 @@ class ModuleBank:
         task.add_done_callback(self._ack_tasks.discard)
 
     async def _publish_ack(
-        self, connection: _Connection, client: aiomqtt.Client, module: str, seq: int
+        self, connection: BankConnection, client: aiomqtt.Client, module: str, seq: int
     ) -> None:
         try:
-            await self._publish(
-                connection, client, ptl_topic(self._site, module, PtlTopic.ACK), encode_ack(seq)
-            )
+            await connection.publish(client, ptl_topic(self._site, module, PtlTopic.ACK), encode_ack(seq))
         except aiomqtt.MqttError as err:
             raise_if_cancelling()
             # The edge resends an unacked cmd, and the retained copy is re-acked on reconnect.
@@ -548,41 +571,9 @@ class ModuleBank:
         self._counters.acks_sent += 1
 
     @staticmethod
-    async def _publish(
-        connection: _Connection,
-        client: aiomqtt.Client,
-        topic: str,
-        payload: bytes,
-        *,
-        retain: bool = False,
-    ) -> None:
-        async with connection.window:
-            await client.publish(topic, payload, qos=1, retain=retain)
-        raise_if_cancelling()
-
-    @staticmethod
     def _log_crash(task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return
         error = task.exception()
         if error is not None:
             log.error("PTL simulator task %s crashed", task.get_name(), exc_info=error)
-
-
-def _decode(payload: object) -> ModuleCommand:
-    if not isinstance(payload, bytes | bytearray):
-        raise MalformedPayload(f"payload of type {type(payload).__name__}")
-    return decode_command(bytes(payload))
-
-
-def _shown(module: str, command: ModuleCommand) -> ModuleState:
-    if command.off:
-        return ModuleState(module=module, seq=command.seq)
-    return ModuleState(
-        module=module,
-        lit=True,
-        color=command.color,
-        blink=command.blink,
-        display=command.display,
-        seq=command.seq,
-    )

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from floorgate.core.instructions import Blink
-from floorgate.devices.ptl.codec import ModuleCommand
+from floorgate.devices.ptl.codec import MalformedPayload, ModuleCommand, decode_command
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -29,12 +29,33 @@ class ModuleState:
     display: str = ""
     seq: int | None = None
 
+    @classmethod
+    def showing(cls, module: str, command: ModuleCommand) -> ModuleState:
+        """What a module shows once it applied `command`."""
+        if command.off:
+            return cls(module=module, seq=command.seq)
+        return cls(
+            module=module,
+            lit=True,
+            color=command.color,
+            blink=command.blink,
+            display=command.display,
+            seq=command.seq,
+        )
+
     @property
     def quantity(self) -> int | None:
         """The display read as a quantity; None when it shows text or nothing."""
         if self.display.isascii() and self.display.isdigit():
             return int(self.display)
         return None
+
+
+def decode_payload(payload: object) -> ModuleCommand:
+    """A `cmd` as a module reads it off the wire; MalformedPayload for anything else."""
+    if not isinstance(payload, bytes | bytearray):
+        raise MalformedPayload(f"payload of type {type(payload).__name__}")
+    return decode_command(bytes(payload))
 
 
 class ChangeCause(StrEnum):
@@ -56,6 +77,7 @@ class CommandOutcome(StrEnum):
     REPEATED = "repeated"  # the seq already applied (a resend or the retained copy): acked again
     STALE = "stale"  # an older seq than the one shown: ignored, not acked
     MALFORMED = "malformed"  # not a cmd the protocol allows: counted and logged
+    DELETED = "deleted"  # an empty payload: the retained cmd was deleted; not a command, ignored
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,9 +98,29 @@ class BankStats:
     cmds_repeated: int = 0
     cmds_stale: int = 0
     cmds_malformed: int = 0
+    cmds_deleted: int = 0  # empty cmds (a retained copy deleted), ignored
     acks_sent: int = 0  # acks the broker accepted (PUBACK received)
-    events_sent: int = 0  # key presses the broker accepted
+    events_sent: int = 0  # key presses the broker accepted (the first time each)
+    events_resent: int = 0  # unanswered presses sent again and accepted by the broker
+    presses_answered: int = 0  # kept presses answered by a newer seq
     connects: int = 0  # successful (re)connections over all connections
+
+
+@dataclass(kw_only=True, slots=True)
+class BankCounters:
+    """The mutable twin of BankStats, kept by the bank: counting must not allocate on the hot path."""
+
+    cmds_received: int = 0
+    cmds_applied: int = 0
+    cmds_repeated: int = 0
+    cmds_stale: int = 0
+    cmds_malformed: int = 0
+    cmds_deleted: int = 0
+    acks_sent: int = 0
+    events_sent: int = 0
+    events_resent: int = 0
+    presses_answered: int = 0
+    connects: int = 0
 
 
 class ChangeFeed:

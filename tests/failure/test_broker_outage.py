@@ -92,11 +92,15 @@ async def test_a_broker_restart_loses_no_press_applies_none_twice_and_every_modu
         try:
             async with (
                 ErpClient(edge) as erp,
+                # Modules that do not send a press again: this test is about the broker's persistent session
+                # keeping presses for the edge (tests/failure/test_broker_restart_without_persistence.py
+                # is about modules that do).
                 ModuleBank(
                     MqttEndpoint.from_url(fresh_mosquitto.url),
                     site,
                     [b.module for b in BINS],
                     reconnect_max=1.0,
+                    resend_every=None,
                 ) as bank,
             ):
                 await erp.seed(BINS)

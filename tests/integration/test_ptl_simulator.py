@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import signal
 import sys
@@ -133,7 +134,8 @@ async def test_plus_and_minus_change_the_display_then_report_it(
 async def test_confirm_publishes_the_contract_json_with_a_unique_id_at_qos_1(
     endpoint: MqttEndpoint, site: str, edge: FakeEdge
 ) -> None:
-    async with ModuleBank(endpoint, site, ["A-01"]) as bank:
+    # No re-sends here: this fake edge never answers, and the test counts each press's first copy.
+    async with ModuleBank(endpoint, site, ["A-01"], resend_every=None) as bank:
         await edge.light("A-01", "blue", "3")
         await wait_until(lambda: bank.state("A-01").lit, what="A-01 lit")
 
@@ -200,6 +202,47 @@ async def test_a_clean_stop_says_offline_for_every_module(
     )
     for module in modules:
         assert await retained(endpoint, ptl_topic(site, module, PtlTopic.STATUS)) == b"offline"
+
+
+async def test_an_unanswered_confirm_is_sent_again_with_its_id_until_a_newer_seq_answers_it(
+    endpoint: MqttEndpoint, site: str, edge: FakeEdge
+) -> None:
+    async with ModuleBank(endpoint, site, ["A-01"], resend_every=0.1) as bank:
+        await edge.light("A-01", "blue", "3", seq=5)
+        await wait_until(lambda: bank.state("A-01").seq == 5, what="A-01 lit")
+        pressed = await bank.press("A-01", Button.CONFIRM)
+
+        await wait_until(lambda: len(edge.events("A-01")) >= 3, what="the press sent three times")
+        sent = {json.dumps(body, sort_keys=True) for body in edge.events("A-01")}
+        assert sent == {json.dumps({"id": pressed.id, "button": "confirm", "display": "3"}, sort_keys=True)}
+        assert bank.unanswered("A-01") == [pressed]
+
+        await edge.light("A-01", "blue", "3", seq=5)  # the seq it showed when pressed: no answer
+        await wait_until(lambda: edge.acks("A-01") == [5, 5], what="the repeat acked")
+        assert bank.unanswered("A-01") == [pressed]
+
+        await edge.clear("A-01", seq=6)  # a newer seq is the edge's answer
+        await wait_until(lambda: not bank.unanswered(), what="the press answered")
+        assert bank.stats.presses_answered == 1
+        assert bank.stats.events_sent == 1
+        assert bank.stats.events_resent >= 2
+
+
+async def test_an_empty_cmd_is_a_deleted_retained_copy_and_is_ignored(
+    endpoint: MqttEndpoint, site: str, edge: FakeEdge
+) -> None:
+    async with ModuleBank(endpoint, site, ["A-01"]) as bank:
+        await edge.light("A-01", "blue", "3", seq=5)
+        await wait_until(lambda: edge.acks("A-01") == [5], what="A-01 lit and acked")
+
+        await edge.send("A-01", b"")  # deletes the retained copy; subscribers get it as an empty message
+        await wait_until(lambda: bank.stats.cmds_deleted == 1, what="the empty cmd received")
+
+        assert lit_as("blue", "3")(bank.state("A-01"))
+        assert bank.stats.cmds_malformed == 0
+        await edge.light("A-01", "green", "1", seq=6)
+        await wait_until(lambda: edge.acks("A-01") == [5, 6], what="the next cmd acked")
+        assert edge.acks("A-01") == [5, 6]  # nothing acked for the empty one
 
 
 async def test_a_module_that_does_not_ack_still_applies_cmds(

@@ -364,7 +364,7 @@ class PickerCrew:
 
     @property
     def finishing_presses(self) -> int:
-        """Confirm and short presses the broker took from the pickers: each must become one pick event."""
+        """Confirm and short presses the pickers made on the modules: each must become one pick event."""
         return sum(p.picks + p.shorts + p.mistakes for p in self.pickers)
 
     def summary(self) -> str:
