@@ -94,14 +94,14 @@ class Mosquitto:
             f"log_dest file {self.workdir}/mosquitto.log\n",
         ]
         conf.write_text("".join(lines))
-        self.process = subprocess.Popen(
+        process = self.process = subprocess.Popen(
             [mosquitto_binary(), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        wait_until_sync(lambda: port_open(self.port) or self.process.poll() is not None, timeout=10)
-        if self.process.poll() is not None:
-            err = self.process.stderr.read().decode() if self.process.stderr else ""
+        wait_until_sync(lambda: port_open(self.port) or process.poll() is not None, timeout=10)
+        if process.poll() is not None:
+            err = process.stderr.read().decode() if process.stderr else ""
             raise RuntimeError(f"mosquitto exited at start: {err}")
         return self
 
