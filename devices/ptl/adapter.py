@@ -285,6 +285,11 @@ class PtlAdapter:
             # than let one bad location record kill the publisher.
             logger.error("PTL module id cannot be an MQTT topic level", extra={"device": module})
             return False
+        if module in self._foreign:
+            # Another edge's zone has it (every edge of a site hears every press, and answers one on a
+            # module it does not know): its retained command is that edge's to write, not ours.
+            logger.debug("PTL command for another edge's module not sent", extra={"device": module})
+            return False
         self._latest_seq[module] = instruction.seq
         wanted = _Wanted(instruction=instruction, since=self._clock(), generation=next(self._generations))
         self._pending[module] = wanted

@@ -92,3 +92,13 @@ def test_nonsense_tunables_are_refused(kwargs: dict[str, float], message: str) -
     link = MqttLink(MqttEndpoint.from_url("mqtt://127.0.0.1:1"), "dc1", "edge-1")
     with pytest.raises(ValueError, match=message):
         PtlAdapter(link, "dc1", ignore, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_command_for_another_edges_module_is_never_sent() -> None:
+    # Every edge of a site hears every press, and answers one on a module it does not know; a module of
+    # another edge's zone is that edge's to command.
+    link = MqttLink(MqttEndpoint.from_url("mqtt://127.0.0.1:1"), "dc1", "edge-1")
+    adapter = PtlAdapter(link, "dc1", ignore, clock=SetClock(0.0), foreign_modules=frozenset({"B-01"}))
+    adapter.send(ClearBin(module="B-01", seq=1))
+    adapter.send(light("A-01", 1))
+    assert set(adapter.pending()) == {"A-01"}
