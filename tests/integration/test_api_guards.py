@@ -19,10 +19,8 @@ from floorgate.web.app import create_app
 from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.guards import API_MAX_BODY_BYTES
 from floorgate.web.stream import StreamHub
-from tests.integration.test_api import TOKENS, api, auth, seed
+from tests.support.rest_api import TOKENS, auth, seed
 from tests.support.waiting import wait_until
-
-__all__ = ["api"]  # the fixture, shared with test_api
 
 pytestmark = pytest.mark.integration
 
