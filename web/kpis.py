@@ -34,6 +34,8 @@ SHIFT_S = 8 * 3600.0
 UNKNOWN_PICKER = "(no operator)"
 
 _LINE_TYPES = frozenset({"pick.confirmed", "pick.short"})
+# The only events whose data a count reads (the picker); every other event is counted by its type alone.
+DATA_TYPES = _LINE_TYPES | {"pick.rejected"}
 
 
 @dataclass(slots=True)

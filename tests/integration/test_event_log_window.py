@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,29 +18,20 @@ from floorgate.edge.store.schema import EVENTS
 pytestmark = pytest.mark.integration
 
 T0 = 1_700_000_000.0
-LOGGED = 1000  # events 1..1000, ten seconds apart
+LOGGED = 1000  # events 1..1000, ten seconds apart: picks (even seqs) and order starts (odd ones)
 GAP = range(400, 600)  # left by retention: events still owed to an endpoint stayed around it
 
 
+def logged(n: int) -> EventRecord:
+    kind, data = ("pick.confirmed", {"operator": "ann"}) if n % 2 == 0 else ("order.started", {"order": "O"})
+    return EventRecord(seq=n, id=f"evt_{n}", type=kind, occurred_at=T0 + 10 * n, order_id=None, data=data)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(make_engine(f"sqlite:///{tmp_path / 'fg.db'}"))
+def store(store_url: str) -> Iterator[Store]:
+    store = Store(make_engine(store_url))
     store.create_schema()
-    store.commit(
-        Batch(
-            events=[
-                EventRecord(
-                    seq=n,
-                    id=f"evt_{n}",
-                    type="pick.confirmed",
-                    occurred_at=T0 + 10 * n,
-                    order_id=None,
-                    data={},
-                )
-                for n in range(1, LOGGED + 1)
-            ]
-        )
-    )
+    store.commit(Batch(events=[logged(n) for n in range(1, LOGGED + 1)]))
     with store.engine.begin() as conn:
         conn.execute(EVENTS.delete().where(EVENTS.c.seq.in_(list(GAP))))
     yield store
@@ -72,9 +62,18 @@ def test_only_the_window_is_read_in_pages(store: Store, since: float, through: i
     seen = statements(store)
     page = 25
 
-    seqs = [r.seq for r in events_since(store.engine, since, through_seq=through, page=page)]
+    read = list(events_since(store.engine, since, through_seq=through, page=page))
 
-    assert seqs == [n for n in expected if n not in GAP]
+    seqs = [n for n in expected if n not in GAP]
+    assert read == [(logged(n).type, logged(n).data, logged(n).occurred_at) for n in seqs]
     # A binary search by seq (about log2 of the log's size, plus the first seq), then the window's pages
     # and the empty one that ends them.
     assert len(seen) <= math.ceil(math.log2(LOGGED)) + 2 + len(seqs) // page + 1
+
+
+def test_with_data_of_only_those_types_come_with_their_data(store: Store) -> None:
+    read = list(events_since(store.engine, T0 + 10 * 700, through_seq=705, data_of={"pick.confirmed"}))
+
+    assert read == [
+        (logged(n).type, logged(n).data if n % 2 == 0 else {}, logged(n).occurred_at) for n in range(700, 706)
+    ]

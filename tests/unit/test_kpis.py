@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from floorgate.web.kpis import MIN_SPAN_S, SHIFT_S, UNKNOWN_PICKER, KpiTracker, shift_start
+from floorgate.core import events as ev
+from floorgate.web.kpis import (
+    DATA_TYPES,
+    MIN_SPAN_S,
+    SHIFT_S,
+    UNKNOWN_PICKER,
+    Counts,
+    KpiTracker,
+    shift_start,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +153,13 @@ def test_a_shift_ends_at_its_boundary_and_the_next_starts_from_zero() -> None:
     view = kpis.view(boundary + 3 * SHIFT_S + 2)
     assert view["shift_started_at"] == boundary + 3 * SHIFT_S
     assert view["shift"]["lines"] == 1
+
+
+def test_only_the_events_named_in_data_types_are_counted_by_their_data() -> None:
+    """A restart reads the data of DATA_TYPES' events only: every other event must count the same without."""
+    types = {cls.TYPE for cls in vars(ev).values() if isinstance(cls, type) and issubclass(cls, ev.Event)}
+    for event_type in sorted(types - {""}):
+        with_data, without = Counts(), Counts()
+        with_data.add_event(event_type, {"operator": "ann", "order": "O-1"})
+        without.add_event(event_type, {})
+        assert (with_data == without) is (event_type not in DATA_TYPES), event_type
