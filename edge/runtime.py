@@ -21,6 +21,7 @@ from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
+from floorgate.edge.store.queries import events_since
 from floorgate.edge.store.retention import Retention, prune_store
 from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
@@ -31,6 +32,7 @@ from floorgate.edge.wiring.stations import station_devices
 from floorgate.edge.wiring.types import DeviceContext
 from floorgate.edge.writer import Writer, WriterUnavailable
 from floorgate.web.app import create_app
+from floorgate.web.kpis import DATA_TYPES, KpiTracker
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
 
@@ -95,7 +97,7 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
     http_socket = _listen(config.http.host, config.http.port)
     try:
-        store, loaded, endpoints = await asyncio.to_thread(_open_store, config)
+        store, loaded, endpoints, kpis = await asyncio.to_thread(_open_store, config)
     except StoreError as err:
         http_socket.close()
         raise EdgeStartupError(str(err)) from err
@@ -151,6 +153,7 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
             module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
             for module, p in ptl.pending().items()
         },
+        kpis=kpis,
     )
 
     def send_lights(committed: Any) -> None:
@@ -212,8 +215,9 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
     )
 
 
-def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
-    """Open the store, refuse it now if it cannot take writes, and read the floor and endpoints back."""
+def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint], KpiTracker]:
+    """Open the store, refuse it now if it cannot take writes, and read the floor, the endpoints and the
+    shift's KPIs back."""
     store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
     try:
         store.check_folder()
@@ -234,10 +238,26 @@ def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
             },
         )
         endpoints = WebhookService.load(DeliveryStore(store.engine), config, time.time())
+        kpis = _shift_kpis(store, through_seq=loaded.last_seq)
     except StoreError:
         store.close()
         raise
-    return store, loaded, endpoints
+    return store, loaded, endpoints, kpis
+
+
+def _shift_kpis(store: Store, *, through_seq: int) -> KpiTracker:
+    """The shift's KPIs counted again from the event log, so a restart mid-shift shows what it showed
+    before. Only the shift's events are read, a page at a time; later ones reach the hub as they commit."""
+    started = time.perf_counter()
+    kpis = KpiTracker.current_shift(time.time())
+    kpis.record_all(
+        events_since(store.engine, kpis.shift_started_at, through_seq=through_seq, data_of=DATA_TYPES)
+    )
+    log.info(
+        "shift KPIs counted from the event log",
+        extra={"events": kpis.shift.events, "seconds": round(time.perf_counter() - started, 3)},
+    )
+    return kpis
 
 
 def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:

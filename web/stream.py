@@ -109,7 +109,7 @@ class StreamHub:
 
     def __post_init__(self) -> None:
         if self.kpis is None:
-            self.kpis = KpiTracker(shift_started_at=self.clock())
+            self.kpis = KpiTracker.current_shift(self.clock())
 
     @property
     def seq(self) -> int:
