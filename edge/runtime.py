@@ -87,6 +87,7 @@ class EdgeParts:
     relay: WebhookRelay | None = None
     webhooks: WebhookService | None = None
     started_at: float = field(default_factory=time.time)
+    loaded_seq: int = 0  # the event log's last seq when the floor was read back
 
     @property
     def url(self) -> str:
@@ -97,7 +98,7 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
     http_socket = _listen(config.http.host, config.http.port)
     try:
-        store, loaded, endpoints, kpis = await asyncio.to_thread(_open_store, config)
+        store, loaded, endpoints = await asyncio.to_thread(_open_store, config)
     except StoreError as err:
         http_socket.close()
         raise EdgeStartupError(str(err)) from err
@@ -153,8 +154,10 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
             module: {"seq": p.seq, "attempts": p.attempts, "age_s": round(p.age, 3)}
             for module, p in ptl.pending().items()
         },
-        kpis=kpis,
     )
+    # The shift's KPIs are counted again from the event log once the lights are out (`_run_parts`); the
+    # hub keeps what commits meanwhile.
+    hub.recount_kpis()
 
     def send_lights(committed: Any) -> None:
         for instruction in committed.instructions:
@@ -212,12 +215,12 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         relay=relay,
         webhooks=webhooks,
         started_at=parts_started,
+        loaded_seq=loaded.last_seq,
     )
 
 
-def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint], KpiTracker]:
-    """Open the store, refuse it now if it cannot take writes, and read the floor, the endpoints and the
-    shift's KPIs back."""
+def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
+    """Open the store, refuse it now if it cannot take writes, and read the floor and the endpoints back."""
     store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
     try:
         store.check_folder()
@@ -238,11 +241,20 @@ def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint], KpiT
             },
         )
         endpoints = WebhookService.load(DeliveryStore(store.engine), config, time.time())
-        kpis = _shift_kpis(store, through_seq=loaded.last_seq)
     except StoreError:
         store.close()
         raise
-    return store, loaded, endpoints, kpis
+    return store, loaded, endpoints
+
+
+async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
+    """Count the shift's KPIs again from the event log, off the start's path (the lights go out first)."""
+    try:
+        recounted = await asyncio.to_thread(_shift_kpis, parts.store, through_seq=through_seq)
+    except StoreError as err:
+        log.warning("shift KPIs not recounted from the event log: %s", err)
+        return
+    parts.hub.adopt_kpis(recounted)
 
 
 def _shift_kpis(store: Store, *, through_seq: int) -> KpiTracker:
@@ -376,6 +388,7 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
         settle_heap()
         resent = parts.ptl.resend_all(parts.writer.floor.light_commands())
         log.info("modules queued to be sent their light state again", extra={"modules": resent})
+        tasks.create_task(_recount_kpis(parts, through_seq=parts.loaded_seq), name="kpi-recount")
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
         tasks.create_task(parts.hub.run(), name="stream-ticker")
