@@ -196,3 +196,17 @@ def test_the_ticker_offers_waiting_acks_to_every_client() -> None:
     tick = client.queue.get_nowait()
     assert tick["awaiting_ack"] == {"M-1": {"seq": 3, "attempts": 2, "age_s": 1.5}}
     assert tick["events"] == []
+
+
+def test_a_kpi_recount_adds_what_committed_while_it_ran_and_counts_each_event_once() -> None:
+    edge = Edge()
+    edge.hub.recount_kpis()
+    edge.commit("pick.confirmed", "pick.short")  # committed while the log is being counted again
+    recounted = KpiTracker(shift_started_at=NOW)
+    recounted.record_all([("pick.confirmed", {"operator": "ann"}, NOW)] * 3)  # what the log held before
+
+    edge.hub.adopt_kpis(recounted)
+    edge.commit("pick.confirmed")
+
+    shift = edge.hub.kpi_view()["shift"]
+    assert (shift["lines"], shift["shorts"]) == (6, 1)
