@@ -254,11 +254,15 @@ class Picking:
 
     def _press_button(self, command: cmd.PressButton, now: float) -> Outcome:
         outcome = self._judge_button(command, now)
-        if command.button in ANSWERED_BUTTONS and all(
-            i.module != command.module for i in outcome.instructions
+        if (
+            command.button in ANSWERED_BUTTONS
+            and self._board.location_of_module(command.module) is not None
+            and all(i.module != command.module for i in outcome.instructions)
         ):
             # The module sends a confirm or short again until it sees a newer seq than the one it showed:
-            # a press that leaves its light as it was (a dark module, an unknown one) is answered all the same.
+            # a press that leaves its light as it was (a dark module, a refused press) is answered all the
+            # same. A module no location has is not ours to light: answering it would give any id that
+            # publishes a light row of its own (its repeats are the same message id, applied once).
             self._board.reissue(command.module, outcome)
         return outcome
 

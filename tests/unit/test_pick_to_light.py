@@ -180,13 +180,15 @@ def test_a_button_on_a_module_that_is_not_lit_is_an_exception_and_changes_nothin
     assert press(floor, "M-A-01", "3", cmd.Button.SHORT).instructions == [ClearBin(module="M-A-01", seq=2)]
 
 
-def test_a_button_on_an_unknown_module_is_an_exception_and_is_answered(floor: Floor) -> None:
+def test_a_button_on_an_unknown_module_is_an_exception_and_gives_it_no_light(floor: Floor) -> None:
+    """A module no location has is nobody's to light: answering would give any id that publishes a light
+    row of its own. Its repeats carry the same message id, so the edge applies the press once."""
     outcome = press(floor, "M-NOWHERE", "1")
     (raised,) = of_type(outcome, ev.ExceptionRaised)
     assert isinstance(raised, ev.ExceptionRaised)
     assert (raised.kind, raised.device) == ("unknown_module", "M-NOWHERE")
-    assert outcome.instructions == [ClearBin(module="M-NOWHERE", seq=1)]
-    assert "M-NOWHERE" in floor.changes.lights  # the seq grows durably, like any light's
+    assert outcome.instructions == []
+    assert "M-NOWHERE" not in floor.lights
 
 
 def test_a_reissued_light_keeps_what_the_module_shows_and_whose_pick_it_is(floor: Floor) -> None:
