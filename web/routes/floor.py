@@ -21,6 +21,22 @@ router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
 # GET /devices and GET /exceptions page: a floor flooded by invented ids once answered with 760 KB.
 DEFAULT_PAGE = 500
 MAX_PAGE = 1000
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of the list; the paging headers say how to go on.",
+        "headers": {
+            "X-Total-Count": {"description": "How many match, on every page.", "schema": {"type": "integer"}},
+            "X-Next-After": {
+                "description": "While more follow: the `after` that continues (query-string encoded).",
+                "schema": {"type": "string"},
+            },
+            "Link": {
+                "description": 'While more follow: `<next page>; rel="next"`.',
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
 
 
 @router.get("/events")
@@ -59,7 +75,7 @@ def _page_headers(
     response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
 
 
-@router.get("/devices")
+@router.get("/devices", responses=PAGED)
 async def list_devices(
     context: Context,
     _role: CanRead,
@@ -92,7 +108,7 @@ async def kpis(context: Context, _role: CanRead) -> dict[str, Any]:
     return context.hub.kpi_view()
 
 
-@router.get("/exceptions")
+@router.get("/exceptions", responses=PAGED)
 async def list_exceptions(
     context: Context,
     _role: CanRead,
