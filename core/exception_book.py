@@ -218,8 +218,11 @@ class ExceptionBook:
             return
         left = [d for d in listed if d != short_id(device)]
         exception.detail = {**exception.detail, UNKNOWN_DEVICES: left}
-        if left:
+        if left and exception.device == short_id(device):
+            # Its message named the device just settled: name those still unknown instead.
             exception.device = left[-1]
+            still = ", ".join(repr(d) for d in left)
+            exception.message = f"{exception.kind.replace('_', ' ')} still reported: {still}"
         self._state.changes.exceptions.add(folded_id)
         if not left and not exception.detail.get(UNLISTED_DEVICES):
             del self._folded[kind]

@@ -121,6 +121,20 @@ def test_the_folded_exception_closes_itself_once_every_listed_module_has_a_locat
     assert folded.status is ExceptionStatus.RESOLVED
 
 
+def test_once_the_latest_listed_module_has_a_location_the_folded_exception_names_those_left(
+    floor: Floor,
+) -> None:
+    status(floor, "M-B-01")
+    status(floor, "M-A-03")
+
+    floor.handle(cmd.UpsertLocation(code="A-03", zone="A", module="M-A-03"), NOW)
+
+    (folded,) = open_of_kind(floor, "unknown_module")
+    assert folded.device == "M-B-01"
+    assert "M-A-03" not in folded.message
+    assert "'M-B-01'" in folded.message
+
+
 def test_the_folded_exception_stays_open_for_a_person_when_ids_fell_off_its_list(floor: Floor) -> None:
     modules = [f"M-{n}" for n in range(UNKNOWN_DEVICES_LISTED + 1)]
     for module in modules:
