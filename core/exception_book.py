@@ -102,9 +102,11 @@ class ExceptionBook:
         if open_id is not None:
             # The same problem again while a person has not dealt with it yet: count it, don't spam.
             existing = state.exceptions[open_id]
+            # Its message, detail and order stay those of the first occurrence: that is what the one
+            # `exception.raised` (webhook, event log) said, so the REST view and the stream say the same;
+            # `count` and `last_at` tell that it happened again.
             existing.count += 1
             existing.last_at = now
-            existing.message = message
             state.changes.exceptions.add(open_id)
             return
         exception = FloorException(

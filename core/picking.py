@@ -368,8 +368,23 @@ class Picking:
         line.picked += picked
         line.status = status
         state.changes.lines.add((order.order_id, line.line_id))
-        if location.on_hand is not None:
-            location.on_hand = max(0, location.on_hand - picked)
+        expected = location.on_hand
+        found_more = expected is not None and picked > expected
+        if expected is not None:
+            if found_more:
+                # The picker took more than the edge recorded: the record was wrong, not the pick. The
+                # record rises to what the pick proves was there, before the pick takes it, so every
+                # event's on-hand is the record after that event (never a silent clamp to zero).
+                outcome.events.append(
+                    ev.InventoryAdjusted(
+                        location=location.code,
+                        sku=line.sku,
+                        on_hand=picked,
+                        previous=expected,
+                        reason="found_at_pick",
+                    )
+                )
+            location.on_hand = max(expected, picked) - picked
             state.changes.locations.add(location.code)
         if status is LineStatus.PICKED:
             outcome.events.append(
@@ -412,6 +427,17 @@ class Picking:
                 order_id=order.order_id,
                 location=location.code,
                 detail={"sku": line.sku, "requested": requested, "picked": picked},
+            )
+        if found_more:
+            self._book.raise_(
+                outcome,
+                now,
+                kind="inventory_discrepancy",
+                message=f"bin {location.code} ({line.sku}) held more than recorded: "
+                f"{picked} picked for order {order.order_id}, {expected} expected",
+                order_id=order.order_id,
+                location=location.code,
+                detail={"sku": line.sku, "expected": expected, "picked": picked},
             )
         self._board.hand_on(location.code, outcome)
         self._check_zone_done(order, run, now, outcome)

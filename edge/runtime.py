@@ -21,6 +21,7 @@ from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
+from floorgate.edge.store.queries import events_since
 from floorgate.edge.store.retention import Retention, prune_store
 from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
@@ -31,6 +32,7 @@ from floorgate.edge.wiring.stations import station_devices
 from floorgate.edge.wiring.types import DeviceContext
 from floorgate.edge.writer import Writer, WriterUnavailable
 from floorgate.web.app import create_app
+from floorgate.web.kpis import DATA_TYPES, KpiTracker
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
 
@@ -85,6 +87,7 @@ class EdgeParts:
     relay: WebhookRelay | None = None
     webhooks: WebhookService | None = None
     started_at: float = field(default_factory=time.time)
+    loaded_seq: int = 0  # the event log's last seq when the floor was read back
 
     @property
     def url(self) -> str:
@@ -152,6 +155,9 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
             for module, p in ptl.pending().items()
         },
     )
+    # The shift's KPIs are counted again from the event log once the lights are out (`_run_parts`); the
+    # hub keeps what commits meanwhile.
+    hub.recount_kpis()
 
     def send_lights(committed: Any) -> None:
         for instruction in committed.instructions:
@@ -209,11 +215,12 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         relay=relay,
         webhooks=webhooks,
         started_at=parts_started,
+        loaded_seq=loaded.last_seq,
     )
 
 
 def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
-    """Open the store, refuse it now if it cannot take writes, and read the floor and endpoints back."""
+    """Open the store, refuse it now if it cannot take writes, and read the floor and the endpoints back."""
     store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
     try:
         store.check_folder()
@@ -238,6 +245,31 @@ def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
         store.close()
         raise
     return store, loaded, endpoints
+
+
+async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
+    """Count the shift's KPIs again from the event log, off the start's path (the lights go out first)."""
+    try:
+        recounted = await asyncio.to_thread(_shift_kpis, parts.store, through_seq=through_seq)
+    except StoreError as err:
+        log.warning("shift KPIs not recounted from the event log: %s", err)
+        return
+    parts.hub.adopt_kpis(recounted)
+
+
+def _shift_kpis(store: Store, *, through_seq: int) -> KpiTracker:
+    """The shift's KPIs counted again from the event log, so a restart mid-shift shows what it showed
+    before. Only the shift's events are read, a page at a time; later ones reach the hub as they commit."""
+    started = time.perf_counter()
+    kpis = KpiTracker.current_shift(time.time())
+    kpis.record_all(
+        events_since(store.engine, kpis.shift_started_at, through_seq=through_seq, data_of=DATA_TYPES)
+    )
+    log.info(
+        "shift KPIs counted from the event log",
+        extra={"events": kpis.shift.events, "seconds": round(time.perf_counter() - started, 3)},
+    )
+    return kpis
 
 
 def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:
@@ -356,6 +388,7 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
         settle_heap()
         resent = parts.ptl.resend_all(parts.writer.floor.light_commands())
         log.info("modules queued to be sent their light state again", extra={"modules": resent})
+        tasks.create_task(_recount_kpis(parts, through_seq=parts.loaded_seq), name="kpi-recount")
         tasks.create_task(parts.link.run(), name="mqtt-link")
         tasks.create_task(parts.ptl.run(), name="ptl")
         tasks.create_task(parts.hub.run(), name="stream-ticker")

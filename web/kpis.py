@@ -14,6 +14,10 @@ message. Definitions (what a supervisor reads on the dashboard):
 
 The rolling window keeps one bucket per second and running totals, so recording is O(1) and a view costs
 O(pickers), whatever the event rate.
+
+A *shift* is `SHIFT_S` long and starts on the clock (00:00, 08:00, 16:00 UTC), not when the edge did: a
+restart mid-shift finds the same start, and the edge counts that shift's events from its log again
+before it serves (edge/runtime.py), so the dashboard's figures survive the restart.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from typing import Any
 
 WINDOW_S = 15 * 60.0
 MIN_SPAN_S = 60.0
+SHIFT_S = 8 * 3600.0
 UNKNOWN_PICKER = "(no operator)"
 
 _LINE_TYPES = frozenset({"pick.confirmed", "pick.short"})
+# The only events whose data a count reads (the picker); every other event is counted by its type alone.
+DATA_TYPES = _LINE_TYPES | {"pick.rejected"}
 
 
 @dataclass(slots=True)
@@ -96,17 +103,39 @@ class _Bucket:
     counts: Counts = field(default_factory=Counts)
 
 
-class KpiTracker:
-    """Counts for the shift (since `shift_started_at`) and for the last `window_s` seconds."""
+def shift_start(at: float, shift_s: float = SHIFT_S) -> float:
+    """When the shift that `at` falls in started: shifts are `shift_s` long, counted from the epoch (so
+    from midnight UTC when they divide a day)."""
+    return math.floor(at / shift_s) * shift_s
 
-    def __init__(self, *, shift_started_at: float, window_s: float = WINDOW_S) -> None:
+
+class KpiTracker:
+    """Counts for the shift (since `shift_started_at`) and for the last `window_s` seconds.
+
+    With `shift_s`, a new shift starts (from zero) at each of its boundaries; without, the shift never ends.
+    """
+
+    def __init__(
+        self, *, shift_started_at: float, window_s: float = WINDOW_S, shift_s: float | None = None
+    ) -> None:
         self.shift_started_at = shift_started_at
         self.window_s = window_s
+        self.shift_s = shift_s
         self.shift = Counts()
         self.window = Counts()
         self._buckets: deque[_Bucket] = deque()
 
+    @classmethod
+    def current_shift(cls, now: float, shift_s: float = SHIFT_S) -> KpiTracker:
+        """A tracker for the shift under way at `now`, which ends at the next shift boundary."""
+        return cls(shift_started_at=shift_start(now, shift_s), shift_s=shift_s)
+
+    def _roll_over(self, at: float) -> None:
+        if self.shift_s is not None and at >= self.shift_started_at + self.shift_s:
+            self.start_shift(shift_start(at, self.shift_s))
+
     def record(self, event_type: str, data: Mapping[str, Any], at: float) -> None:
+        self._roll_over(at)
         if at < self.shift_started_at:
             return  # before this shift: neither the shift nor its window counts it
         self.shift.add_event(event_type, data)
@@ -135,6 +164,7 @@ class KpiTracker:
             self.window.merge(self._buckets.popleft().counts, sign=-1)
 
     def view(self, now: float) -> dict[str, Any]:
+        self._roll_over(now)
         self._expire(now)
         shift_span = max(now - self.shift_started_at, 0.0)
         return {

@@ -41,6 +41,8 @@ ACTIVE_ORDER_STATUSES = (OrderStatus.OPEN, OrderStatus.PICKING)
 MERGES_KEPT = 8
 # Open exceptions a snapshot carries at most (the newest); GET /exceptions pages through all of them.
 SNAPSHOT_EXCEPTIONS = 500
+# Events kept for a KPI recount under way (a few seconds of a busy floor); past it the recount is dropped.
+RECOUNT_BUFFER_EVENTS = 200_000
 
 
 @dataclass(eq=False, slots=True)
@@ -96,6 +98,10 @@ class StreamHub:
     # module -> {"seq", "attempts", "age_s"}: light commands still waiting for an ack (from the PTL adapter)
     pending_commands: Callable[[], Mapping[str, Mapping[str, Any]]] = dict
     kpis: KpiTracker | None = None
+    # While the shift's KPIs are being counted again from the event log (after a restart), the events
+    # committed meanwhile are kept here too, to be added to the recounted tracker when it is adopted.
+    # None when no recount is under way.
+    _since_recount: list[tuple[str, Mapping[str, Any], float]] | None = None
     clients: set[StreamClient] = field(default_factory=set)
     stats: HubStats = field(default_factory=HubStats)
     _recent: deque[dict[str, Any]] = field(default_factory=deque)
@@ -111,11 +117,21 @@ class StreamHub:
 
     def __post_init__(self) -> None:
         if self.kpis is None:
-            self.kpis = KpiTracker(shift_started_at=self.clock())
+            self.kpis = KpiTracker.current_shift(self.clock())
 
     @property
     def seq(self) -> int:
         return self.last_seq() if self._committed_seq is None else self._committed_seq
+
+    def recount_kpis(self) -> None:
+        """A recount of the shift from the event log has started: keep what commits until it is adopted."""
+        self._since_recount = []
+
+    def adopt_kpis(self, recounted: KpiTracker) -> None:
+        """The shift counted from the event log up to the recount's start, plus what committed since."""
+        recounted.record_all(self._since_recount or ())
+        self._since_recount = None
+        self.kpis = recounted
 
     def kpi_view(self) -> dict[str, Any]:
         assert self.kpis is not None
@@ -173,6 +189,15 @@ class StreamHub:
         assert self.kpis is not None
         for record in committed.events:
             self.kpis.record(record.type, record.data, record.occurred_at)
+        if self._since_recount is not None:
+            if len(self._since_recount) + len(committed.events) > RECOUNT_BUFFER_EVENTS:
+                # A recount that cannot keep up: the live count (since the start) is what is shown.
+                log.warning("shift KPI recount abandoned: too many events committed meanwhile")
+                self._since_recount = None
+            else:
+                self._since_recount.extend(
+                    (record.type, record.data, record.occurred_at) for record in committed.events
+                )
         if committed.events:
             self._committed_seq = committed.events[-1].seq
         if (

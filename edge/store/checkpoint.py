@@ -12,6 +12,10 @@ grows (it reached 73 MB on a busy floor, and a disk it filled stayed full). So t
   last: a PASSIVE checkpoint in a worker thread, beside the commits, copies the bulk; at the next quiet
   moment (or after CHECKPOINT_FORCE_SECONDS without one) a second one, waited for, copies the few pages
   the commits added meanwhile. No press waits for the bulk.
+- Once the log's file passes half the limit (`journal_size_limit` cuts it back to half whenever the log
+  starts afresh, so a file past half is a log past half), a round starts at once: at a steady rate the
+  bulk is copied beside the commits and the small one at the next quiet moment starts the log afresh
+  long before the limit, and no press waits for the limit's checkpoint below.
 - Whatever the load: once the log's file passes the limit (`wal_limit_bytes`, 4 MB), the writer waits,
   between two batches, for a RESTART checkpoint. It copies what is left, waits (briefly) for readers to
   leave the log, and the next commit writes the log from its start; `journal_size_limit` then cuts the
@@ -186,13 +190,16 @@ class WalCheckpoints:
         self._running_from = 0
         self._finish_owed_since: float | None = None
         self._over_limit = False
+        self._past_half = False
         self._restart_refused = False  # the last restart at the limit could not finish (said once)
 
     def committed(self, rows: int) -> None:
         self._batches += 1
         self._rows_since_clean += rows
         # One stat a batch: the file's size bounds the log, since `journal_size_limit` cuts it back.
-        self._over_limit = self._over_limit or file_bytes(self._wal) > self.limit
+        size = file_bytes(self._wal)
+        self._over_limit = self._over_limit or size > self.limit
+        self._past_half = size > self.limit // 2
 
     def _owed(self) -> bool:
         return self._batches != self._clean_batches
@@ -204,7 +211,7 @@ class WalCheckpoints:
             return 0.0
         if self._running is not None:
             return CHECKPOINT_POLL_SECONDS
-        if self._rows_since_clean >= CHECKPOINT_ROWS:
+        if self._rows_since_clean >= CHECKPOINT_ROWS or self._past_half:
             return 0.0
         return max(0.0, self._clean_at + CHECKPOINT_SECONDS - time.monotonic())
 
@@ -227,7 +234,11 @@ class WalCheckpoints:
                 if not self._noted(waited, from_batches):
                     # Still not all of it (a reader held old pages): the next round, in CHECKPOINT_SECONDS.
                     self._clean_at = time.monotonic()
-        elif now >= self._clean_at + CHECKPOINT_SECONDS or self._rows_since_clean >= CHECKPOINT_ROWS:
+        elif (
+            now >= self._clean_at + CHECKPOINT_SECONDS
+            or self._rows_since_clean >= CHECKPOINT_ROWS
+            or self._past_half
+        ):
             self._rows_since_clean = 0
             self._running_from = self._batches
             self._running = asyncio.get_running_loop().run_in_executor(

@@ -10,8 +10,8 @@ from playwright.async_api import Browser, Page, Route, expect
 from floorgate.core.commands import Button
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.browser.conftest import FloorDevices
-from tests.e2e.test_pick_to_light_flow import ORDER, seed_master_data
 from tests.support.edge_process import TOKENS, EdgeProcess
+from tests.support.master_data import ORDER, seed_master_data
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser

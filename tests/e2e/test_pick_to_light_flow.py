@@ -14,34 +14,11 @@ from floorgate.core.commands import Button
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
+from tests.support.master_data import ORDER, seed_master_data
 from tests.support.mqtt_observer import MqttObserver
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def seed_master_data(api: httpx.Client) -> None:
-    for sku in ("SKU-1", "SKU-2", "SKU-3"):
-        assert api.put(f"/items/{sku}", json={"description": sku, "unit_weight_g": 100}).status_code == 201
-    for code, module, sku, on_hand in [
-        ("A-01", "M-A-01", "SKU-1", 10),
-        ("A-02", "M-A-02", "SKU-2", 5),
-        ("A-03", "M-A-03", "SKU-3", 8),
-    ]:
-        response = api.put(
-            f"/locations/{code}", json={"zone": "A", "module": module, "sku": sku, "on_hand": on_hand}
-        )
-        assert response.status_code == 201, response.text
-
-
-ORDER = {
-    "order_id": "O-1",
-    "tote": "T-9",
-    "lines": [
-        {"line_id": "L1", "sku": "SKU-1", "qty": 3, "location": "A-01"},
-        {"line_id": "L2", "sku": "SKU-2", "qty": 2, "location": "A-02"},
-    ],
-}
 
 
 def distinct_commands(observer: MqttObserver, topic: str) -> list[dict[str, object]]:

@@ -10,8 +10,8 @@ from websockets.exceptions import ConnectionClosed
 
 from floorgate.core.commands import Button
 from floorgate.firmware_sim.ptl_modules import ModuleBank
-from tests.e2e.test_pick_to_light_flow import ORDER, seed_master_data
 from tests.support.edge_process import TOKENS, EdgeProcess
+from tests.support.master_data import ORDER, seed_master_data
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ import pytest
 
 from floorgate.core.commands import Button
 from floorgate.firmware_sim.ptl_modules import ModuleBank
-from tests.e2e.test_pick_to_light_flow import seed_master_data
 from tests.support.edge_process import TOKENS, EdgeProcess
+from tests.support.master_data import seed_master_data
 from tests.support.stream_mirror import SilentClient, StreamMirror
 from tests.support.waiting import wait_until
 

@@ -18,9 +18,9 @@ import websockets
 from floorgate.devices.ptl.codec import PtlTopic, ptl_topic
 from floorgate.devices.scales.mqtt_scale import weight_topic
 from floorgate.devices.scanners.mqtt_scanner import scanner_topic
-from tests.e2e.test_pick_to_light_flow import seed_master_data
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import TOKENS, EdgeProcess
+from tests.support.master_data import seed_master_data
 from tests.support.mqtt_observer import MqttObserver
 from tests.support.waiting import wait_until
 

@@ -9,9 +9,9 @@ import pytest
 from floorgate.core.commands import Button
 from floorgate.edge.webhooks.signing import new_secret
 from floorgate.firmware_sim.ptl_modules import ModuleBank
-from tests.e2e.test_pick_to_light_flow import ORDER, seed_master_data
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
+from tests.support.master_data import ORDER, seed_master_data
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import Reply, WebhookReceiver
 

@@ -2,64 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from floorgate.core import commands as cmd
-from floorgate.edge.store import Store, make_engine
-from floorgate.edge.web_ports import LiveFloor, web_context
-from floorgate.edge.writer import Writer
-from floorgate.web.app import create_app
-from floorgate.web.roles import Role
-from floorgate.web.stream import StreamHub
+from tests.support.rest_api import TOKENS, auth, seed
 
 pytestmark = pytest.mark.integration
-
-TOKENS = {"v": Role.VIEWER, "s": Role.SUPERVISOR, "e": Role.ERP, "a": Role.ADMIN}
-
-
-@pytest.fixture
-async def api(store_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Writer]]:
-    store = Store(make_engine(store_url))
-    store.create_schema()
-    loaded = store.load()
-    writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq)
-    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
-    writer.subscribe(hub.on_commit)
-    task = asyncio.create_task(writer.run())
-    await writer.execute(cmd.DefineZone(zone="A"))
-    app = create_app(
-        web_context(site_id="t", edge_id="e", writer=writer, store=store, tokens=TOKENS, hub=hub)
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://edge/api/v1"
-    ) as client:
-        yield client, writer
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    store.close()
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def seed(client: httpx.AsyncClient) -> None:
-    r = await client.put(
-        "/locations/A-01", json={"zone": "A", "module": "M1", "sku": "S1", "on_hand": 5}, headers=auth("e")
-    )
-    assert r.status_code == 201, r.text
-    r = await client.post(
-        "/orders",
-        json={"order_id": "O1", "lines": [{"line_id": "1", "sku": "S1", "qty": 2, "location": "A-01"}]},
-        headers=auth("e"),
-    )
-    assert r.status_code == 201, r.text
 
 
 @pytest.mark.parametrize(

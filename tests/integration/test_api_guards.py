@@ -13,16 +13,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.writer import Writer
 from floorgate.web.app import create_app
-from floorgate.web.context import WebContext
 from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.guards import API_MAX_BODY_BYTES
 from floorgate.web.stream import StreamHub
-from tests.integration.test_api import TOKENS, api, auth, seed
+from tests.support.rest_api import TOKENS, auth, seed
 from tests.support.waiting import wait_until
-
-__all__ = ["api"]  # the fixture, shared with test_api
 
 pytestmark = pytest.mark.integration
 
@@ -84,8 +82,8 @@ async def test_a_streamed_body_is_cut_off_at_the_cap(api: API) -> None:
 
 def app_over(writer: Writer, **options: int) -> FastAPI:
     """A second app over the fixture's writer, built with the factory's options."""
-    hub = StreamHub(floor=lambda: writer.floor, last_seq=lambda: writer.last_seq)
-    context = WebContext(site_id="t", edge_id="e", writer=writer, store=writer.store, tokens=TOKENS, hub=hub)
+    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
+    context = web_context(site_id="t", edge_id="e", writer=writer, store=writer.store, tokens=TOKENS, hub=hub)
     return create_app(context, **options)
 
 

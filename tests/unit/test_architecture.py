@@ -178,6 +178,17 @@ def test_every_import_of_our_code_goes_through_the_floorgate_namespace() -> None
     assert offending == []
 
 
+def test_tests_share_their_pieces_through_tests_support_not_each_other() -> None:
+    """A fake, a fixture or a seed two test files need lives in tests/support/ or a conftest.py."""
+    offending = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for imp in imports_in(path):
+            parts = imp.target.split(".")
+            if parts[0] == "tests" and any(part.startswith("test_") for part in parts[1:]):
+                offending.append(where(imp))
+    assert offending == []
+
+
 def test_core_imports_only_the_standard_library_and_pure_libraries() -> None:
     offending = []
     for imp in ALL_IMPORTS:

@@ -11,7 +11,7 @@ from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
 from floorgate.core.instructions import Blink, LightBin
 from floorgate.core.outcome import Outcome
-from tests.unit.test_pick_to_light import NOW, make_floor
+from tests.support.floor_commands import NOW, make_floor
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from floorgate.web.kpis import MIN_SPAN_S, UNKNOWN_PICKER, KpiTracker
+from floorgate.core import events as ev
+from floorgate.web.kpis import (
+    DATA_TYPES,
+    MIN_SPAN_S,
+    SHIFT_S,
+    UNKNOWN_PICKER,
+    Counts,
+    KpiTracker,
+    shift_start,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -118,3 +127,39 @@ def test_starting_a_new_shift_resets_the_counts() -> None:
     view = kpis.view(START + 3700)
     assert view["shift"]["lines"] == 1
     assert view["last_15m"]["lines"] == 1
+
+
+def test_the_current_shift_starts_on_the_clock_so_a_restart_finds_the_same_start() -> None:
+    boundary = 1_700_006_400.0  # 00:00 UTC, 15 November 2023: a multiple of eight hours
+    assert shift_start(boundary) == boundary
+    assert shift_start(boundary + SHIFT_S - 1) == boundary  # late in the shift
+    assert shift_start(boundary - 1) == boundary - SHIFT_S  # the shift before
+    started = KpiTracker.current_shift(boundary + 3600)
+    restarted = KpiTracker.current_shift(boundary + 7200)
+    assert started.shift_started_at == restarted.shift_started_at == boundary
+
+
+def test_a_shift_ends_at_its_boundary_and_the_next_starts_from_zero() -> None:
+    boundary = 1_700_006_400.0
+    kpis = KpiTracker.current_shift(boundary + SHIFT_S - 100)
+    kpis.record(*confirmed(), at=boundary + SHIFT_S - 10)
+    assert kpis.view(boundary + SHIFT_S - 1)["shift"]["lines"] == 1
+
+    nobody_picked = kpis.view(boundary + SHIFT_S + 5)
+    assert nobody_picked["shift_started_at"] == boundary + SHIFT_S
+    assert (nobody_picked["shift"]["lines"], nobody_picked["last_15m"]["lines"]) == (0, 0)
+
+    kpis.record(*confirmed(), at=boundary + 3 * SHIFT_S + 1)  # an edge left running past two shifts
+    view = kpis.view(boundary + 3 * SHIFT_S + 2)
+    assert view["shift_started_at"] == boundary + 3 * SHIFT_S
+    assert view["shift"]["lines"] == 1
+
+
+def test_only_the_events_named_in_data_types_are_counted_by_their_data() -> None:
+    """A restart reads the data of DATA_TYPES' events only: every other event must count the same without."""
+    types = {cls.TYPE for cls in vars(ev).values() if isinstance(cls, type) and issubclass(cls, ev.Event)}
+    for event_type in sorted(types - {""}):
+        with_data, without = Counts(), Counts()
+        with_data.add_event(event_type, {"operator": "ann", "order": "O-1"})
+        without.add_event(event_type, {})
+        assert (with_data == without) is (event_type not in DATA_TYPES), event_type

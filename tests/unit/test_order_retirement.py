@@ -9,7 +9,7 @@ from floorgate.core.errors import CommandRejected, RejectionKind
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import LightBin
 from floorgate.core.model import OrderStatus, RetiredOrder
-from tests.unit.test_pick_to_light import NOW, make_floor, press, receive
+from tests.support.floor_commands import NOW, make_floor, press, receive
 
 pytestmark = pytest.mark.unit
 

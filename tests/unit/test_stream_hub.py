@@ -225,3 +225,17 @@ def test_a_flood_of_unknown_module_ids_leaves_the_snapshot_the_size_of_the_site(
     assert [d["id"] for d in snapshot["devices"]] == ["M-1"]
     assert [x["kind"] for x in snapshot["exceptions"]] == ["unknown_module"]
     assert len(encode(snapshot)) < before + 2000
+
+
+def test_a_kpi_recount_adds_what_committed_while_it_ran_and_counts_each_event_once() -> None:
+    edge = Edge()
+    edge.hub.recount_kpis()
+    edge.commit("pick.confirmed", "pick.short")  # committed while the log is being counted again
+    recounted = KpiTracker(shift_started_at=NOW)
+    recounted.record_all([("pick.confirmed", {"operator": "ann"}, NOW)] * 3)  # what the log held before
+
+    edge.hub.adopt_kpis(recounted)
+    edge.commit("pick.confirmed")
+
+    shift = edge.hub.kpi_view()["shift"]
+    assert (shift["lines"], shift["shorts"]) == (6, 1)
