@@ -220,8 +220,8 @@ class ExceptionBook:
             return
         left = [d for d in listed if d != short_id(device)]
         exception.detail = {**exception.detail, UNKNOWN_DEVICES: left}
-        if left and exception.device == short_id(device):
-            # Its message named the device just settled: name those still unknown instead.
+        if left:
+            # Its message may name the device just settled: name those still unknown instead.
             exception.device = left[-1]
             still = ", ".join(repr(d) for d in left)
             exception.message = f"{exception.kind.replace('_', ' ')} still reported: {still}"

@@ -135,6 +135,19 @@ def test_once_the_latest_listed_module_has_a_location_the_folded_exception_names
     assert "'M-B-01'" in folded.message
 
 
+def test_each_module_given_a_location_leaves_the_folded_exceptions_message(floor: Floor) -> None:
+    for module in ("M-A-03", "M-B-01", "M-A-02"):
+        status(floor, module)
+
+    floor.handle(cmd.UpsertLocation(code="A-02", zone="A", module="M-A-02"), NOW)
+    floor.handle(cmd.UpsertLocation(code="A-03", zone="A", module="M-A-03"), NOW)
+
+    (folded,) = open_of_kind(floor, "unknown_module")
+    assert (folded.device, folded.detail[UNKNOWN_DEVICES]) == ("M-B-01", ["M-B-01"])
+    assert "M-A-02" not in folded.message
+    assert "M-A-03" not in folded.message
+
+
 def test_the_folded_exception_stays_open_for_a_person_when_ids_fell_off_its_list(floor: Floor) -> None:
     modules = [f"M-{n}" for n in range(UNKNOWN_DEVICES_LISTED + 1)]
     for module in modules:
