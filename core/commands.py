@@ -134,6 +134,9 @@ class RecordDeviceFault(Command):
     kind: str
     reason: str
     detail: dict[str, object] = field(default_factory=dict)
+    # The adapter knows no such device (an MQTT id no station names): the fault folds with the others of
+    # unknown devices. A module no location names is recognised by the floor itself.
+    unknown: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

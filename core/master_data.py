@@ -103,7 +103,7 @@ class MasterData:
                 device=command.module,
                 note=f"assigned to location {command.code}",
             )
-            self._devices.register(command.module, "ptl")
+            self._devices.register(command.module, "ptl", outcome)
         if command.on_hand is not None and command.on_hand != location.on_hand:
             outcome.events.append(
                 ev.InventoryAdjusted(

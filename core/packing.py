@@ -30,7 +30,7 @@ from floorgate.core.barcodes import split_symbology
 from floorgate.core.capability import Handler
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.errors import conflict, invalid, not_found
-from floorgate.core.exception_book import ExceptionBook
+from floorgate.core.exception_book import ExceptionBook, short_id
 from floorgate.core.model import Item, Order, OrderStatus, Station
 from floorgate.core.outcome import Outcome
 from floorgate.core.state import FloorState
@@ -263,12 +263,22 @@ class PackStations:
     def _weigh(self, command: cmd.RecordWeight, now: float, outcome: Outcome) -> None:
         floor = self._floor_state
         scale = command.scale or command.station
-        self._devices.seen(scale, "scale", now, outcome)
         station = floor.stations.get(command.station)
-        if station is None or station.kind != PACK:
-            what = (
-                "an unknown station" if station is None else f"a {station.kind} station, which has no scale"
+        if station is None:
+            # A scale of no station is no device of the floor: folded, like every unknown id.
+            self._book.raise_unknown(
+                outcome,
+                now,
+                kind="unexpected_weight",
+                message=f"scale {short_id(scale)!r} reports a weight at an unknown station "
+                f"({short_id(command.station)!r})",
+                device=short_id(scale),
+                detail={"station": short_id(command.station)},
             )
+            return
+        self._devices.seen(scale, "scale", now, outcome)
+        if station.kind != PACK:
+            what = f"a {station.kind} station, which has no scale"
             self._book.raise_(
                 outcome,
                 now,

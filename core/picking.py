@@ -17,7 +17,7 @@ from floorgate.core import events as ev
 from floorgate.core.capability import Handler
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.errors import conflict, invalid, not_found
-from floorgate.core.exception_book import ExceptionBook
+from floorgate.core.exception_book import ExceptionBook, short_id
 from floorgate.core.instructions import ERROR_COLOR, Blink
 from floorgate.core.light_board import LightBoard
 from floorgate.core.model import (
@@ -285,13 +285,14 @@ class Picking:
         """A press on a module of no location, or on one lit for nobody: someone must look at it."""
         detail = {"button": command.button.value, "display": command.display}
         if code is None:
-            self._book.raise_(
+            # Folded into the one open `unknown_module`: invented module ids must not each raise one.
+            module = short_id(command.module)
+            self._book.raise_unknown(
                 outcome,
                 now,
                 kind="unknown_module",
-                message=f"button {command.button.value} on module {command.module!r}, "
-                "which belongs to no location",
-                device=command.module,
+                message=f"button {command.button.value} on module {module!r}, which belongs to no location",
+                device=module,
                 detail=detail,
             )
             return

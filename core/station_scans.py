@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from floorgate.core import commands as cmd
 from floorgate.core.capability import Handler, ScanFlow
-from floorgate.core.exception_book import ExceptionBook
+from floorgate.core.exception_book import ExceptionBook, short_id
 from floorgate.core.outcome import Outcome
 from floorgate.core.state import FloorState
 
@@ -33,16 +33,28 @@ class StationScans:
     def _record_scan(self, command: cmd.RecordScan, now: float) -> Outcome:
         station = self._state.stations.get(command.station)
         flow = self._flows.get(station.kind) if station is not None else None
-        if station is None or flow is None:
+        if station is None:
+            # A scanner of no station (an MQTT id nobody configured): folded, as invented ids must not
+            # each raise an exception.
             outcome = Outcome()
-            what = (
-                "an unknown station" if station is None else f"a {station.kind} station, which takes no scans"
+            scanner = short_id(command.scanner or command.station)
+            self._book.raise_unknown(
+                outcome,
+                now,
+                kind="unexpected_scan",
+                message=f"scan {command.data[:200]!r} at an unknown station ({short_id(command.station)!r})",
+                device=scanner,
+                detail={"station": short_id(command.station), "data": command.data[:200]},
             )
+            return outcome
+        if flow is None:
+            outcome = Outcome()
             self._book.raise_(
                 outcome,
                 now,
                 kind="unexpected_scan",
-                message=f"scan {command.data!r} at {what} ({command.station!r})",
+                message=f"scan {command.data!r} at a {station.kind} station, which takes no scans "
+                f"({command.station!r})",
                 device=command.scanner or command.station,
                 detail={"station": command.station, "data": command.data},
             )

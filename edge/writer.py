@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 
 from floorgate.core.commands import Command, RaiseException
 from floorgate.core.errors import CommandRejected
+from floorgate.core.exception_book import UNKNOWN_DEVICES_LISTED, UNLISTED_DEVICES, is_folded
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import Instruction
 from floorgate.edge.store import (
@@ -169,6 +170,8 @@ class Writer:
             (i, None) for i in reversed(recent_inbound_ids or [])
         )
         self._subscribers: list[Subscriber] = []
+        # kind -> how much the log has said about unknown device ids folding into that kind (see below)
+        self._folds_said: dict[str, int] = {}
         self.outbox = outbox or EndpointRegistry()
         # While commits fail: why, since when (wall clock), and how many events the held batch carries.
         self.store_failure: StoreError | None = None
@@ -340,6 +343,28 @@ class Writer:
                 subscriber(committed)
             except Exception:  # a broken consumer must not stop the floor; the commit already happened
                 log.exception("subscriber %r failed after commit", subscriber)
+        self._say_folds_once(committed.exceptions)
+
+    def _say_folds_once(self, exception_ids: list[int]) -> None:
+        """Reports from device ids the floor does not know fold into one exception per kind
+        (core/exception_book.py), so a flood of invented ids grows no state. The log says so once per kind
+        when the first folds, and once more when there are more ids than the exception lists: never once
+        per message, which would let the flood grow the log instead."""
+        for exception_id in exception_ids:
+            exception = self.floor.exceptions.get(exception_id)
+            if exception is None or not is_folded(exception):
+                continue
+            stage = 2 if exception.detail.get(UNLISTED_DEVICES) else 1
+            if self._folds_said.get(exception.kind, 0) >= stage:
+                continue
+            self._folds_said[exception.kind] = stage
+            log.warning(
+                "reports from unknown device ids fold into one exception of their kind (said once)"
+                if stage == 1
+                else f"more unknown device ids than the exception lists: it keeps the latest "
+                f"{UNKNOWN_DEVICES_LISTED} and counts the rest (said once)",
+                extra={"kind": exception.kind, "exception_id": exception.id, "device": exception.device},
+            )
 
     def _apply(self, batch: list[_Pending], now: float) -> list[_Pending]:
         applied: list[_Pending] = []

@@ -39,6 +39,8 @@ ACTIVE_ORDER_STATUSES = (OrderStatus.OPEN, OrderStatus.PICKING)
 
 
 MERGES_KEPT = 8
+# Open exceptions a snapshot carries at most (the newest); GET /exceptions pages through all of them.
+SNAPSHOT_EXCEPTIONS = 500
 # Events kept for a KPI recount under way (a few seconds of a busy floor); past it the recount is dropped.
 RECOUNT_BUFFER_EVENTS = 200_000
 
@@ -149,14 +151,23 @@ class StreamHub:
         return [device_view(floor, d, awaiting_ack=pending.get(d.id), now=now) for d in devices]
 
     def snapshot(self) -> dict[str, Any]:
+        """The floor as a new dashboard starts from. Its size follows the site (locations, devices, open
+        orders), not what publishers on the broker invent: unknown ids fold into one exception per kind
+        (core/exception_book.py) and never become devices. Open exceptions are the newest
+        SNAPSHOT_EXCEPTIONS all the same; `exceptions_omitted` says how many older ones were left out."""
         floor = self.floor
+        open_exceptions = sorted(
+            (x for x in floor.exceptions() if x.status is ExceptionStatus.OPEN), key=lambda x: x.id
+        )
+        shown = open_exceptions[-SNAPSHOT_EXCEPTIONS:]
         return {
             "type": "snapshot",
             "seq": self.seq,
             "zones": [{"id": z.id, "name": z.name or z.id} for z in floor.zones()],
             "locations": [location_view(floor, location) for location in floor.locations()],
             "orders": [order_view(o) for o in floor.orders() if o.status in ACTIVE_ORDER_STATUSES],
-            "exceptions": [exception_view(x) for x in floor.exceptions() if x.status is ExceptionStatus.OPEN],
+            "exceptions": [exception_view(x) for x in shown],
+            "exceptions_omitted": len(open_exceptions) - len(shown),
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
             "awaiting_ack": self.awaiting_ack(),

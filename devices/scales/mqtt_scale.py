@@ -131,8 +131,13 @@ class MqttScaleAdapter:
         scale = message.topic.removeprefix(self._prefix).removesuffix("/weight")
         station = self._stations.get(scale)
         if station is None:
+            # Anyone on the broker can invent scale ids: counted (`stats.unknown`), said once, dropped.
             self._stats.unknown += 1
-            logger.debug("weight from a scale no station has", extra={"device": scale})
+            if self._stats.unknown == 1:
+                logger.warning(
+                    "weight from a scale no station has; such weights are counted and dropped (said once)",
+                    extra={"device": scale[:64]},
+                )
             return
         try:
             weight = decode_weight(message.payload)

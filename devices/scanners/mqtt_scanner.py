@@ -2,7 +2,9 @@
 
 The message id makes a QoS 1 redelivery harmless (`scanner:{id}:{msgid}`), and the broker's ack is
 handed to the writer so it is given only after the scan is committed. A payload that cannot be read
-becomes a device fault; a scanner id no station names becomes an exception via an unknown station.
+becomes a device fault; a scanner id no station names becomes an exception via an unknown station. Such a
+scanner is never reported online (it is no device of the floor), and the floor folds what it sends into
+one exception per kind: anyone on the broker can invent scanner ids. The log says so once.
 """
 
 from __future__ import annotations
@@ -72,8 +74,10 @@ class MqttScannerAdapter:
         self._site = site
         self._stations = dict(stations)
         self._submit = submit
-        self._seen: set[str] = set()
+        self._seen: set[str] = set()  # of the configured scanners only: bounded by the site file
+        self._unknown_logged = False
         self.malformed = 0
+        self.unknown = 0
         link.route(scanner_filter(site), self._on_scan)
 
     async def run(self) -> None:
@@ -84,6 +88,16 @@ class MqttScannerAdapter:
         scanner = parse_scanner_topic(self._site, message.topic)
         if scanner is None:
             return
+        known = scanner in self._stations
+        if not known:
+            self.unknown += 1
+            if not self._unknown_logged:
+                self._unknown_logged = True
+                logger.warning(
+                    "message from a scanner no station names; such messages fold into one exception "
+                    "per kind (said once)",
+                    extra={"device": scanner[:64]},
+                )
         try:
             message_id, data = decode_scan(message.payload)
         except MalformedScan as err:
@@ -96,11 +110,12 @@ class MqttScannerAdapter:
                     kind=DEVICE_KIND,
                     reason=str(err),
                     detail={"topic": message.topic, "payload": excerpt[:PAYLOAD_EXCERPT_CHARS]},
+                    unknown=not known,
                 ),
                 on_commit=message.delivery.take(),
             )
             return
-        if scanner not in self._seen:
+        if known and scanner not in self._seen:
             # MQTT scanners have no status topic: the first scan of a run says the scanner is there.
             self._seen.add(scanner)
             await self._submit(

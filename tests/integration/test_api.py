@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -142,6 +143,76 @@ async def test_exceptions_are_listed_and_resolved_by_a_supervisor(api) -> None:
     assert resolved.json()["resolved_by"] == "supervisor"
     assert (await client.get("/exceptions", headers=auth("v"))).json() == []
     assert (await client.post("/exceptions/999/resolve", headers=auth("s"))).status_code == 404
+
+
+async def follow_pages(client: httpx.AsyncClient, path: str, **params: object) -> list[list[dict[str, Any]]]:
+    """Every page of a list, following its `Link` header as a client would; checks the headers agree."""
+    pages: list[list[dict[str, Any]]] = []
+    url: str | None = path
+    query: dict[str, object] | None = params
+    while url is not None:
+        response = await client.get(url, params=query, headers=auth("v"))
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        link = response.headers.get("Link")
+        if link is None:
+            assert "X-Next-After" not in response.headers
+            url = None
+            continue
+        target, rel = link.split("; ")
+        assert rel == 'rel="next"'
+        assert f"after={response.headers['X-Next-After']}" in target
+        url, query = target.strip("<>").removeprefix("/api/v1"), None
+    return pages
+
+
+async def test_exceptions_page_by_id_with_a_cursor_and_the_default_answer_is_the_plain_list(api) -> None:
+    client, writer = api
+    for n in range(5):
+        await writer.execute(cmd.RaiseException(kind="k", message=f"m{n}", device=f"d{n}"))
+    everything = await client.get("/exceptions", headers=auth("v"))
+    assert [x["message"] for x in everything.json()] == [f"m{n}" for n in range(5)]
+    assert everything.headers["X-Total-Count"] == "5"
+    assert "Link" not in everything.headers
+    ids = [x["id"] for x in everything.json()]
+
+    pages = await follow_pages(client, "/exceptions", limit=2, status="open")
+
+    assert [[x["id"] for x in page] for page in pages] == [ids[:2], ids[2:4], ids[4:]]
+    after = await client.get("/exceptions", params={"after": ids[3], "limit": 2}, headers=auth("v"))
+    assert ([x["id"] for x in after.json()], after.headers["X-Total-Count"]) == (ids[4:], "5")
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after": -1}):
+        assert (await client.get("/exceptions", params=bad, headers=auth("v"))).status_code == 422
+
+
+async def test_the_exception_cursor_keeps_the_status_asked_for(api) -> None:
+    client, writer = api
+    for n in range(3):
+        await writer.execute(cmd.RaiseException(kind="k", message=f"m{n}", device=f"d{n}"))
+    first = (await client.get("/exceptions", headers=auth("v"))).json()[0]
+    await client.post(f"/exceptions/{first['id']}/resolve", headers=auth("s"))
+
+    pages = await follow_pages(client, "/exceptions", limit=1, status="all")
+
+    assert [len(page) for page in pages] == [1, 1, 1]
+    assert [page[0]["status"] for page in pages] == ["resolved", "open", "open"]
+
+
+async def test_devices_page_by_id_with_a_cursor_and_the_default_answer_is_the_plain_list(api) -> None:
+    client, _ = api
+    for n in range(5):
+        body = {"zone": "A", "module": f"M{n}"}
+        assert (await client.put(f"/locations/A-0{n}", json=body, headers=auth("e"))).status_code == 201
+    everything = await client.get("/devices", headers=auth("v"))
+    assert [d["id"] for d in everything.json()] == [f"M{n}" for n in range(5)]
+    assert (everything.headers["X-Total-Count"], everything.headers.get("Link")) == ("5", None)
+
+    pages = await follow_pages(client, "/devices", limit=2)
+
+    assert [[d["id"] for d in page] for page in pages] == [["M0", "M1"], ["M2", "M3"], ["M4"]]
+    after = await client.get("/devices", params={"after": "M2"}, headers=auth("v"))
+    assert [d["id"] for d in after.json()] == ["M3", "M4"]
+    assert (await client.get("/devices", params={"limit": 1001}, headers=auth("v"))).status_code == 422
 
 
 async def test_health_needs_no_token_and_metrics_speak_prometheus(api) -> None:

@@ -73,9 +73,10 @@ async def test_a_command_the_store_refuses_is_kept_as_an_exception_and_the_rest_
     writer, db = floor
     settled: list[str] = []
     # One batch: a device event before and after the bad command, all queued before the writer runs.
-    before = cmd.ReportDeviceStatus(message_id="m-1", device="M7", kind="ptl", online=True)
+    # (Scanners: a module no location names would not become a device.)
+    before = cmd.ReportDeviceStatus(message_id="m-1", device="M7", kind="scanner", online=True)
     bad = too_big("A-02", message_id="m-2")
-    after = cmd.ReportDeviceStatus(message_id="m-3", device="M8", kind="ptl", online=True)
+    after = cmd.ReportDeviceStatus(message_id="m-3", device="M8", kind="scanner", online=True)
     await writer.submit(before, on_commit=settled_into(settled, "before"))
     await writer.submit(bad, on_commit=settled_into(settled, "bad"))
     await writer.submit(after, on_commit=settled_into(settled, "after"))

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 
@@ -159,6 +160,18 @@ class ErpClient:
             f"GET {path}: expected 200, got {response.status_code} {response.text}"
         )
         return response.json()
+
+    async def get_all(self, path: str, **params: Any) -> list[Any]:
+        """Every page of a list that pages in its headers (`GET /exceptions`, `GET /devices`)."""
+        found: list[Any] = []
+        while True:
+            response = await self.call("GET", path, params=params)
+            assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+            found += response.json()
+            following = response.headers.get("X-Next-After")
+            if following is None:
+                return found
+            params = {**params, "after": unquote_plus(following)}
 
     async def seed(self, bins: Iterable[Bin]) -> None:
         for b in bins:
@@ -568,7 +581,7 @@ class RunLedger:
             events=await erp.events(),
             on_hand=await erp.on_hand(),
             orders=await erp.get("/orders"),
-            exceptions=await erp.get("/exceptions", status="all"),
+            exceptions=await erp.get_all("/exceptions", status="all"),
         )
 
     def count(self, *types: str) -> int:

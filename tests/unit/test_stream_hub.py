@@ -13,7 +13,7 @@ from floorgate.edge.store import EventRecord
 from floorgate.edge.web_ports import LiveFloor
 from floorgate.edge.writer import Committed
 from floorgate.web.kpis import KpiTracker
-from floorgate.web.stream import StreamHub, merge_deltas
+from floorgate.web.stream import SNAPSHOT_EXCEPTIONS, StreamHub, encode, merge_deltas
 
 pytestmark = pytest.mark.unit
 
@@ -196,6 +196,35 @@ def test_the_ticker_offers_waiting_acks_to_every_client() -> None:
     tick = client.queue.get_nowait()
     assert tick["awaiting_ack"] == {"M-1": {"seq": 3, "attempts": 2, "age_s": 1.5}}
     assert tick["events"] == []
+
+
+def test_a_snapshot_carries_the_newest_open_exceptions_up_to_its_bound_and_says_how_many_it_left_out() -> (
+    None
+):
+    edge = Edge()
+    for n in range(SNAPSHOT_EXCEPTIONS + 3):
+        edge.floor.handle(cmd.RaiseException(kind="k", message=f"m{n}", device=f"d{n}"), NOW)
+
+    snapshot = edge.hub.snapshot()
+
+    ids = [x["id"] for x in snapshot["exceptions"]]
+    assert len(ids) == SNAPSHOT_EXCEPTIONS
+    assert ids == sorted(x.id for x in edge.floor.exceptions.values())[3:]
+    assert snapshot["exceptions_omitted"] == 3
+
+
+def test_a_flood_of_unknown_module_ids_leaves_the_snapshot_the_size_of_the_site() -> None:
+    edge = Edge()
+    before = len(encode(edge.hub.snapshot()))
+    for n in range(2000):
+        edge.floor.handle(cmd.PressButton(module=f"U-{n}", button=cmd.Button.CONFIRM, display="1"), NOW)
+        edge.floor.handle(cmd.ReportDeviceStatus(device=f"V-{n}", kind="ptl", online=True), NOW)
+
+    snapshot = edge.hub.snapshot()
+
+    assert [d["id"] for d in snapshot["devices"]] == ["M-1"]
+    assert [x["kind"] for x in snapshot["exceptions"]] == ["unknown_module"]
+    assert len(encode(snapshot)) < before + 2000
 
 
 def test_a_kpi_recount_adds_what_committed_while_it_ran_and_counts_each_event_once() -> None:

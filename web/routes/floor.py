@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any, Literal
+from urllib.parse import quote_plus
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
@@ -16,6 +17,26 @@ from floorgate.web.deps import CanRead, CanResolve, Context
 from floorgate.web.views import device_view, event_view, exception_view
 
 router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
+
+# GET /devices and GET /exceptions page: a floor flooded by invented ids once answered with 760 KB.
+DEFAULT_PAGE = 500
+MAX_PAGE = 1000
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of the list; the paging headers say how to go on.",
+        "headers": {
+            "X-Total-Count": {"description": "How many match, on every page.", "schema": {"type": "integer"}},
+            "X-Next-After": {
+                "description": "While more follow: the `after` that continues (query-string encoded).",
+                "schema": {"type": "string"},
+            },
+            "Link": {
+                "description": 'While more follow: `<next page>; rel="next"`.',
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
 
 
 @router.get("/events")
@@ -39,15 +60,46 @@ async def list_events(
     }
 
 
-@router.get("/devices")
-async def list_devices(context: Context, _role: CanRead) -> list[dict[str, Any]]:
+def _page_headers(
+    request: Request, response: Response, *, total: int, next_after: str | None, limit: int
+) -> None:
+    """The cursor of a list that pages in its headers, so its body stays the plain list it always was:
+    `X-Total-Count` (how many match, on every page), and while more follow, `X-Next-After` (the `after`
+    that continues, encoded as in a query string: a device id may hold any character) and a `Link` to
+    the next page."""
+    response.headers["X-Total-Count"] = str(total)
+    if next_after is None:
+        return
+    response.headers["X-Next-After"] = quote_plus(next_after)
+    url = request.url.include_query_params(after=next_after, limit=limit)
+    response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
+@router.get("/devices", responses=PAGED)
+async def list_devices(
+    context: Context,
+    _role: CanRead,
+    request: Request,
+    response: Response,
+    after: Annotated[str, Query(max_length=1024, description="the last id of the page before")] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+) -> list[dict[str, Any]]:
+    """Known devices by id, from the first id above `after`; more than `limit`: see the paging headers."""
     floor = context.floor
     pending = context.pending_commands()
     now = time.time()
-    return [
-        device_view(floor, d, awaiting_ack=pending.get(d.id), now=now)
-        for d in sorted(floor.devices(), key=lambda d: d.id)
-    ]
+    devices = list(floor.devices())
+    following = sorted((d for d in devices if d.id > after), key=lambda d: d.id)
+    page = following[:limit]
+    more = len(following) > limit
+    _page_headers(
+        request,
+        response,
+        total=len(devices),
+        next_after=page[-1].id if more else None,
+        limit=limit,
+    )
+    return [device_view(floor, d, awaiting_ack=pending.get(d.id), now=now) for d in page]
 
 
 @router.get("/kpis")
@@ -56,18 +108,31 @@ async def kpis(context: Context, _role: CanRead) -> dict[str, Any]:
     return context.hub.kpi_view()
 
 
-@router.get("/exceptions")
+@router.get("/exceptions", responses=PAGED)
 async def list_exceptions(
     context: Context,
     _role: CanRead,
+    request: Request,
+    response: Response,
     status: Literal["open", "resolved", "all"] = "open",
+    after: Annotated[int, Query(ge=0, le=SQL_INT_MAX, description="the last id of the page before")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> list[dict[str, Any]]:
-    exceptions = context.floor.exceptions()
-    return [
-        exception_view(x)
-        for x in sorted(exceptions, key=lambda x: x.id)
-        if status == "all" or x.status is ExceptionStatus(status)
+    """Exceptions by id, from the first id above `after`; more than `limit`: see the paging headers."""
+    matching = [
+        x for x in context.floor.exceptions() if status == "all" or x.status is ExceptionStatus(status)
     ]
+    following = sorted((x for x in matching if x.id > after), key=lambda x: x.id)
+    page = following[:limit]
+    more = len(following) > limit
+    _page_headers(
+        request,
+        response,
+        total=len(matching),
+        next_after=str(page[-1].id) if more else None,
+        limit=limit,
+    )
+    return [exception_view(x) for x in page]
 
 
 class ResolveBody(BaseModel):
