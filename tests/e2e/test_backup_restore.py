@@ -129,6 +129,9 @@ async def test_a_backup_of_a_running_edge_is_whole_and_a_restore_brings_its_ligh
         refused = floorgate("restore", "--config", str(edge.config_path), str(backup))
         assert refused.returncode != 0
         assert "an edge is running on the store" in refused.stderr, refused.stderr
+        second = floorgate("run", "--config", str(edge.config_path))
+        assert second.returncode == 2
+        assert "an edge is running on the store" in second.stderr, second.stderr
     finally:
         stop.set()
         await picking
