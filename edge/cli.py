@@ -1,4 +1,4 @@
-"""The `floorgate` command: run and check-config, plus the commands other parts provide (demo, sim).
+"""The `floorgate` command: run, check-config, backup, restore, and the simulators' commands (demo, sim).
 
 A command such as `demo` lives with the simulators it runs and is found through the `floorgate.commands`
 entry-point group; it is imported only when it is the command given (or for --help), so `floorgate run`
@@ -14,14 +14,24 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
 from floorgate import __version__
+from floorgate.devices.scanners.hid import missing_evdev
 from floorgate.edge import logs
-from floorgate.edge.site import ConfigError, SiteConfig, load_site
+from floorgate.edge.site import ConfigError, HidScanner, SiteConfig, load_site
+from floorgate.edge.store.backup import (
+    BackupError,
+    StoreInUse,
+    backup_store,
+    edge_lock,
+    postgres_advice,
+    restore_store,
+    sqlite_file,
+)
 
 log = logging.getLogger("floorgate")
 
@@ -39,13 +49,21 @@ class PluginCommand(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-def _plugins(argv: Sequence[str]) -> dict[str, PluginCommand]:
-    """The plugin commands to offer: only the one named in argv, or all of them for help."""
+def _plugins(argv: Sequence[str]) -> tuple[dict[str, PluginCommand], dict[str, str]]:
+    """The plugin commands to offer (only the one named in argv, or all of them for help), and those
+    that cannot load, with why: an optional extra not installed (the demo's broker is `[demo]`'s)."""
     found = {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
     chosen = [word for word in argv if word in found][:1]
     if not chosen and _wants_help(argv):
         chosen = sorted(found)
-    return {name: found[name].load() for name in chosen}
+    loaded: dict[str, PluginCommand] = {}
+    missing: dict[str, str] = {}
+    for name in chosen:
+        try:
+            loaded[name] = found[name].load()
+        except ImportError as err:
+            missing[name] = str(err)
+    return loaded, missing
 
 
 def _wants_help(argv: Sequence[str]) -> bool:
@@ -54,7 +72,7 @@ def _wants_help(argv: Sequence[str]) -> bool:
     )
 
 
-def _parser(plugins: dict[str, PluginCommand]) -> argparse.ArgumentParser:
+def _parser(plugins: dict[str, PluginCommand], missing: dict[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="floorgate", description="FloorGate: the real-time edge of a warehouse floor."
     )
@@ -70,6 +88,8 @@ def _parser(plugins: dict[str, PluginCommand]) -> argparse.ArgumentParser:
 
     for name, plugin in sorted(plugins.items()):
         plugin.add_arguments(sub.add_parser(name, help=plugin.help, description=plugin.help))
+    for name, why in sorted(missing.items()):
+        sub.add_parser(name, help=f"(not available: {why})", description=why)
     run = sub.add_parser(
         "run",
         help="run the edge as the site file says",
@@ -83,7 +103,95 @@ def _parser(plugins: dict[str, PluginCommand]) -> argparse.ArgumentParser:
         description="Validate a site file without starting anything; errors name the key and the line.",
     )
     check.add_argument("path", type=Path, help="the site file (TOML)")
+    add_store_commands(sub)
     return parser
+
+
+STORE_COMMANDS = ("backup", "restore")
+
+
+def add_store_commands(sub: Any) -> None:
+    backup = sub.add_parser(
+        "backup",
+        help="copy the SQLite store to a file, consistently, while the edge runs or not",
+        description=(
+            "Copy the site file's SQLite store to DEST through SQLite's online backup API: one consistent "
+            "snapshot while the edge keeps running, checked and renamed into place at the end. "
+            "A PostgreSQL store is backed up with pg_dump (see docs/operations.md)."
+        ),
+    )
+    backup.add_argument("--config", type=Path, required=True, help="the edge's site file (TOML)")
+    backup.add_argument("dest", type=Path, help="the backup file to write (must not exist yet)")
+    restore = sub.add_parser(
+        "restore",
+        help="replace the SQLite store with a backup; the edge must be stopped",
+        description=(
+            "Replace the site file's SQLite store with SRC, a file `floorgate backup` wrote, after checking "
+            "it; refuses while an edge runs on that store. The replaced store is kept beside it as "
+            "floorgate.db.replaced-TIME."
+        ),
+    )
+    restore.add_argument("--config", type=Path, required=True, help="the edge's site file (TOML)")
+    restore.add_argument("src", type=Path, help="the backup file to restore")
+
+
+def run_store_command(args: argparse.Namespace) -> int:
+    config = load_or_explain(args.config)
+    if config is None:
+        return 2
+    database = sqlite_file(config.store.url)
+    if database is None:
+        print(f"floorgate {args.command}: {postgres_advice(config.store.url)}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "backup":
+            report = backup_store(database, args.dest, progress=_show_progress)
+            print(
+                f"backup written: {report.path} ({report.bytes // 1024} kB, events up to seq "
+                f"{report.last_seq}, {report.seconds:.1f} s); it passed SQLite's integrity check"
+            )
+        else:
+            report = restore_store(args.src, database)
+            print(
+                f"store restored: {report.path} from {args.src} (events up to seq {report.last_seq}); "
+                "start the edge to bring the floor back"
+            )
+    except BackupError as err:
+        print(f"floorgate {args.command}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _show_progress(copied: int, total: int) -> None:
+    log.info(
+        "backing up", extra={"pages": copied, "of": total, "percent": round(100 * copied / max(total, 1))}
+    )
+
+
+@contextlib.contextmanager
+def hold_store(config: SiteConfig) -> Iterator[None]:
+    """Hold the SQLite store's lock while the edge runs: `floorgate restore` and a second edge see it.
+
+    A folder the lock file cannot be made in is left to the store's own start-up checks, which name a
+    read-only or full disk properly.
+    """
+    with contextlib.ExitStack() as held:
+        database = sqlite_file(config.store.url)
+        if database is not None:
+            try:
+                held.enter_context(edge_lock(database))
+            except OSError as err:
+                log.warning(
+                    "running without the store's lock file", extra={"store": str(database), "error": str(err)}
+                )
+        yield
+
+
+def missing_libraries(config: SiteConfig) -> str | None:
+    """Why the edge cannot start with the libraries installed (evdev for a USB HID scanner), or None."""
+    paths = [s.scanner.device for s in config.owned_stations() if isinstance(s.scanner, HidScanner)]
+    why = missing_evdev(paths)
+    return None if why is None else f"cannot start: {why}"
 
 
 # Set by SIGINT/SIGTERM before the event loop runs: a Ctrl-C while the heavy libraries are still being
@@ -100,18 +208,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _remember_signal)
     words = list(sys.argv[1:] if argv is None else argv)
-    plugins = _plugins(words)
-    args = _parser(plugins).parse_args(words)
+    plugins, missing = _plugins(words)
+    named = next((word for word in words if word in missing), None)
+    if named is not None and not _wants_help(words):
+        print(f"floorgate {named}: {missing[named]}", file=sys.stderr)
+        return 2
+    args = _parser(plugins, missing).parse_args(words)
     logs.configure(args.log_level, args.log_format)
     if args.command == "check-config":
         return _check_config(args.path)
+    if args.command in STORE_COMMANDS:
+        return run_store_command(args)
     plugin = plugins.get(args.command)
     if plugin is not None:
         return plugin.run(args)
     config = load_or_explain(args.config)
     if config is None:
         return 2
-    return run_until_signal(_run(config))
+    unmet = missing_libraries(config)
+    if unmet is not None:
+        print(unmet, file=sys.stderr)
+        return 2
+    try:
+        with hold_store(config):
+            return run_until_signal(_run(config))
+    except StoreInUse as err:
+        print(f"cannot start: {err}", file=sys.stderr)
+        return 2
 
 
 def _check_config(path: Path) -> int:

@@ -405,8 +405,11 @@ async def run_edge(
     try:
         await _run_parts(parts, on_ready)
     except* EdgeStartupError as group:
-        parts.store.close()
         raise group.exceptions[0] from None
+    finally:
+        # However the run ends, a stop (a cancellation) included: the store's close copies the write-ahead
+        # log into the database file, so after a clean stop floorgate.db alone holds every commit.
+        parts.store.close()
 
 
 async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable[None]] | None) -> None:

@@ -6,7 +6,11 @@ VENV="${FLOORGATE_VENV:-$FG_ROOT/.venv}"
 
 say() { printf '[floorgate] %s\n' "$*" >&2; }
 
-# ensure_venv EXTRAS: create .venv with Python >= 3.11 and install the project (with EXTRAS, e.g. "dev").
+# _installed STAMP: FloorGate was installed with that stamp's extras since pyproject.toml last changed.
+_installed() { [ -f "$1" ] && [ ! "$FG_ROOT/pyproject.toml" -nt "$1" ]; }
+
+# ensure_venv EXTRAS: create .venv with Python >= 3.11 and install the project with EXTRAS: "dev" for
+# the tests, "demo" for the demo's embedded broker, "hid" for USB HID scanners, "" for `floorgate run`.
 ensure_venv() {
     local extras="$1" stamp spec py
     py="${PYTHON:-}"
@@ -29,7 +33,11 @@ ensure_venv() {
     spec="."
     [ -n "$extras" ] && spec=".[$extras]"
     stamp="$VENV/.floorgate-installed-${extras:-base}"
-    if [ ! -f "$stamp" ] || [ "$FG_ROOT/pyproject.toml" -nt "$stamp" ]; then
+    # [dev] holds every other extra ([hid], [demo]): a venv made by ./run-tests serves ./floorgate as is.
+    if _installed "$VENV/.floorgate-installed-dev"; then return 0; fi
+    # Any install holds what `floorgate run` needs ("" asks for nothing more).
+    if [ -z "$extras" ] && _installed "$VENV/.floorgate-installed-demo"; then return 0; fi
+    if ! _installed "$stamp"; then
         say "installing FloorGate${extras:+ with [$extras]} into $VENV (first run takes a minute)"
         "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip >&2
         "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "$FG_ROOT/$spec" >&2

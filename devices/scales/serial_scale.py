@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -39,6 +40,16 @@ MAX_BUFFER = 4096
 GARBAGE_LOG_INTERVAL_S = 30.0
 
 Decoder = Callable[[bytes | bytearray], tuple[Frame | None, int]]
+
+
+def _open_error(port: str, err: BaseException) -> str:
+    """Why a serial port did not open; a refusal says the user needs the `dialout` group."""
+    if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) or "Permission denied" in str(err):
+        return (
+            f"permission denied opening {port}: add the user running FloorGate to the `dialout` group "
+            "(sudo usermod -aG dialout USER, then log in again)"
+        )
+    return f"cannot open {port}: {err}"
 
 
 class ToledoStream:
@@ -205,7 +216,7 @@ class SerialScaleAdapter:
             try:
                 handle = serial.Serial(port=self.port, baudrate=self.baud, timeout=0, exclusive=True)
             except (serial.SerialException, OSError, ValueError) as err:
-                await self._set_online(False, f"cannot open {self.port}: {err}")
+                await self._set_online(False, _open_error(self.port, err))
                 await asyncio.sleep(self._backoff.next_delay())
                 continue
             self._stats.connects += 1

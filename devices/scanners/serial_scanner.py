@@ -9,6 +9,7 @@ should name a stable path (/dev/serial/by-id/...).
 
 from __future__ import annotations
 
+import errno
 import logging
 import termios
 
@@ -19,6 +20,16 @@ from floorgate.devices.scanners.serial_framing import Garbage, Scan, SerialFrame
 from floorgate.devices.scanners.stream_device import OpenDevice, StreamScanner
 
 logger = logging.getLogger(__name__)
+
+
+def _open_error(port: str, err: BaseException) -> str:
+    """Why a serial port did not open; a refusal says the user needs the `dialout` group."""
+    if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM) or "Permission denied" in str(err):
+        return (
+            f"permission denied opening {port}: add the user running FloorGate to the `dialout` group "
+            "(sudo usermod -aG dialout USER, then log in again)"
+        )
+    return f"cannot open {port}: {err}"
 
 
 class SerialScannerAdapter(StreamScanner):
@@ -51,7 +62,7 @@ class SerialScannerAdapter(StreamScanner):
         try:
             port = serial.Serial(port=self.port, baudrate=self.baud, timeout=0, exclusive=True)
         except serial.SerialException as err:
-            raise OSError(err.errno, str(err)) from err
+            raise OSError(err.errno, _open_error(self.port, err)) from err
         fd = port.fileno()
         try:
             # pyserial's timeout=0 sets VMIN=0/VTIME=0, where "no bytes yet" reads as 0 bytes, the same as

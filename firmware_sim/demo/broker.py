@@ -10,9 +10,18 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from amqtt.broker import Broker
-from amqtt.plugins.base import BaseAuthPlugin
-from amqtt.session import Session
+# The broker is the [demo] extra's, never a production dependency; without it `floorgate demo` says so
+# (edge/cli.py prints this message) instead of a traceback.
+AMQTT_MISSING = (
+    "the demo's embedded MQTT broker needs amqtt, which is not installed: "
+    'pip install "floorgate[demo]" (./floorgate demo from a checkout installs it)'
+)
+try:
+    from amqtt.broker import Broker
+    from amqtt.plugins.base import BaseAuthPlugin
+    from amqtt.session import Session
+except ImportError as err:
+    raise ModuleNotFoundError(AMQTT_MISSING, name="amqtt") from err
 
 logger = logging.getLogger(__name__)
 

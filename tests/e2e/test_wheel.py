@@ -1,7 +1,9 @@
-"""The built wheel: one import namespace, `floorgate`, so an installed FloorGate never claims `core` or `web`."""
+"""The built wheel: one import namespace, `floorgate`, so an installed FloorGate never claims `core` or `web`;
+installed with its dependencies from the package index, its command runs, without the optional extras."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +22,7 @@ SOURCES = ("core", "devices", "edge", "web", "firmware_sim", "src")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built from a copy of the source tree (the build writes its own files; not into the checkout)."""
     tree = tmp_path_factory.mktemp("tree")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, tree / name)
     for name in SOURCES:
         shutil.copytree(ROOT / name, tree / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
@@ -44,13 +46,83 @@ def test_the_wheel_holds_only_the_floorgate_namespace_and_the_dashboard_assets(w
     assert "floorgate/web/static/index.html" in names
 
 
-def test_in_a_fresh_environment_import_core_is_not_floorgates(wheel: Path, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
+def test_the_wheel_carries_the_license(wheel: Path) -> None:
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+    text = archive.read(metadata).decode()
+    assert "License-Expression: Apache-2.0" in text
+    assert "License-File: LICENSE" in text
+    (license_file,) = [name for name in archive.namelist() if name.endswith(".dist-info/licenses/LICENSE")]
+    assert archive.read(license_file) == (ROOT / "LICENSE").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the wheel and its dependencies (from the package index), and no
+    extras: what `pip install floorgate` gives an edge box."""
+    venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True, timeout=300
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        timeout=600,
     )
+    return venv
+
+
+def test_installed_with_its_dependencies_the_command_runs_and_checks_the_example_site(
+    installed: Path, tmp_path: Path
+) -> None:
+    floorgate = installed / "bin" / "floorgate"
+    version = subprocess.run([str(floorgate), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip().startswith("floorgate ")
+    assert "unknown" not in version.stdout
+    site = tmp_path / "site.toml"
+    shutil.copy2(ROOT / "docs" / "site.example.toml", site)
+    # The secrets the example takes from the environment, as an edge box's service unit would set them.
+    env = {
+        **os.environ,
+        "FLOORGATE_MQTT_PASSWORD": "mqtt-password",
+        "FLOORGATE_ERP_TOKEN": "erp-token-from-env",
+        "FLOORGATE_WEBHOOK_SECRET": "whsec_c2VjcmV0LWZyb20tdGhlLWVudmlyb25tZW50",
+    }
+    checked = subprocess.run(
+        [str(floorgate), "check-config", str(site)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert f"{site}: OK" in checked.stdout
+
+
+def test_a_production_install_has_neither_the_demo_broker_nor_evdev(installed: Path, tmp_path: Path) -> None:
+    probe = "import importlib.util\nfor name in ('amqtt', 'evdev'):\n    print(name, importlib.util.find_spec(name))\n"
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["amqtt", "None", "evdev", "None"]
+
+
+def test_in_a_fresh_environment_import_core_is_not_floorgates(installed: Path, tmp_path: Path) -> None:
+    venv = installed
+    python = venv / "bin" / "python"
     probe = (
         "import importlib.util\n"
         "for name in ('core', 'devices', 'edge', 'web', 'firmware_sim'):\n"
