@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,15 +84,6 @@ class WalCheckpoint:
         return not self.busy and self.copied_pages >= self.log_pages
 
 
-def _sync_file(path: Path) -> None:
-    """Write the file's dirty pages to the disk (any descriptor of a file syncs all of its pages)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
 def file_bytes(path: Path) -> int:
     """A file's size; 0 when there is none (SQLite removes the log when its last connection closes)."""
     try:
@@ -103,7 +93,10 @@ def file_bytes(path: Path) -> int:
 
 
 def run_checkpoint(
-    engine: Engine, mode: CheckpointMode = CheckpointMode.PASSIVE, *, flush: Path | None = None
+    engine: Engine,
+    mode: CheckpointMode = CheckpointMode.PASSIVE,
+    *,
+    flush: Callable[[], None] | None = None,
 ) -> WalCheckpoint:
     """Checkpoint an SQLite store's log on a connection of the engine's pool; `flush` syncs that database
     file afterwards (see `Store.checkpoint`)."""
@@ -122,7 +115,7 @@ def run_checkpoint(
         raise describe_failure(engine, err, "checkpointing the write-ahead log") from err
     if flush is not None:
         try:
-            _sync_file(flush)
+            flush()
         except OSError as err:
             # The flush only saves time (SQLite's own sync still guards the data).
             log.warning(

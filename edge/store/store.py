@@ -4,6 +4,7 @@ the reads; and the start-up checks that refuse a store which cannot take writes.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class Store:
         self.remember_inbound = remember_inbound
         directory = sqlite_directory(engine)
         self._database_file = None if directory is None else Path(store_location(engine))
+        self._database_fd: int | None = None
         self._committer = Committer(engine, remember_inbound=remember_inbound)
         self._closed = False
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
@@ -167,6 +169,16 @@ class Store:
             return
         self._closed = True
         self._committer.close()
+        try:
+            self._close_checkpointed()
+        finally:
+            self.engine.dispose()
+            # Only now, with no connection of ours left to lose its locks (see `_sync_database_file`).
+            if self._database_fd is not None:
+                os.close(self._database_fd)
+                self._database_fd = None
+
+    def _close_checkpointed(self) -> None:
         if self._database_file is not None and self._database_file.exists():
             try:
                 done = run_checkpoint(self.engine, CheckpointMode.TRUNCATE)
@@ -178,7 +190,6 @@ class Store:
                         "the write-ahead log was not checkpointed at close: a reader held it",
                         extra={"store": self.location},
                     )
-        self.engine.dispose()
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -207,7 +218,21 @@ class Store:
         """
         if self.engine.dialect.name != "sqlite":
             return WalCheckpoint(log_pages=0, copied_pages=0)
-        return run_checkpoint(self.engine, mode, flush=self._database_file if flush else None)
+        return run_checkpoint(self.engine, mode, flush=self._sync_database_file if flush else None)
+
+    def _sync_database_file(self) -> None:
+        """fdatasync the database file through a descriptor held until the store closes.
+
+        Never a descriptor opened and closed per call: POSIX drops every fcntl lock a process holds on a
+        file when any of its descriptors on that file is closed, so a close here would silently release
+        the locks of the edge's own SQLite connections. Another process closing its connection would then
+        take itself for the last one and delete the live write-ahead log ("How To Corrupt An SQLite
+        Database File", section 2.2).
+        """
+        if self._database_fd is None:
+            assert self._database_file is not None
+            self._database_fd = os.open(self._database_file, os.O_RDONLY)
+        os.fdatasync(self._database_fd)
 
     def checkpoint_policy(self) -> CheckpointPolicy:
         """A writer's hook for keeping this store's log: the SQLite policy, or one that does nothing."""
