@@ -21,6 +21,7 @@ from floorgate.core.model import LineStatus, OrderStatus
 from floorgate.edge.runtime import retire_finished_orders
 from floorgate.edge.store import Batch, Store, make_engine
 from floorgate.edge.store import checkpoint as checkpoint_module
+from floorgate.edge.store import store as store_module
 from floorgate.edge.writer import Committed, Writer, WriterUnavailable
 from tests.support.seeding import seed, started_writer
 from tests.support.waiting import wait_until
@@ -645,13 +646,13 @@ def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_o
     store.create_schema()
     store.load()
     synced: list[str] = []
-    real_fdatasync = checkpoint_module.os.fdatasync
+    real_fdatasync = store_module.os.fdatasync
 
     def fdatasync(fd: int) -> None:
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fdatasync(fd)
 
-    monkeypatch.setattr(checkpoint_module.os, "fdatasync", fdatasync)
+    monkeypatch.setattr(store_module.os, "fdatasync", fdatasync)
     _remembered(store, ["a"], 1.0)
     assert store.checkpoint(flush=True).complete
     assert synced == [str(db)]
@@ -659,9 +660,12 @@ def test_the_checkpoint_beside_the_commits_syncs_what_it_copied_and_the_waited_o
     store.checkpoint()
     assert synced == [str(db)]
 
-    # The file gone from under it (a folder deleted): the flush only saves time, so the checkpoint still
-    # reports what it copied, and the log says why the sync did not happen.
-    db.unlink()
+    # A sync the disk refuses: the flush only saves time, so the checkpoint still reports what it copied,
+    # and the log says why the sync did not happen.
+    def refused(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store_module.os, "fdatasync", refused)
     _remembered(store, ["c"], 3.0)
     with caplog.at_level(logging.WARNING, logger="floorgate.edge.store"):
         assert store.checkpoint(flush=True).log_pages > 0
