@@ -36,6 +36,7 @@ from bench.machine import MachineLoad, machine, steal_notice
 from bench.processes import ROOT, Edge, free_port, mosquitto, run_loaders, wait_for_line
 from bench.progress import say
 from bench.restart import restart_phase
+from bench.wal_watch import WalWatch
 
 
 def without_password(argument: str) -> str:
@@ -160,9 +161,13 @@ def main() -> None:
                 events0 = edge.metric("floorgate_events_total")
                 t0 = time.monotonic()
                 say(f"throughput: {args.loaders} loaders flat out, {args.duration:g} s")
-                result["throughput"] = run_loaders(
-                    broker, names, args.loaders, args.duration, None, workdir, "flat"
-                )
+                database = workdir / "data" / "floorgate.db"
+                with WalWatch(database) as wal:
+                    result["throughput"] = run_loaders(
+                        broker, names, args.loaders, args.duration, None, workdir, "flat"
+                    )
+                if not args.store_url:
+                    result["throughput"]["wal_largest_mb"] = wal.largest_mb
                 rss, cpu1 = edge.sample()
                 elapsed = time.monotonic() - t0
                 result["throughput"]["edge_events_per_s"] = round(
@@ -174,9 +179,12 @@ def main() -> None:
                 cpu0, t0 = edge.sample()[1], time.monotonic()
                 load = MachineLoad()
                 load.start()
-                result["latency"] = run_loaders(
-                    broker, names, args.loaders, args.duration, args.rate, workdir, "rate"
-                )
+                with WalWatch(database) as wal:
+                    result["latency"] = run_loaders(
+                        broker, names, args.loaders, args.duration, args.rate, workdir, "rate"
+                    )
+                if not args.store_url:
+                    result["latency"]["wal_largest_mb"] = wal.largest_mb
                 result["latency"].update(load.stop())
                 rss, cpu1 = edge.sample()
                 result["latency"]["edge_cpu_percent"] = round(
@@ -249,6 +257,16 @@ def print_table(result: dict[str, Any]) -> None:
             "+ the loaders' own delays",
         ),
         ("  achieved rate", f"{result['latency']['per_second']:,.0f} presses/s", ""),
+    ]
+    if "wal_largest_mb" in result["throughput"]:
+        rows.append(
+            (
+                "  write-ahead log's largest file, flat out / at the fixed rate",
+                f"{result['throughput']['wal_largest_mb']} / {result['latency']['wal_largest_mb']} MB",
+                "bounded: 4 MB limit + one batch",
+            )
+        )
+    rows += [
         (
             "  edge CPU / machine busy / steal",
             f"{result['latency']['edge_cpu_percent']}% / {result['latency']['machine_busy_percent']}%"
