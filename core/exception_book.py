@@ -109,6 +109,32 @@ class ExceptionBook:
             existing.last_at = now
             state.changes.exceptions.add(open_id)
             return
+        exception = self._open_new(
+            outcome,
+            now,
+            kind=kind,
+            message=message,
+            order_id=order_id,
+            location=location,
+            device=device,
+            detail=detail or {},
+        )
+        if not separate:
+            self._open[key] = exception.id
+
+    def _open_new(
+        self,
+        outcome: Outcome,
+        now: float,
+        *,
+        kind: str,
+        message: str,
+        order_id: str | None,
+        location: str | None,
+        device: str | None,
+        detail: dict[str, Any],
+    ) -> FloorException:
+        """A new open exception, numbered, held and announced with one `exception.raised`."""
         exception = FloorException(
             id=self._next_id,
             kind=kind,
@@ -118,13 +144,11 @@ class ExceptionBook:
             order_id=order_id,
             location=location,
             device=device,
-            detail=detail or {},
+            detail=detail,
         )
         self._next_id += 1
-        state.exceptions[exception.id] = exception
-        if not separate:
-            self._open[key] = exception.id
-        state.changes.exceptions.add(exception.id)
+        self._state.exceptions[exception.id] = exception
+        self._state.changes.exceptions.add(exception.id)
         outcome.events.append(
             ev.ExceptionRaised(
                 exception_id=exception.id,
@@ -133,9 +157,10 @@ class ExceptionBook:
                 order=order_id,
                 location=location,
                 device=device,
-                detail=exception.detail,
+                detail=dict(detail),
             )
         )
+        return exception
 
     def raise_unknown(
         self,
@@ -156,30 +181,17 @@ class ExceptionBook:
         state = self._state
         open_id = self._folded.get(kind)
         if open_id is None:
-            exception = FloorException(
-                id=self._next_id,
+            exception = self._open_new(
+                outcome,
+                now,
                 kind=kind,
                 message=message,
-                raised_at=now,
-                last_at=now,
+                order_id=None,
+                location=None,
                 device=device,
                 detail={**_bounded(detail), UNKNOWN_DEVICES: [device], UNLISTED_DEVICES: 0},
             )
-            self._next_id += 1
-            state.exceptions[exception.id] = exception
             self._folded[kind] = exception.id
-            state.changes.exceptions.add(exception.id)
-            outcome.events.append(
-                ev.ExceptionRaised(
-                    exception_id=exception.id,
-                    kind=kind,
-                    message=message,
-                    order=None,
-                    location=None,
-                    device=device,
-                    detail=dict(exception.detail),
-                )
-            )
             return
         existing = state.exceptions[open_id]
         listed = [d for d in existing.detail.get(UNKNOWN_DEVICES, []) if d != device] + [device]

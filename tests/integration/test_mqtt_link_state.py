@@ -32,6 +32,7 @@ from floorgate.devices.mqtt.wire import (
     encode_publish,
 )
 from tests.support.brokers import Mosquitto
+from tests.support.fake_mqtt_broker import LoopbackServer
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -128,7 +129,7 @@ async def retained_payload(url: str, topic: str) -> bytes | None:
 
 
 @dataclass
-class ScriptedBroker:
+class ScriptedBroker(LoopbackServer):
     """A loopback "broker" for what mosquitto will not do on demand: refuse a subscription (any filter
     with a "denied" level), leave an UNSUBSCRIBE unanswered. It echoes QoS 0 publishes on `*/sync`
     topics (a scan's marker), acknowledges QoS 1 publishes and records every UNSUBSCRIBE's filters."""
@@ -137,28 +138,8 @@ class ScriptedBroker:
     answer_unsubscribe: bool = True
     unsubscribed: list[list[str]] = field(default_factory=list)
     connects: int = 0
-    port: int = 0
-    _server: asyncio.Server | None = None
-    _writers: list[asyncio.StreamWriter] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> ScriptedBroker:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.append(writer)
         stream = PacketReader()
         with contextlib.suppress(ConnectionError):
             while data := await reader.read(65536):

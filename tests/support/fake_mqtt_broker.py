@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Self
 
 from floorgate.devices.mqtt.wire import PINGRESP, PacketReader, PacketType
 
@@ -12,17 +13,9 @@ CONNACK_ACCEPTED = b"\x20\x02\x00\x00"
 
 
 @dataclass
-class FakeBroker:
-    """A loopback "broker" that reads CONNECT, answers with `connack` (None: never) and `after_connack`,
-    answers PINGREQ only when told, and records every packet the client sent."""
+class LoopbackServer:
+    """A TCP server on loopback that plays a broker's side: `_serve` (each kind's own) answers a client."""
 
-    connack: bytes | None = CONNACK_ACCEPTED
-    after_connack: bytes = b""
-    answer_pings: bool = False
-    close_at_connect: bool = False
-    grant: list[int] | None = None  # the SUBACK return codes for every SUBSCRIBE; None: never answer
-    packets: list[tuple[int, bytes]] = field(default_factory=list)
-    client_gone: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
@@ -31,8 +24,8 @@ class FakeBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> FakeBroker:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -43,6 +36,27 @@ class FakeBroker:
             writer.close()
         await self._server.wait_closed()
 
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        await self._serve(reader, writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class FakeBroker(LoopbackServer):
+    """A loopback "broker" that reads CONNECT, answers with `connack` (None: never) and `after_connack`,
+    answers PINGREQ only when told, and records every packet the client sent."""
+
+    connack: bytes | None = CONNACK_ACCEPTED
+    after_connack: bytes = b""
+    answer_pings: bool = False
+    close_at_connect: bool = False
+    grant: list[int] | None = None  # the SUBACK return codes for every SUBSCRIBE; None: never answer
+    packets: list[tuple[int, bytes]] = field(default_factory=list)
+    client_gone: asyncio.Event = field(default_factory=asyncio.Event)
+
     def send(self, data: bytes) -> None:
         for writer in self._writers:
             writer.write(data)
@@ -51,7 +65,6 @@ class FakeBroker:
         return [body for first, body in self.packets if first >> 4 == kind]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.append(writer)
         stream = PacketReader()
         try:
             while data := await reader.read(65536):
