@@ -53,3 +53,19 @@ def lights_on(outcome: Outcome) -> dict[str, LightBin]:
 
 def cleared(outcome: Outcome) -> set[str]:
     return {i.module for i in outcome.instructions if isinstance(i, ClearBin)}
+
+
+def restored_copy(floor: Floor) -> Floor:
+    """A new floor restored from this one's entities, as the store would read them back after a restart."""
+    copy = Floor()
+    copy.restore(
+        zones=floor.zones.values(),
+        items=floor.items.values(),
+        locations=floor.locations.values(),
+        orders=floor.orders.values(),
+        lights=floor.lights.values(),
+        devices=floor.devices.values(),
+        exceptions=floor.exceptions.values(),
+        stations=floor.stations.values(),
+    )
+    return copy

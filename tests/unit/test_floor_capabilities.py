@@ -11,7 +11,7 @@ from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
 from floorgate.core.instructions import Blink, LightBin
 from floorgate.core.outcome import Outcome
-from tests.support.floor_commands import NOW, make_floor
+from tests.support.floor_commands import NOW, make_floor, restored_copy
 
 pytestmark = pytest.mark.unit
 
@@ -88,16 +88,7 @@ def test_a_new_capability_shares_the_light_board_with_picking() -> None:
 def test_restore_rebuilds_the_light_boards_holders_and_the_books_open_problems() -> None:
     floor = make_floor()
     floor.handle(cmd.PressButton(module="M-UNKNOWN", button=cmd.Button.CONFIRM, display="1"), NOW)
-    restored = Floor()
-    restored.restore(
-        zones=floor.zones.values(),
-        items=floor.items.values(),
-        locations=floor.locations.values(),
-        orders=floor.orders.values(),
-        lights=floor.lights.values(),
-        devices=floor.devices.values(),
-        exceptions=floor.exceptions.values(),
-    )
+    restored = restored_copy(floor)
 
     again = restored.handle(cmd.PressButton(module="M-UNKNOWN", button=cmd.Button.CONFIRM, display="1"), NOW)
 

@@ -10,7 +10,16 @@ from floorgate.core.errors import CommandRejected, RejectionKind
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import ERROR_COLOR, PICKER_PALETTE, Blink, ClearBin, LightBin
 from floorgate.core.model import LineStatus, OrderStatus
-from tests.support.floor_commands import NOW, cleared, lights_on, make_floor, of_type, press, receive
+from tests.support.floor_commands import (
+    NOW,
+    cleared,
+    lights_on,
+    make_floor,
+    of_type,
+    press,
+    receive,
+    restored_copy,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -414,16 +423,7 @@ def test_restoring_state_rebuilds_holders_queues_and_colours() -> None:
     floor.handle(cmd.StartOrder(order_id="O1", zone="A", operator="ann"), NOW)
     started = floor.handle(cmd.StartOrder(order_id="O2", zone="A", operator="bob"), NOW)
 
-    copy = Floor()
-    copy.restore(
-        zones=floor.zones.values(),
-        items=floor.items.values(),
-        locations=floor.locations.values(),
-        orders=floor.orders.values(),
-        lights=floor.lights.values(),
-        devices=floor.devices.values(),
-        exceptions=floor.exceptions.values(),
-    )
+    copy = restored_copy(floor)
 
     assert {c.module for c in copy.lit_commands()} == {"M-A-01", "M-A-02"}
     handed = copy.handle(cmd.PressButton(module="M-A-01", button=cmd.Button.CONFIRM, display="2"), NOW)

@@ -15,6 +15,7 @@ from floorgate.core.exception_book import (
 )
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.model import ExceptionStatus, FloorException
+from tests.support.floor_commands import restored_copy
 
 pytestmark = pytest.mark.unit
 
@@ -215,16 +216,7 @@ def test_faults_an_adapter_marks_unknown_fold_and_those_of_known_devices_do_not(
 def test_a_restored_floor_keeps_folding_into_the_same_exception(floor: Floor) -> None:
     press(floor, "M-1")
     press(floor, "M-2")
-    copy = Floor()
-    copy.restore(
-        zones=floor.zones.values(),
-        items=floor.items.values(),
-        locations=floor.locations.values(),
-        orders=floor.orders.values(),
-        lights=floor.lights.values(),
-        devices=floor.devices.values(),
-        exceptions=floor.exceptions.values(),
-    )
+    copy = restored_copy(floor)
 
     later = press(copy, "M-3")
 
