@@ -59,11 +59,11 @@ async def test_every_screen_fits_a_phone_a_tablet_and_a_desktop_with_whole_verdi
         seed_master_data(erp)
     await start_order(edge, bank)
 
-    # The zone screen with ann's lit line and the one still to come, then with one done and the next lit.
+    # The zone screen with both of ann's lines lit in her colour, then with one done and the other lit.
     zone = await open_page(browser, edge, "/zones/A", "viewer")
     await expect(zone.get_by_test_id("line-chip")).to_have_count(2)
     await expect(zone.get_by_test_id("lines-left")).to_have_text("2")
-    await expect(zone.locator(".chip.lit")).to_have_count(1)
+    await expect(zone.locator(".chip.lit")).to_have_count(2)
     await assert_zone_screen_fits(zone)
     await bank.press("M-A-01", Button.CONFIRM)
     await expect(zone.get_by_test_id("lines-left")).to_have_text("1")

@@ -13,6 +13,8 @@ from typing import Any
 
 from playwright.async_api import Locator, Page, expect
 
+from tests.support.waiting import wait_until
+
 # An sRGB colour as its red, green and blue channels, 0..255.
 Rgb = Sequence[float]
 
@@ -73,6 +75,7 @@ async def assert_no_sideways_scroll(page: Page, *, where: str) -> None:
 # Where an element's text is drawn: its line boxes (a range over its contents), its own box and scroll
 # width, the viewport, and every ancestor (or the element itself) that clips and does not hold the text.
 _TEXT_LAYOUT = """(node) => {
+  if (!node.isConnected) return null;
   const range = document.createRange();
   range.selectNodeContents(node);
   const lines = [...range.getClientRects()].filter((r) => r.width > 0);
@@ -96,10 +99,20 @@ _TEXT_LAYOUT = """(node) => {
 }"""
 
 
+async def _measure(locator: Locator, script: str) -> dict[str, Any]:
+    """Run a measuring script on the element; again if a re-render replaced it between finding and measuring."""
+
+    async def attached() -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await locator.evaluate(script)
+        return result
+
+    return await wait_until(attached, what=f"{locator} to stay in the page while it is measured")
+
+
 async def assert_whole_word_visible(locator: Locator, word: str, *, where: str) -> None:
     """The element shows exactly `word`, on one line, inside its own box, every clipping box and the viewport."""
     await expect(locator).to_have_text(word)
-    layout: dict[str, Any] = await locator.evaluate(_TEXT_LAYOUT)
+    layout = await _measure(locator, _TEXT_LAYOUT)
     problems = []
     if not layout["shown"]:
         problems.append("it is not shown")
@@ -125,6 +138,7 @@ async def assert_whole_word_visible(locator: Locator, word: str, *, where: str) 
 # down is composited over the one under it (background alpha), and an ancestor's opacity mixes everything
 # inside it with what lies behind it. Gradients and images cannot be reduced to one colour: they are named.
 _PAINTED_COLOURS = """(node) => {
+  if (!node.isConnected) return null;
   const parse = (value) => {
     const m = /^rgba?\\(([^)]*)\\)$/.exec(value.trim());
     if (!m) throw new Error(`cannot read the colour ${value}`);
@@ -166,15 +180,15 @@ def contrast_ratio(one: Rgb, other: Rgb) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
-async def painted_contrast(locator: Locator) -> float:
-    """The contrast between one element's text and the background it is painted on, as the page shows it."""
-    colours: dict[str, Any] = await locator.evaluate(_PAINTED_COLOURS)
+async def painted_contrast(locator: Locator) -> tuple[str, float]:
+    """One element's text and its contrast with the background it is painted on, as the page shows it."""
+    colours = await _measure(locator, _PAINTED_COLOURS)
     if colours["images"]:
         raise AssertionError(
             f"cannot measure the contrast of {colours['content']!r}: a background image or gradient lies "
             f"behind it ({', '.join(colours['images'])})"
         )
-    return contrast_ratio(colours["text"], colours["background"])
+    return colours["content"], contrast_ratio(colours["text"], colours["background"])
 
 
 async def assert_readable_contrast(
@@ -185,8 +199,7 @@ async def assert_readable_contrast(
     assert count, f"{where}: nothing to measure the contrast of"
     failing = []
     for index in range(count):
-        element = locator.nth(index)
-        ratio = await painted_contrast(element)
+        text, ratio = await painted_contrast(locator.nth(index))
         if ratio < minimum:
-            failing.append(f"{(await element.inner_text())!r} at {ratio:.2f}:1")
+            failing.append(f"{text!r} at {ratio:.2f}:1")
     assert not failing, f"{where}: text under {minimum}:1 contrast: {', '.join(failing)}"
