@@ -190,6 +190,8 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         webhooks=webhooks,
         started_at=parts_started,
         mqtt_connected=lambda: link.connected,
+        # Asked only while the server below serves: once it is told to stop, the edge takes no more work.
+        inactive=lambda: "the edge is stopping" if server.should_exit else None,
     )
     server = _EdgeServer(
         uvicorn.Config(

@@ -1,4 +1,10 @@
-"""Liveness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics.
+
+`/healthz/live` answers 200 whenever the process and its event loop work, whatever the broker or the store
+is doing: a probe that restarts on it never restarts an edge that waits out a broker outage.
+`/healthz/ready` (and `/healthz`, the same answer under its first name) is 503 while the edge cannot take
+work: its store failing, its broker unreachable, or the edge stopping; `problems` names each.
+"""
 
 from __future__ import annotations
 
@@ -34,13 +40,37 @@ def store_health(context: WebContext) -> dict[str, Any]:
     return view
 
 
-@router.get(
-    "/healthz",
-    responses={
-        status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "Degraded: the store or MQTT is failing"}
-    },
-)
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "description": "Not ready: the store or MQTT is failing, or the edge is stopping (see `problems`)"
+    }
+}
+
+
+@router.get("/healthz/live")
+async def live(context: Context) -> dict[str, Any]:
+    """200 while the process serves requests on its event loop; nothing else is asked."""
+    return {
+        "status": "live",
+        "site": context.site_id,
+        "edge": context.edge_id,
+        "uptime_s": round(time.time() - context.started_at, 1),
+    }
+
+
+@router.get("/healthz/ready", responses=NOT_READY)
+async def ready(context: Context, response: Response) -> dict[str, Any]:
+    """200 while the edge takes work; 503 naming each reason it cannot."""
+    return readiness(context, response)
+
+
+@router.get("/healthz", responses=NOT_READY)
 async def healthz(context: Context, response: Response) -> dict[str, Any]:
+    """The same answer as /healthz/ready."""
+    return readiness(context, response)
+
+
+def readiness(context: WebContext, response: Response) -> dict[str, Any]:
     writer = context.health.writer_figures()
     problems = []
     store = store_health(context)
@@ -48,6 +78,9 @@ async def healthz(context: Context, response: Response) -> dict[str, Any]:
         problems.append(f"store: {store['error']}")
     if not context.health.mqtt_connected():
         problems.append("mqtt: not connected")
+    inactive = context.health.inactive()
+    if inactive is not None:
+        problems.append(f"edge: {inactive}")
     if problems:
         response.status_code = 503
     return {
