@@ -113,7 +113,7 @@ async def test_modules_with_their_own_certificates_reach_the_edge_and_one_cannot
         )
 
     with tls_edge.client("viewer") as viewer:
-        events = viewer.get("/events", params={"limit": 1000}).json()
+        events = viewer.get("/events", params={"after": 0, "limit": 1000}).json()
     confirmed = [e for e in events["events"] if e["type"] == "pick.confirmed"]
     assert sorted(e["data"]["location"] for e in confirmed) == ["A-01", "A-02"]
 
