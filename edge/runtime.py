@@ -93,7 +93,8 @@ class EdgeParts:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.http.host}:{self.config.http.port}"
+        scheme = "https" if self.config.http.https else "http"
+        return f"{scheme}://{self.config.http.host}:{self.config.http.port}"
 
 
 async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequence[str] = ()) -> EdgeParts:
@@ -184,6 +185,7 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         writer=writer,
         store=store,
         tokens=tokens,
+        token_names=config.token_names(),
         hub=hub,
         pending_commands=hub.pending_commands,
         figures=lambda: _ptl_metrics(ptl),
@@ -198,6 +200,9 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
             create_app(context),
             host=config.http.host,
             port=config.http.port,
+            # With a certificate the socket speaks TLS only: a plain http:// request is not answered.
+            ssl_certfile=config.http.cert_file,
+            ssl_keyfile=config.http.key_file,
             log_level="warning",
             access_log=False,
             # No lifespan: the edge starts and stops its own parts, and uvicorn waits without a timeout

@@ -14,6 +14,7 @@ from floorgate.core.model import ExceptionStatus
 from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, WRITE_REFUSALS
 from floorgate.web.deps import CanRead, CanResolve, Context
+from floorgate.web.roles import Caller
 from floorgate.web.views import device_view, event_view, exception_view
 
 router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
@@ -139,18 +140,22 @@ class ResolveBody(BaseModel):
     model_config = BODY_CONFIG
     note: str | None = Field(default=None, max_length=500)
     resolved_by: str | None = Field(default=None, max_length=64)
+    """Who resolved it, for a token without a name (a shared one); a named token's name is recorded instead."""
+
+
+def _resolver(caller: Caller, body: ResolveBody) -> str:
+    # A named token says who it is: the name the site file gives it is what the event records.
+    return caller.name or body.resolved_by or caller.role.value
 
 
 @router.post("/exceptions/{exception_id}/resolve", responses={**WRITE_REFUSALS, **BAD_BODY})
 async def resolve_exception(
-    exception_id: int, context: Context, role: CanResolve, body: ResolveBody | None = None
+    exception_id: int, context: Context, caller: CanResolve, body: ResolveBody | None = None
 ) -> dict[str, Any]:
     body = body or ResolveBody()
     await run(
         context,
-        cmd.ResolveException(
-            exception_id=exception_id, resolved_by=body.resolved_by or role.value, note=body.note
-        ),
+        cmd.ResolveException(exception_id=exception_id, resolved_by=_resolver(caller, body), note=body.note),
     )
     exception = context.floor.exception(exception_id)
     if exception is None:  # the floor no longer holds it: say so rather than fail

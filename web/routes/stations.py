@@ -11,12 +11,12 @@ from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId
 from floorgate.web.deps import CanRead, CanWriteOrders, Context, require
-from floorgate.web.roles import Permission, Role
+from floorgate.web.roles import Caller, Permission
 from floorgate.web.views import station_view, station_views
 
 router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 
-CanOverride = Annotated[Role, Depends(require(Permission.OVERRIDE))]
+CanOverride = Annotated[Caller, Depends(require(Permission.OVERRIDE))]
 StationId = PathId
 
 
@@ -40,14 +40,12 @@ class OverrideBody(BaseModel):
 
 @router.post("/stations/{station_id}/override", responses={**WRITE_REFUSALS, **BAD_BODY})
 async def override_weight_check(
-    station_id: StationId, body: OverrideBody, context: Context, role: CanOverride
+    station_id: StationId, body: OverrideBody, context: Context, caller: CanOverride
 ) -> dict[str, Any]:
     """A supervisor accepts a failed weight check: the order is packed, the reason is recorded."""
     applied = await run(
         context,
-        cmd.OverrideWeightCheck(
-            station=station_id, order_id=body.order_id, reason=body.reason, by=role.value
-        ),
+        cmd.OverrideWeightCheck(station=station_id, order_id=body.order_id, reason=body.reason, by=caller.by),
     )
     return {"station": _view(context, station_id), "events": list(applied.event_types)}
 

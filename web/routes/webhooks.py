@@ -11,7 +11,7 @@ from floorgate.web.commanding import field_location
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, refusals
 from floorgate.web.deps import CanRead, Context, require
 from floorgate.web.ports import WebhookEndpoint, WebhookRefused, Webhooks
-from floorgate.web.roles import Permission, Role
+from floorgate.web.roles import Caller, Permission
 
 # Every route needs the webhook service: 503 on an edge that runs none.
 router = APIRouter(
@@ -22,8 +22,8 @@ router = APIRouter(
 NOT_FOUND = refusals(status.HTTP_404_NOT_FOUND)
 NOT_FOUND_OR_BAD_BODY = {**NOT_FOUND, **BAD_BODY}
 
-CanAdmin = Annotated[Role, Depends(require(Permission.ADMIN))]
-CanReplay = Annotated[Role, Depends(require(Permission.REPLAY))]
+CanAdmin = Annotated[Caller, Depends(require(Permission.ADMIN))]
+CanReplay = Annotated[Caller, Depends(require(Permission.REPLAY))]
 Pattern = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_*]+(\.[a-z_*]+)?$")]
 
 
