@@ -26,7 +26,7 @@ from sqlmodel import SQLModel
 from floorgate.core.instructions import LightBin
 from floorgate.edge.store import Store, StoreError, StoreTooNew, make_engine, schema_state
 from floorgate.edge.store.migrations import SCRIPTS, VERSIONS, head_revision
-from floorgate.edge.store.migrations.new_revision import upgrade_code
+from floorgate.edge.store.migrations.new_revision import TEMPLATE, upgrade_code
 from tests.support.postgres import PostgresServer
 from tests.support.store_files import store_from_a_later_release
 
@@ -195,6 +195,25 @@ def test_older_shapes_keep_upgrading_a_missing_column_is_added_and_filled_an_unu
     assert "ix_events_type" not in indexes
     assert "ix_orders_finished_at" in indexes
     assert recorded_revisions(f"sqlite:///{database}") == [head_revision()]
+
+
+def test_the_revision_tool_writes_the_operations_that_bring_a_store_at_head_to_the_tables(
+    tmp_path: Path,
+) -> None:
+    """What a developer gets after changing tables.py: here, as if `pack_stations.updated_at` were new."""
+    database = tmp_path / "floorgate.db"
+    store = Store(make_engine(f"sqlite:///{database}"))
+    store.create_schema()
+    store.close()
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.execute("ALTER TABLE pack_stations DROP COLUMN updated_at")
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as conn:
+        code = upgrade_code(conn)
+    engine.dispose()
+    assert "    op.add_column('pack_stations', sa.Column('updated_at', sa.Float(), nullable=True))" in code
+    revision = TEMPLATE.format(message="Add updated_at", revision="0002", down_revision="0001", body=code)
+    compile(revision, "r0002_add_updated_at.py", "exec")  # a module Alembic can load as it is
 
 
 def test_the_head_read_from_file_names_is_alembics_single_head_and_the_revisions_form_one_line() -> None:
