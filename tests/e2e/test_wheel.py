@@ -3,8 +3,10 @@ installed with its dependencies from the package index, its command runs, withou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -44,6 +46,11 @@ def test_the_wheel_holds_only_the_floorgate_namespace_and_the_dashboard_assets(w
         assert f"floorgate/{package}/__init__.py" in names
     assert "floorgate/web/static/dashboard.js" in names
     assert "floorgate/web/static/index.html" in names
+    # The store's schema revisions and the file Alembic runs to apply them: an installed edge migrates.
+    assert "floorgate/edge/store/migrations/env.py" in names
+    revisions = {p.name for p in (ROOT / "edge" / "store" / "migrations" / "versions").glob("r*.py")}
+    assert revisions
+    assert {f"floorgate/edge/store/migrations/versions/{name}" for name in revisions} <= set(names)
 
 
 def test_the_wheel_carries_the_license(wheel: Path) -> None:
@@ -105,6 +112,25 @@ def test_installed_with_its_dependencies_the_command_runs_and_checks_the_example
     )
     assert checked.returncode == 0, checked.stderr
     assert f"{site}: OK" in checked.stdout
+
+
+def test_an_installed_wheel_upgrades_a_store_from_before_schema_versions_to_its_head(
+    installed: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "floorgate.db"
+    shutil.copy2(ROOT / "tests" / "fixtures" / "unversioned-store.db", database)
+    upgrade = (
+        "from floorgate.edge.store import Store, make_engine\n"
+        f"store = Store(make_engine('sqlite:///{database}'))\n"
+        "store.create_schema()\n"
+        "store.close()\n"
+    )
+    subprocess.run([str(installed / "bin" / "python"), "-c", upgrade], cwd=tmp_path, check=True, timeout=120)
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        recorded = [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+    heads = sorted(p.name[1:5] for p in (ROOT / "edge" / "store" / "migrations" / "versions").glob("r*.py"))
+    assert recorded == heads[-1:]
+    assert list(tmp_path.glob("floorgate.db.before-upgrade-from-unversioned-*"))
 
 
 def test_a_production_install_has_neither_the_demo_broker_nor_evdev(installed: Path, tmp_path: Path) -> None:
