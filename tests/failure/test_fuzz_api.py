@@ -14,7 +14,6 @@ it the writer still commits. Below the fuzzing, one request per bug it found, ke
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,17 +30,10 @@ from schemathesis import checks as st_checks
 from schemathesis.python import asgi as schemathesis_asgi
 
 from floorgate.core import commands as cmd
-from floorgate.edge.store import Store, make_engine
-from floorgate.edge.web_ports import LiveFloor, web_context
-from floorgate.edge.webhooks.deliveries import DeliveryStore
-from floorgate.edge.webhooks.endpoints import WebhookService
-from floorgate.edge.webhooks.outbox import EndpointRegistry
-from floorgate.edge.webhooks.relay import WebhookRelay
 from floorgate.edge.writer import Writer
-from floorgate.web.app import create_app
 from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.roles import Role
-from floorgate.web.stream import StreamHub
+from tests.support.api_edge import build_api_edge
 
 pytestmark = pytest.mark.failure
 
@@ -87,31 +79,9 @@ class FuzzedApi:
 
 
 def build_app(folder: Path) -> FuzzedEdge:
-    # synchronous=NORMAL: this file is about answers, not durability, and a thousand fsyncs cost seconds.
-    store = Store(make_engine(f"sqlite:///{folder / 'floorgate.db'}", synchronous="NORMAL"))
-    store.create_schema()
-    loaded = store.load()
-    deliveries = DeliveryStore(store.engine)
-    registry = EndpointRegistry([])
-    writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq, outbox=registry)
-
-    async def endpoint_gone(*_: object) -> None:
-        return None
-
-    relay = WebhookRelay(deliveries=deliveries, registry=registry, on_gone=endpoint_gone)
-    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
-    writer.subscribe(hub.on_commit)
-    context = web_context(
-        site_id="fuzz",
-        edge_id="edge-1",
-        writer=writer,
-        store=store,
-        tokens={ADMIN_TOKEN: Role.ADMIN},
-        hub=hub,
-        webhooks=WebhookService(registry=registry, deliveries=deliveries, relay=relay),
-        started_at=time.time(),
-    )
-    edge = FuzzedEdge(app=create_app(context), writer=writer)
+    built = build_api_edge(folder, tokens={ADMIN_TOKEN: Role.ADMIN}, site_id="fuzz")
+    writer = built.writer
+    edge = FuzzedEdge(app=built.app, writer=writer)
     seeded = False
 
     @asynccontextmanager

@@ -7,13 +7,64 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import PlainTextResponse
+from pydantic import ConfigDict, Field
 
 from floorgate.web.context import WebContext
-from floorgate.web.contract import AUTH_REFUSALS
+from floorgate.web.contract import AUTH_REFUSALS, Answer, answers
 from floorgate.web.deps import CanRead, Context
 from floorgate.web.metrics import prometheus_text
 
 router = APIRouter(tags=["health"])
+
+
+class StoreHealthView(Answer):
+    ok: bool
+    location: str = Field(description="which store (a path, or a database URL without its password)")
+    cause: str = Field(default=None, description="while commits fail: full, read_only, io_error, ...")
+    error: str = Field(default=None, description="while commits fail: what the store said")
+    failing_s: float | None = Field(default=None, description="while commits fail: for how long")
+    held_events: int = Field(default=None, description="while commits fail: events waiting to be written")
+    webhook_bookkeeping: str = Field(
+        default=None, description="while the webhook relay cannot keep its books in the store: why"
+    )
+
+
+class HealthView(Answer):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ok",
+                    "problems": [],
+                    "site": "dc1",
+                    "edge": "edge-1",
+                    "store": {"ok": True, "location": "./data/floorgate.db"},
+                    "last_seq": 4211,
+                    "backlog": 0,
+                    "uptime_s": 86400.0,
+                },
+                {
+                    "status": "degraded",
+                    "problems": ["mqtt: not connected"],
+                    "site": "dc1",
+                    "edge": "edge-1",
+                    "store": {"ok": True, "location": "./data/floorgate.db"},
+                    "last_seq": 4211,
+                    "backlog": 0,
+                    "uptime_s": 86400.0,
+                },
+            ]
+        }
+    )
+
+    status: str = Field(description="ok | degraded")
+    problems: list[str] = Field(description="what is failing, one line each")
+    site: str
+    edge: str
+    store: StoreHealthView
+    last_seq: int = Field(description="the newest committed event")
+    backlog: int = Field(description="commands waiting for the writer")
+    uptime_s: float
 
 
 def store_health(context: WebContext) -> dict[str, Any]:
@@ -36,8 +87,14 @@ def store_health(context: WebContext) -> dict[str, Any]:
 
 @router.get(
     "/healthz",
+    response_model=None,
     responses={
-        status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "Degraded: the store or MQTT is failing"}
+        **answers(HealthView, description="Healthy"),
+        **answers(
+            HealthView,
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            description="Degraded: the store or MQTT is failing",
+        ),
     },
 )
 async def healthz(context: Context, response: Response) -> dict[str, Any]:
