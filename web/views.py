@@ -311,34 +311,32 @@ class ScaleReading(Answer):
 PACK_ONLY = "pack stations only"
 
 
+PACK_STATION_EXAMPLE: dict[str, Any] = {
+    "id": "PACK-1",
+    "kind": "pack",
+    "zone": None,
+    "tolerance_g": 15.0,
+    "tolerance_pct": 2.0,
+    "tare_g": 120.0,
+    "state": "rejected",
+    "order_id": "SO-1001",
+    "expected_g": 1620.0,
+    "tolerance_applied_g": 32.4,
+    "measured_g": 1702.5,
+    "delta_g": 82.5,
+    "verdict": "rejected",
+    "problem": None,
+    "message": "order SO-1001 rejected: 1702.5 g is +82.5 g from 1620 g (tolerance 32.4 g); "
+    "fix the carton and weigh it again",
+    "scale": {"device": "SCALE-1", "grams": 1702.5, "stable": True, "condition": "ok"},
+    "updated_at": "2026-03-02T08:15:42.117Z",
+    "overridable": True,
+}
+
+
 class StationView(Answer):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"id": "START-A", "kind": "zone", "zone": "A"},
-                {
-                    "id": "PACK-1",
-                    "kind": "pack",
-                    "zone": None,
-                    "tolerance_g": 15.0,
-                    "tolerance_pct": 2.0,
-                    "tare_g": 120.0,
-                    "state": "rejected",
-                    "order_id": "SO-1001",
-                    "expected_g": 1620.0,
-                    "tolerance_applied_g": 32.4,
-                    "measured_g": 1702.5,
-                    "delta_g": 82.5,
-                    "verdict": "rejected",
-                    "problem": None,
-                    "message": "order SO-1001 rejected: 1702.5 g is +82.5 g from 1620 g (tolerance 32.4 g); "
-                    "fix the carton and weigh it again",
-                    "scale": {"device": "SCALE-1", "grams": 1702.5, "stable": True, "condition": "ok"},
-                    "updated_at": "2026-03-02T08:15:42.117Z",
-                    "overridable": True,
-                },
-            ]
-        }
+        json_schema_extra={"examples": [{"id": "START-A", "kind": "zone", "zone": "A"}, PACK_STATION_EXAMPLE]}
     )
 
     id: str

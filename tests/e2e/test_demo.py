@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.brokers import free_port
-from tests.support.edge_process import interrupt
+from tests.support.edge_process import demo_arguments, interrupt
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.e2e
@@ -43,17 +43,9 @@ def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp
                 sys.executable,
                 "-m",
                 "floorgate.edge.cli",
-                "demo",
-                "--port",
-                str(http_port),
-                "--mqtt-port",
-                str(mqtt_port),
-                "--data-dir",
-                str(tmp_path / "data"),
+                *demo_arguments(http_port=http_port, mqtt_port=mqtt_port, data_dir=tmp_path / "data"),
                 "--seconds-per-pick",
                 "0.05",
-                "--seed",
-                "1",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,

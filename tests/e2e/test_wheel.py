@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.brokers import free_port
-from tests.support.edge_process import interrupt
+from tests.support.edge_process import demo_arguments, interrupt
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.e2e
@@ -170,15 +170,7 @@ def test_installed_with_the_demo_extra_a_short_demo_serves_and_stops_on_ctrl_c(
     out = tmp_path / "demo.out"
     command = [
         str(installed_for_the_demo / "bin" / "floorgate"),
-        "demo",
-        "--port",
-        str(http_port),
-        "--mqtt-port",
-        str(mqtt_port),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--seed",
-        "1",
+        *demo_arguments(http_port=http_port, mqtt_port=mqtt_port, data_dir=tmp_path / "data"),
     ]
     # From an empty folder, so nothing of the checkout can be imported in place of the installed wheel.
     with out.open("wb") as sink:

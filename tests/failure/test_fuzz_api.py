@@ -29,11 +29,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import checks as st_checks
 from schemathesis.python import asgi as schemathesis_asgi
 
-from floorgate.core import commands as cmd
 from floorgate.edge.writer import Writer
 from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.roles import Role
-from tests.support.api_edge import build_api_edge
+from tests.support.api_edge import API_FLOOR, build_api_edge
 
 pytestmark = pytest.mark.failure
 
@@ -42,15 +41,6 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # Requests per operation, valid and invalid: about 30 operations x 35 requests in all (about 20 s here).
 MAX_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 25, schemathesis.GenerationMode.NEGATIVE: 10}
 REQUEST_TIMEOUT_S = 10
-
-SEED: tuple[cmd.Command, ...] = (
-    cmd.DefineZone(zone="A"),
-    cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK, tolerance_g=15, tare_g=120),
-    cmd.DefineStation(station="START-A", kind=cmd.StationKind.ZONE, zone="A"),
-    cmd.UpsertItem(sku="S1", description="bolts", gtins=("04012345678901",), unit_weight_g=100),
-    cmd.UpsertLocation(code="A-01", zone="A", module="M-01", sku="S1", on_hand=10),
-    cmd.ReceiveOrder(order_id="O1", lines=(cmd.NewOrderLine(line_id="1", sku="S1", qty=2, location="A-01"),)),
-)
 
 
 @dataclass
@@ -91,7 +81,7 @@ def build_app(folder: Path) -> FuzzedEdge:
         nonlocal seeded
         task = edge.task = asyncio.create_task(writer.run(), name="writer")
         if not seeded:
-            for command in SEED:
+            for command in API_FLOOR:
                 await writer.execute(command)
             seeded = True
         try:

@@ -15,7 +15,7 @@ import pytest
 
 from floorgate.core import commands as cmd
 from floorgate.web.roles import Role
-from tests.support.api_edge import build_api_edge
+from tests.support.api_edge import API_FLOOR, build_api_edge
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,8 @@ PROBLEM_REF = "#/components/schemas/Problem"
 PATH_VALUES = {"order_id": "O1"}
 
 FLOOR: tuple[cmd.Command, ...] = (
-    cmd.DefineZone(zone="A"),
-    cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK, tolerance_g=15, tare_g=120),
-    cmd.DefineStation(station="START-A", kind=cmd.StationKind.ZONE, zone="A"),
-    cmd.UpsertItem(sku="S1", description="bolts", gtins=("04012345678901",), unit_weight_g=100),
-    cmd.UpsertLocation(code="A-01", zone="A", module="M-01", sku="S1", on_hand=1),
+    *API_FLOOR,
     cmd.UpsertLocation(code="A-02", zone="A", module="M-02", sku="S1", on_hand=10),
-    cmd.ReceiveOrder(order_id="O1", lines=(cmd.NewOrderLine(line_id="1", sku="S1", qty=2, location="A-01"),)),
     cmd.ReceiveOrder(order_id="O2", lines=(cmd.NewOrderLine(line_id="1", sku="S1", qty=3, location="A-02"),)),
     cmd.ReportDeviceStatus(device="M-01", kind="ptl", online=True),
     cmd.StartOrder(order_id="O1", zone="A", operator="ann"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from floorgate.core import commands as cmd
 from floorgate.edge.store import Store, make_engine
 from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
@@ -24,6 +25,17 @@ from floorgate.edge.writer import Writer
 from floorgate.web.app import create_app
 from floorgate.web.roles import Role
 from floorgate.web.stream import StreamHub
+
+# A floor with one of each thing the API names: a zone, a pack and a start station, an item, a bin on a module,
+# an order for it.
+API_FLOOR: tuple[cmd.Command, ...] = (
+    cmd.DefineZone(zone="A"),
+    cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK, tolerance_g=15, tare_g=120),
+    cmd.DefineStation(station="START-A", kind=cmd.StationKind.ZONE, zone="A"),
+    cmd.UpsertItem(sku="S1", description="bolts", gtins=("04012345678901",), unit_weight_g=100),
+    cmd.UpsertLocation(code="A-01", zone="A", module="M-01", sku="S1", on_hand=10),
+    cmd.ReceiveOrder(order_id="O1", lines=(cmd.NewOrderLine(line_id="1", sku="S1", qty=2, location="A-01"),)),
+)
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,21 @@ class EdgeProcess:
         )
 
 
+def demo_arguments(*, http_port: int, mqtt_port: int, data_dir: Path) -> list[str]:
+    """`floorgate demo`'s arguments on ports and in a folder of the test's own, its pickers repeatable."""
+    return [
+        "demo",
+        "--port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--data-dir",
+        str(data_dir),
+        "--seed",
+        "1",
+    ]
+
+
 def interrupt(process: subprocess.Popen[bytes], *, timeout: float = 30) -> int | None:
     """Ctrl-C (SIGINT), and the exit code once it stops; None (and the process killed) when it did not stop in
     `timeout`: a process that hangs on Ctrl-C fails its test, and must not also outlive it."""

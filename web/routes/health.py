@@ -29,31 +29,22 @@ class StoreHealthView(Answer):
     )
 
 
+HEALTHY: dict[str, Any] = {
+    "status": "ok",
+    "problems": [],
+    "site": "dc1",
+    "edge": "edge-1",
+    "store": {"ok": True, "location": "./data/floorgate.db"},
+    "last_seq": 4211,
+    "backlog": 0,
+    "uptime_s": 86400.0,
+}
+
+
 class HealthView(Answer):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {
-                    "status": "ok",
-                    "problems": [],
-                    "site": "dc1",
-                    "edge": "edge-1",
-                    "store": {"ok": True, "location": "./data/floorgate.db"},
-                    "last_seq": 4211,
-                    "backlog": 0,
-                    "uptime_s": 86400.0,
-                },
-                {
-                    "status": "degraded",
-                    "problems": ["mqtt: not connected"],
-                    "site": "dc1",
-                    "edge": "edge-1",
-                    "store": {"ok": True, "location": "./data/floorgate.db"},
-                    "last_seq": 4211,
-                    "backlog": 0,
-                    "uptime_s": 86400.0,
-                },
-            ]
+            "examples": [HEALTHY, {**HEALTHY, "status": "degraded", "problems": ["mqtt: not connected"]}]
         }
     )
 

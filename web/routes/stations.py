@@ -20,7 +20,7 @@ from floorgate.web.contract import (
 )
 from floorgate.web.deps import CanRead, CanWriteOrders, Context, require
 from floorgate.web.roles import Permission, Role
-from floorgate.web.views import StationView, station_view, station_views
+from floorgate.web.views import PACK_STATION_EXAMPLE, StationView, station_view, station_views
 
 router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 
@@ -52,22 +52,10 @@ class Overridden(Answer):
             "examples": [
                 {
                     "station": {
-                        "id": "PACK-1",
-                        "kind": "pack",
-                        "zone": None,
-                        "tolerance_g": 15.0,
-                        "tolerance_pct": 2.0,
-                        "tare_g": 120.0,
+                        **PACK_STATION_EXAMPLE,
                         "state": "overridden",
-                        "order_id": "SO-1001",
-                        "expected_g": 1620.0,
-                        "tolerance_applied_g": 32.4,
-                        "measured_g": 1702.5,
-                        "delta_g": 82.5,
                         "verdict": "overridden",
-                        "problem": None,
                         "message": "order SO-1001 accepted by supervisor: carton checked by hand",
-                        "scale": {"device": "SCALE-1", "grams": 1702.5, "stable": True, "condition": "ok"},
                         "updated_at": "2026-03-02T08:16:03.500Z",
                         "overridable": False,
                     },
