@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,15 @@ async def test_what_each_get_answers_validates_against_its_declared_schema(clien
             for error in validator(document, declared["application/json"]["schema"]).iter_errors(body)
         ]
         assert errors == [], f"GET {url} answered what its schema refuses: {errors}\n{json.dumps(body)[:600]}"
+
+
+async def test_the_docs_pages_load_only_the_edges_own_files(client: httpx.AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        response = await client.get(page, headers={})
+        assert response.status_code == 200, page
+        loaded = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+        assert loaded, page
+        assert [url for url in loaded if not url.startswith("/static/vendor/")] == [], page
+        for url in loaded:
+            assert (await client.get(url)).status_code == 200, url
+        assert "fonts.googleapis" not in response.text
