@@ -140,10 +140,23 @@ def answers(
 
 
 def with_shared_schemas(document: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document with the Problem schema in its components, where every refusal points."""
+    """The OpenAPI document with the Problem schema in its components, where every refusal points, and the
+    answers' examples as their models give them: FastAPI writes the document without its nulls, those of the
+    examples included, and an example without its `"finished_at": null` is one its own schema refuses."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema()
+    for model in _subclasses(Answer):
+        schema = schemas.get(model.__name__)
+        if schema is not None and "examples" in schema:
+            schema["examples"] = model.model_json_schema()["examples"]
     return document
+
+
+def _subclasses(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found = []
+    for sub in model.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
 
 
 # Every route that reads a JSON body may answer these.
