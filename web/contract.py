@@ -97,6 +97,14 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def optional_key(description: str) -> Any:
+    """A field for a key the view leaves out at times and never sets to null: not required, and not nullable.
+
+    (`Field(default=None)` typed `float` says so to the schema; through this function, to mypy as well.)
+    """
+    return Field(default=None, description=description)
+
+
 # Where the one Problem schema lives: every refusal points there (`with_shared_schemas` puts it in).
 PROBLEM_REF = "#/components/schemas/Problem"
 

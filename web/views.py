@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from floorgate.core.model import Device, FloorException, Light, Location, Order, Station
-from floorgate.web.contract import Answer
+from floorgate.web.contract import Answer, optional_key
 from floorgate.web.ports import FloorReads, LoggedEvent, PackState
 
 Timestamp = str  # ISO 8601 in UTC with milliseconds, e.g. "2026-03-02T08:15:42.117Z"
@@ -342,12 +342,10 @@ class StationView(Answer):
     id: str
     kind: str = Field(description="zone | pack")
     zone: str | None
-    tolerance_g: float = Field(default=None, description=PACK_ONLY)
-    tolerance_pct: float = Field(default=None, description=PACK_ONLY)
-    tare_g: float = Field(default=None, description=PACK_ONLY)
-    state: str = Field(
-        default=None, description=f"{PACK_ONLY}: idle | weighing | verified | rejected | overridden | blocked"
-    )
+    tolerance_g: float = optional_key(PACK_ONLY)
+    tolerance_pct: float = optional_key(PACK_ONLY)
+    tare_g: float = optional_key(PACK_ONLY)
+    state: str = optional_key(f"{PACK_ONLY}: idle | weighing | verified | rejected | overridden | blocked")
     order_id: str | None = Field(default=None, description=PACK_ONLY)
     expected_g: float | None = Field(default=None, description=PACK_ONLY)
     tolerance_applied_g: float | None = Field(default=None, description=PACK_ONLY)
@@ -355,12 +353,10 @@ class StationView(Answer):
     delta_g: float | None = Field(default=None, description=PACK_ONLY)
     verdict: str | None = Field(default=None, description=f"{PACK_ONLY}: verified | rejected | overridden")
     problem: str | None = Field(default=None, description=PACK_ONLY)
-    message: str = Field(default=None, description=PACK_ONLY)
-    scale: ScaleReading = Field(default=None, description=PACK_ONLY)
+    message: str = optional_key(PACK_ONLY)
+    scale: ScaleReading = optional_key(PACK_ONLY)
     updated_at: Timestamp | None = Field(default=None, description=PACK_ONLY)
-    overridable: bool = Field(
-        default=None, description=f"{PACK_ONLY}: whether a supervisor may accept its current order"
-    )
+    overridable: bool = optional_key(f"{PACK_ONLY}: whether a supervisor may accept its current order")
 
 
 def station_view(station: Station, state: PackState | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import ConfigDict, Field
 
 from floorgate.web.context import WebContext
-from floorgate.web.contract import AUTH_REFUSALS, Answer, answers
+from floorgate.web.contract import AUTH_REFUSALS, Answer, answers, optional_key
 from floorgate.web.deps import CanRead, Context
 from floorgate.web.metrics import prometheus_text
 
@@ -20,13 +20,11 @@ router = APIRouter(tags=["health"])
 class StoreHealthView(Answer):
     ok: bool
     location: str = Field(description="which store (a path, or a database URL without its password)")
-    cause: str = Field(default=None, description="while commits fail: full, read_only, io_error, ...")
-    error: str = Field(default=None, description="while commits fail: what the store said")
+    cause: str = optional_key("while commits fail: full, read_only, io_error, ...")
+    error: str = optional_key("while commits fail: what the store said")
     failing_s: float | None = Field(default=None, description="while commits fail: for how long")
-    held_events: int = Field(default=None, description="while commits fail: events waiting to be written")
-    webhook_bookkeeping: str = Field(
-        default=None, description="while the webhook relay cannot keep its books in the store: why"
-    )
+    held_events: int = optional_key("while commits fail: events waiting to be written")
+    webhook_bookkeeping: str = optional_key("while the webhook relay cannot keep its books in the store: why")
 
 
 HEALTHY: dict[str, Any] = {

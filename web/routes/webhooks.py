@@ -15,6 +15,7 @@ from floorgate.web.contract import (
     SQL_INT_MAX,
     Answer,
     answers,
+    optional_key,
     refusals,
 )
 from floorgate.web.deps import CanRead, Context, require
@@ -155,7 +156,7 @@ class Replayed(Answer):
     )
 
     replayed: int = Field(description="how many deliveries start again from their first attempt")
-    id: str = Field(default=None, description="the delivery, when one was named")
+    id: str = optional_key("the delivery, when one was named")
 
 
 def endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
