@@ -67,8 +67,16 @@ async def test_redoc_renders_the_reference_from_the_edges_own_files(
     # ReDoc renders the API's title and a menu entry per operation once it has read /openapi.json.
     await expect(page.locator("h1").first).to_contain_text("FloorGate", timeout=30_000)
     await expect(page.locator("[role=menuitem]", has_text="Get Order").first).to_be_attached()
-    await expect(page.get_by_text("OrderView").first).to_be_attached()
+    # Response samples come from the answers' examples: an order's shows its `finished_at`.
+    await expect(page.get_by_text('"finished_at"').first).to_be_attached()
     assert network.blocked == [], (
         f"expected /redoc to load nothing from outside, it asked for {network.blocked}"
     )
-    assert network.failed == [], network.failed
+    # Redocly's logo from their CDN, the one thing ReDoc reaches out for, is stopped by the page's
+    # Content-Security-Policy in the browser: it never becomes a request.
+    stopped_by_the_policy = [
+        failed
+        for failed in network.failed
+        if failed.startswith("https://cdn.redoc.ly/") and failed.endswith(": csp")
+    ]
+    assert network.failed == stopped_by_the_policy, network.failed
