@@ -111,6 +111,11 @@ def _parser(plugins: dict[str, PluginCommand], missing: dict[str, str]) -> argpa
     return parser
 
 
+def every_command_parser() -> argparse.ArgumentParser:
+    """The parser with every command, those of the simulators included: what `floorgate --help` shows."""
+    return _parser(*_plugins(["--help"]))
+
+
 STORE_COMMANDS = ("backup", "restore")
 
 
