@@ -25,18 +25,21 @@ from typing import Generic, TypeVar, overload
 
 from floorgate.core import commands as cmd
 from floorgate.core.capability import Capability, Handler
+from floorgate.core.cycle_counts import CycleCounts
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.exception_book import ExceptionBook
 from floorgate.core.instructions import Instruction, LightBin
 from floorgate.core.light_board import LightBoard
 from floorgate.core.master_data import MasterData
 from floorgate.core.model import (
+    CycleCount,
     Device,
     FloorException,
     Item,
     Light,
     Location,
     Order,
+    Putaway,
     RetiredOrder,
     Station,
     Zone,
@@ -45,6 +48,7 @@ from floorgate.core.module_lights import ModuleLights
 from floorgate.core.outcome import Outcome
 from floorgate.core.packing import PackStations
 from floorgate.core.picking import Picking, order_fingerprint
+from floorgate.core.putaway import Putaways
 from floorgate.core.state import Changes, FloorState
 from floorgate.core.station_scans import StationScans
 from floorgate.core.zone_scans import ZoneScans
@@ -86,12 +90,19 @@ class Floor:
         # Weigh-verify at pack stations (core/packing.py); the store restores its stations' states.
         self.packing = PackStations(self.state, self.book, self.registry)
         self.zone_scans = ZoneScans(self.state, self.board, self.book, self.picking)
+        # Putaway and cycle counts light bins through the board's claims (core/putaway.py,
+        # core/cycle_counts.py); a zone station in putaway mode hands its scans to putaway.
+        self.putaways = Putaways(self.state, self.board, self.book, badges=self.zone_scans.scan)
+        self.counts = CycleCounts(self.state, self.board, self.book)
+        self.board.register(self.putaways)
+        self.board.register(self.counts)
         scans = StationScans(
             self.state,
             self.book,
             flows={
                 cmd.StationKind.ZONE.value: self.zone_scans.scan,
                 cmd.StationKind.PACK.value: self.packing.scan,
+                f"{cmd.StationKind.ZONE.value}/{cmd.StationMode.PUTAWAY.value}": self.putaways.scan,
             },
         )
         self.capabilities: tuple[Capability, ...] = (
@@ -102,6 +113,8 @@ class Floor:
             self.registry,
             self.book,
             ModuleLights(self.board),
+            self.putaways,
+            self.counts,
         )
         self._handlers: dict[type[cmd.Command], Handler] = {}
         for capability in self.capabilities:
@@ -160,6 +173,9 @@ class Floor:
         devices: Iterable[Device] = (),
         exceptions: Iterable[FloorException] = (),
         stations: Iterable[Station] = (),
+        putaways: Iterable[Putaway] = (),
+        counts: Iterable[CycleCount] = (),
+        variance_exception_pct: float | None = None,
     ) -> None:
         """Load state read back from the store and rebuild the indexes derived from it."""
         state = self.state
@@ -171,6 +187,10 @@ class Floor:
         state.lights = {light.module: light for light in lights}
         state.devices = {d.id: d for d in devices}
         state.exceptions = {x.id: x for x in exceptions}
+        state.putaways = {p.task_id: p for p in putaways}
+        state.counts = {c.count_id: c for c in counts}
+        if variance_exception_pct is not None:
+            state.variance_exception_pct = variance_exception_pct
         self.board.rebuild()
         for capability in self.capabilities:
             capability.rebuild()

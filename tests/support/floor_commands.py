@@ -3,6 +3,8 @@ receive orders, press buttons and read what an outcome lit, cleared or recorded.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
 from floorgate.core.floor import Floor, Outcome
@@ -67,5 +69,14 @@ def restored_copy(floor: Floor) -> Floor:
         devices=floor.devices.values(),
         exceptions=floor.exceptions.values(),
         stations=floor.stations.values(),
+        putaways=floor.state.putaways.values(),
+        counts=floor.state.counts.values(),
+        variance_exception_pct=floor.state.variance_exception_pct,
     )
     return copy
+
+
+def nothing_changed(floor: Floor) -> bool:
+    """Whether the floor's change set is empty: a refused command left nothing for the store to write."""
+    changes = floor.changes
+    return not any(getattr(changes, f.name) for f in fields(changes))

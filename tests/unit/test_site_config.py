@@ -948,8 +948,15 @@ def test_roles_grant_their_permissions_and_no_others() -> None:
         Permission.RESOLVE,
         Permission.OVERRIDE,
         Permission.REPLAY,
+        Permission.START_COUNTS,
+        Permission.RECOUNT,
     }
-    assert Role.ERP.permissions == {Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS}
+    assert Role.ERP.permissions == {
+        Permission.READ,
+        Permission.WRITE_MASTER_DATA,
+        Permission.WRITE_ORDERS,
+        Permission.START_COUNTS,
+    }
     assert Role.ADMIN.permissions == set(Permission)
     assert set(ROLE_PERMISSIONS) == set(Role)
 
