@@ -243,7 +243,7 @@ def test_an_unknown_gtin_at_a_putaway_station_is_an_unexpected_scan() -> None:
     assert floor.state.putaways == {}
 
 
-def test_a_pick_station_still_arms_picks_with_item_scans() -> None:
+def test_an_item_scan_at_a_pick_station_makes_no_putaway() -> None:
     floor = make_floor()
     putaway_station(floor)
     floor.handle(cmd.DefineStation(station="ZS-A", kind=cmd.StationKind.ZONE, zone="A"), NOW)
