@@ -185,8 +185,8 @@ async def test_a_count_waits_for_the_pick_in_its_bin_and_a_pick_waits_for_the_co
             lambda: bank.state("M-A-03").display == "2", what="the waiting pick lit after the count"
         )
         await bank.press("M-A-03", Button.CONFIRM)
-        await bank.press("M-A-02", Button.CONFIRM)
         await wait_until(lambda: erp.get("/orders/O-2").json()["status"] == "picked", what="O-2 picked")
+        await bank.press("M-A-02", Button.CONFIRM)
         await wait_until(lambda: erp.get("/orders/O-1").json()["status"] == "picked", what="O-1 picked")
 
         assert tracked(erp)[3:] == [
@@ -223,14 +223,17 @@ async def test_a_count_killed_9_midway_goes_on_after_a_restart_with_nothing_lost
     with edge.client("viewer") as viewer:
         count = await completed(viewer, "C-1")
         assert [(b["expected"], b["counted"]) for b in count["bins"]] == [(10, 9), (5, 5), (8, 6)]
-        assert [(e["location"], e["counted"]) for e in event_data(viewer, "count.recorded")] == [
+        # After the restart the module re-sends A-02's and A-03's confirms in either order: once each.
+        assert sorted((e["location"], e["counted"]) for e in event_data(viewer, "count.recorded")) == [
             ("A-01", 9),
             ("A-02", 5),
             ("A-03", 6),
         ]
-        assert [
-            (e["location"], e["previous"], e["on_hand"]) for e in event_data(viewer, "inventory.adjusted")
-        ][3:] == [
+        assert sorted(
+            (e["location"], e["previous"], e["on_hand"])
+            for e in event_data(viewer, "inventory.adjusted")
+            if e["reason"] == "cycle_count"
+        ) == [
             ("A-01", 10, 9),
             ("A-03", 8, 6),
         ]
