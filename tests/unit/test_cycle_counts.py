@@ -6,19 +6,20 @@ import pytest
 
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
-from floorgate.core.errors import CommandRejected, RejectionKind
+from floorgate.core.errors import RejectionKind
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import Blink
 from floorgate.core.model import CountBinStatus, CountStatus, ExceptionStatus, LineStatus
 from tests.support.floor_commands import (
     NOW,
     cleared,
+    floor_events,
     lights_on,
     make_floor,
-    nothing_changed,
     of_type,
     press,
     receive,
+    refused,
     restored_copy,
 )
 
@@ -29,14 +30,6 @@ def count(
     floor: Floor, count_id: str, *locations: str, zone: str | None = None, blind: bool = True
 ) -> Outcome:
     return floor.handle(cmd.StartCount(count_id=count_id, zone=zone, locations=locations, blind=blind), NOW)
-
-
-def refused(floor: Floor, command: cmd.Command) -> CommandRejected:
-    floor.changes.clear()
-    with pytest.raises(CommandRejected) as raised:
-        floor.handle(command, NOW)
-    assert nothing_changed(floor)
-    return raised.value
 
 
 def exceptions_of(outcome: Outcome) -> list[str]:
@@ -55,7 +48,7 @@ def test_a_blind_count_shows_zero_and_a_difference_sets_the_record_and_raises_a_
     ]
 
     counted = press(floor, "M-A-01", "9")
-    assert counted.events[:2] == [
+    assert floor_events(counted)[:2] == [
         ev.CountRecorded(
             count_id="C1",
             location="A-01",
@@ -84,7 +77,7 @@ def test_an_open_count_shows_the_record_and_a_matching_count_changes_nothing() -
     floor = make_floor()
     assert lights_on(count(floor, "C1", "A-02", blind=False))["M-A-02"].display == "10"
     counted = press(floor, "M-A-02", "10")
-    assert [type(e) for e in counted.events] == [ev.CountRecorded, ev.CountCompleted]
+    assert [type(e) for e in floor_events(counted)] == [ev.CountRecorded, ev.CountCompleted]
     assert floor.locations["A-02"].on_hand == 10
 
 
