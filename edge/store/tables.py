@@ -237,7 +237,7 @@ class CycleCountRow(SQLModel, table=True):
     started_at: float
     finished_at: float | None = None
     variance_exception_pct: float
-    by: str | None = None
+    started_by: str | None = None  # the role that started it ("by" is a reserved word in SQL)
 
 
 class CountBinRow(SQLModel, table=True):

@@ -76,7 +76,7 @@ def _count_row(count: CycleCount) -> dict[str, Any]:
         "started_at": count.started_at,
         "finished_at": count.finished_at,
         "variance_exception_pct": count.variance_exception_pct,
-        "by": count.by,
+        "started_by": count.by,
     }
 
 
@@ -150,7 +150,7 @@ def read_counts(conn: Connection) -> list[CycleCount]:
             variance_exception_pct=r.variance_exception_pct,
             status=CountStatus(r.status),
             finished_at=r.finished_at,
-            by=r.by,
+            by=r.started_by,
         )
         for r in conn.execute(select(COUNTS))
     ]
