@@ -168,8 +168,8 @@ class CycleCounts:
             )
             if not chosen:
                 raise invalid(f"zone {command.zone!r} has no bin with a module to count", field="zone")
-            for location in chosen:
-                self._check_not_counted(location.code, field="zone")
+            for in_zone in chosen:
+                self._check_not_counted(in_zone.code, field="zone")
             return chosen
         chosen = []
         for index, code in enumerate(command.locations):
