@@ -36,6 +36,11 @@ def on_hands(api: Any) -> dict[str, int | None]:
     return {loc["code"]: loc["on_hand"] for loc in api.get("/locations").json()}
 
 
+def floor_exceptions(api: Any) -> list[dict[str, Any]]:
+    """The open exceptions but the one saying the bank's module M-B-01 is on no location."""
+    return [x for x in api.get("/exceptions").json() if x["kind"] != "unknown_module"]
+
+
 def tracked(api: Any) -> list[tuple[str, str | None]]:
     """(type, location) of the counting, picking and adjusting events, in log order."""
     events = api.get("/events", params={"after": 0, "limit": 1000}).json()["events"]
@@ -121,7 +126,7 @@ async def test_a_blind_zone_count_corrects_every_bin_and_raises_only_the_varianc
                 (20, 19, True),
                 (3, 1, True),
             ]
-            (exception,) = viewer.get("/exceptions").json()
+            (exception,) = floor_exceptions(viewer)
             assert (exception["kind"], exception["location"], exception["status"]) == (
                 "count_variance",
                 "A-03",
@@ -200,7 +205,7 @@ async def test_a_count_waits_for_the_pick_in_its_bin_and_a_pick_waits_for_the_co
         ]
         assert [(e["expected"], e["counted"]) for e in event_data(erp, "count.recorded")] == [(7, 7), (8, 8)]
         assert on_hands(erp) == {"A-01": 7, "A-02": 3, "A-03": 6}
-        assert erp.get("/exceptions").json() == []
+        assert floor_exceptions(erp) == []
 
 
 async def test_a_count_killed_9_midway_goes_on_after_a_restart_with_nothing_lost_or_applied_twice(
@@ -239,9 +244,7 @@ async def test_a_count_killed_9_midway_goes_on_after_a_restart_with_nothing_lost
         ]
         assert len(event_data(viewer, "count.completed")) == 1
         assert on_hands(viewer) == {"A-01": 9, "A-02": 5, "A-03": 6}
-        assert sorted(
-            x["location"] for x in viewer.get("/exceptions").json() if x["kind"] == "count_variance"
-        ) == [
+        assert sorted(x["location"] for x in floor_exceptions(viewer) if x["kind"] == "count_variance") == [
             "A-01",
             "A-03",
         ]
@@ -287,7 +290,7 @@ async def test_bad_counts_are_refused_and_a_confirm_from_a_cancelled_count_chang
             mosquitto.url, event_topic, json.dumps({"id": "bad-1", "button": "confirm", "display": "-5"})
         )
         await wait_until(
-            lambda: [x["kind"] for x in erp.get("/exceptions").json()] == ["count_rejected"], what="refused"
+            lambda: [x["kind"] for x in floor_exceptions(erp)] == ["count_rejected"], what="refused"
         )
         await wait_until(lambda: bank.state("M-A-01").color == "red", what="A-01 flashing red")
 
@@ -300,10 +303,7 @@ async def test_bad_counts_are_refused_and_a_confirm_from_a_cancelled_count_chang
         late = json.dumps({"id": "late-1", "button": "confirm", "display": "4"})
         mosquitto_pub(mosquitto.url, f"floorgate/{site}/ptl/M-A-02/event", late)
         await wait_until(
-            lambda: (
-                sorted(x["kind"] for x in erp.get("/exceptions").json())
-                == ["button_not_lit", "count_rejected"]
-            ),
+            lambda: sorted(x["kind"] for x in floor_exceptions(erp)) == ["button_not_lit", "count_rejected"],
             what="the late confirm an exception",
         )
         assert event_data(erp, "count.recorded") == []
