@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from floorgate.core.commands import Command
-from floorgate.core.model import Device, FloorException, Light, Location, Order, Station, Zone
+from floorgate.core.model import (
+    CycleCount,
+    Device,
+    FloorException,
+    Light,
+    Location,
+    Order,
+    Putaway,
+    Station,
+    Zone,
+)
 
 
 class StoreUnavailable(Exception):
@@ -121,6 +131,10 @@ class FloorReads(Protocol):
     def stations(self) -> Iterable[Station]: ...
     def station(self, station_id: str) -> Station | None: ...
     def pack_state(self, station_id: str) -> PackState | None: ...
+    def putaways(self) -> Iterable[Putaway]: ...
+    def putaway(self, task_id: str) -> Putaway | None: ...
+    def counts(self) -> Iterable[CycleCount]: ...
+    def count(self, count_id: str) -> CycleCount | None: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -127,7 +127,7 @@ def station_view(station: Station, state: PackState | None) -> dict[str, Any]:
     """
     view: dict[str, Any] = {"id": station.id, "kind": station.kind, "zone": station.zone}
     if station.kind != "pack":
-        return view
+        return {**view, "mode": station.mode}
     phase = state.phase if state else "idle"
     view.update(
         {

@@ -17,6 +17,9 @@ from sqlmodel import SQLModel
 from floorgate.core.model import FINISHING_ORDER_STATUSES
 from floorgate.edge.store.errors import StoreError, StoreFailure, describe_failure, store_location
 from floorgate.edge.store.tables import (
+    CountBinRow,
+    CountPolicyRow,
+    CycleCountRow,
     DeviceRow,
     EventRow,
     ExceptionRow,
@@ -28,6 +31,8 @@ from floorgate.edge.store.tables import (
     OrderLineRow,
     OrderRow,
     PackStationRow,
+    PutawayRow,
+    StationModeRow,
     StationRow,
     ZoneRow,
 )
@@ -57,6 +62,12 @@ LEGACY_INBOUND = "inbound_messages"
 STATIONS = sql_table(StationRow)
 LINE_SCANS = sql_table(LineScanRow)
 PACK_STATIONS = sql_table(PackStationRow)
+# Putaway and cycle counts (edge/store/tasks.py): plain tables, created with the others.
+STATION_MODES = sql_table(StationModeRow)
+PUTAWAYS = sql_table(PutawayRow)
+COUNTS = sql_table(CycleCountRow)
+COUNT_BINS = sql_table(CountBinRow)
+COUNT_POLICY = sql_table(CountPolicyRow)
 
 
 # Columns added to existing tables after the first release, with the portable DDL that adds each one to an
