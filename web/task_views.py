@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from floorgate.core.model import CountBinStatus, CycleCount, Putaway
+from floorgate.core.model import CountBinStatus, CountStatus, CycleCount, Putaway, PutawayStatus
+from floorgate.web.ports import FloorReads
 from floorgate.web.views import iso
+
+# What a new dashboard is shown besides the work still open: the latest finished putaways and counts.
+FINISHED_PUTAWAYS_SHOWN = 20
+FINISHED_COUNTS_SHOWN = 5
 
 
 def putaway_view(putaway: Putaway) -> dict[str, Any]:
@@ -54,3 +59,26 @@ def count_view(count: CycleCount) -> dict[str, Any]:
             for b in bins
         ],
     }
+
+
+def live_putaway_views(floor: FloorReads) -> list[dict[str, Any]]:
+    """The putaways a dashboard starts from: every one waiting, and the latest put or cancelled."""
+    open_: list[Putaway] = []
+    finished: list[Putaway] = []
+    for putaway in floor.putaways():
+        waiting = putaway.status in (PutawayStatus.QUEUED, PutawayStatus.LIT)
+        (open_ if waiting else finished).append(putaway)
+    finished.sort(key=lambda p: p.finished_at or 0.0)
+    shown = open_ + finished[-FINISHED_PUTAWAYS_SHOWN:]
+    return [putaway_view(p) for p in shown]
+
+
+def live_count_views(floor: FloorReads) -> list[dict[str, Any]]:
+    """The counts a dashboard starts from: every one counting, and the latest completed or cancelled."""
+    open_: list[CycleCount] = []
+    finished: list[CycleCount] = []
+    for count in floor.counts():
+        (open_ if count.status is CountStatus.COUNTING else finished).append(count)
+    finished.sort(key=lambda c: c.finished_at or 0.0)
+    shown = open_ + finished[-FINISHED_COUNTS_SHOWN:]
+    return [count_view(c) for c in shown]
