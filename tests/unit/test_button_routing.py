@@ -100,6 +100,7 @@ def test_a_press_on_a_bin_no_claim_holds_is_still_picking(floor: Floor) -> None:
 def test_a_press_is_seen_from_its_module_whoever_judges_it(floor: Floor) -> None:
     wall = RecordingModuleOwner()
     floor.board.own_modules(["W1-01"], wall)
+    floor.registry.register("W1-01", "ptl")  # as the capability owning it does: a device of the floor
     floor.handle(cmd.ReportDeviceStatus(device="W1-01", kind="ptl", online=False), NOW)
 
     outcome = press(floor, "W1-01", "1")

@@ -146,8 +146,9 @@ def test_a_restored_floor_rebuilds_claims_holding_and_queued_in_ticket_order() -
     restored_counts: list[RecordingTaker] = []
 
     def register(copy: Floor) -> None:
-        taker = taker_on(copy)
-        taker.held = dict(counts.held)
+        # Before the restore, as the floor builds its capabilities: the claims come with the state.
+        taker = RecordingTaker(copy.board, dict(counts.modules), held=dict(counts.held))
+        copy.board.register(taker)
         restored_counts.append(taker)
 
     copy = restored_copy(floor, prepare=register)
