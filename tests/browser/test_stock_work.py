@@ -80,12 +80,12 @@ async def test_a_putaway_and_a_blind_count_with_a_variance_show_live_and_the_exc
     await count_as(bank, "M-A-03", 5)  # 8 recorded: 3 short, 37.5 %, past the site's 5 %
     await expect(count.get_by_test_id("count-status")).to_have_text("completed")
     await expect(count.get_by_test_id("count-progress")).to_have_text(
-        "2 / 2 bins counted · 1 with a variance · net −3"
+        "2 / 2 bins counted · 1 with a variance · net -3"
     )
-    await expect(count.locator('[data-count-bin="A-03"]')).to_have_text("A-03 5 of 8 · −3")
+    await expect(count.locator('[data-count-bin="A-03"]')).to_have_text("A-03 5 of 8 · -3")
     kpi = page.get_by_test_id("kpi-inventory")
     await expect(kpi).to_contain_text("50.0 %")
-    await expect(kpi).to_contain_text("2 bins counted · 1 with a variance · net −3")
+    await expect(kpi).to_contain_text("2 bins counted · 1 with a variance · net -3")
     await expect(page.get_by_test_id("events")).to_contain_text("count.completed")
     await assert_stock_panels_fit(page, status="completed", chip="A-03")
 
@@ -103,7 +103,7 @@ async def test_a_putaway_and_a_blind_count_with_a_variance_show_live_and_the_exc
     # A new dashboard starts from the snapshot: the same count, putaway and KPI.
     fresh = await open_page(browser, edge, "/dashboard", "viewer")
     await expect(fresh.locator('[data-count="CC-1"]').get_by_test_id("count-progress")).to_have_text(
-        "2 / 2 bins counted · 1 with a variance · net −3"
+        "2 / 2 bins counted · 1 with a variance · net -3"
     )
     await expect(fresh.locator('[data-putaway="PA-1"]')).to_contain_text("6 of 6")
-    await expect(fresh.get_by_test_id("kpi-inventory")).to_contain_text("net −3")
+    await expect(fresh.get_by_test_id("kpi-inventory")).to_contain_text("net -3")

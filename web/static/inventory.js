@@ -9,7 +9,7 @@ const PUTAWAY_ROWS = 12;
 const OPEN_PUTAWAY = new Set(["queued", "lit"]);
 
 function signed(n) {
-  return n > 0 ? `+${n}` : n < 0 ? `−${-n}` : "0";
+  return n > 0 ? `+${n}` : String(n);
 }
 
 // Open work stays; of the finished, only the latest `keep` (by when they finished) are kept.
