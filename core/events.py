@@ -27,7 +27,12 @@ class Event:
         names = _FIELD_NAMES.get(type(self))
         if names is None:
             names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
-        return {name: _copy(getattr(self, name)) for name in names}
+        body = {}
+        for name in names:
+            value = getattr(self, name)
+            # Most fields are plain values: only containers are copied (and the call saved for the rest).
+            body[name] = _copy(value) if isinstance(value, (dict, list)) else value
+        return body
 
     @property
     def order_id(self) -> str | None:

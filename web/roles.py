@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 
@@ -56,3 +57,16 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
         Role.ADMIN: frozenset(Permission),
     }
 )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Caller:
+    """Who a request comes from: the role its token acts in and, for a named token, whose it is."""
+
+    role: Role
+    name: str | None = None
+
+    @property
+    def by(self) -> str:
+        """What a write records as its author: the token's name (a person or a system), else its role."""
+        return self.name or self.role.value

@@ -17,7 +17,7 @@ from typing import Any
 from floorgate.core import commands as cmd
 from floorgate.core.errors import CommandRejected
 from floorgate.core.model import OrderStatus
-from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, TlsFiles
 from floorgate.edge.runtime import EdgeParts, build, run_edge
 from floorgate.edge.site import SiteConfig, parse_site
 from floorgate.edge.writer import Committed
@@ -90,6 +90,8 @@ class DemoOptions:
     mistake_rate: float = 0.03
     seed: int | None = None
     duration: float | None = None
+    tls_files: TlsFiles | None = None
+    """For an mqtts:// `broker`: the edge and the simulators connect with these files."""
 
 
 class OrderFlow:
@@ -243,7 +245,7 @@ async def run_demo(options: DemoOptions) -> None:
             source="demo-site.toml",
         )
         if options.broker:
-            endpoint = MqttEndpoint.from_url(options.broker)
+            endpoint = MqttEndpoint.from_url(options.broker, tls_files=options.tls_files)
         else:
             mqtt_port = options.mqtt_port if _port_free(options.mqtt_port) else _free_port()
             broker = await stack.enter_async_context(

@@ -82,6 +82,15 @@ function renderBin(loc) {
   ].filter(Boolean));
 }
 
+// Each cell carries its column's heading (data-label): on a phone a row is shown as a card of labelled cells.
+function labelled(tbody, rows) {
+  const headings = [...tbody.closest("table").querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of rows) {
+    [...row.cells].forEach((cell, i) => { if (cell.colSpan === 1) cell.dataset.label = headings[i]; });
+  }
+  return rows;
+}
+
 function renderPickers() {
   const byPicker = new Map();
   for (const p of (live.kpis ? live.kpis.last_15m.pickers : [])) byPicker.set(p.picker, p);
@@ -99,7 +108,7 @@ function renderPickers() {
       el("td", { class: "num" }, stats ? String(stats.shorts) : "0"));
   });
   if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "Nobody is picking right now.")));
-  $("pickers").replaceChildren(...rows);
+  $("pickers").replaceChildren(...labelled($("pickers"), rows));
 }
 
 const VERDICT_TEXT = { verified: "PASS", rejected: "FAIL", overridden: "ACCEPTED", weighing: "WEIGHING", idle: "IDLE", blocked: "BLOCKED" };
@@ -236,7 +245,7 @@ function renderDevices() {
       el("td", {}, pending ? `seq ${pending.seq} · ${pending.attempts} tries · ${pending.age_s.toFixed(1)} s` : "—"));
   });
   if (devices.length > shown.length) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted" }, `+ ${devices.length - shown.length} more, all online with nothing awaiting ack`)));
-  $("devices").replaceChildren(...rows);
+  $("devices").replaceChildren(...labelled($("devices"), rows));
 }
 
 function describe(e) {
