@@ -105,7 +105,9 @@ async def get_count(count_id: PathId, context: Context, _role: CanRead) -> dict[
     response_model=None,
     responses={**answers(CountView), **WRITE_REFUSALS, **BAD_BODY},
 )
-async def recount(count_id: PathId, body: RecountBody, context: Context, caller: CanRecount) -> dict[str, Any]:
+async def recount(
+    count_id: PathId, body: RecountBody, context: Context, caller: CanRecount
+) -> dict[str, Any]:
     """A supervisor asks for counted bins again: they light (blind if the count is), and are recorded anew."""
     await run(context, cmd.RecountBins(count_id=count_id, locations=tuple(body.locations), by=caller.by))
     return _view(context, count_id)
