@@ -32,6 +32,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
+from floorgate.web.contract import Answer
+
 WINDOW_S = 15 * 60.0
 MIN_SPAN_S = 60.0
 SHIFT_S = 8 * 3600.0
@@ -192,6 +196,93 @@ class KpiTracker:
             "last_15m": _window_view(self.window, min(shift_span, self.window_s)),
             "shift_started_at": self.shift_started_at,
         }
+
+
+class PickerFigures(Answer):
+    picker: str = Field(
+        description=f"the operator; {UNKNOWN_PICKER!r} for lines no operator was signed in for"
+    )
+    lines: int
+    lines_per_hour: float
+    shorts: int
+    rejected_picks: int
+    pick_accuracy: float | None
+
+
+class WindowFigures(Answer):
+    seconds: float = Field(description="how long the window covers")
+    events: int
+    events_per_s: float
+    lines: int
+    lines_per_hour: float
+    shorts: int
+    rejected_picks: int
+    pick_accuracy: float | None = Field(description="finished lines over pick attempts; null before any")
+    weight_checks: int
+    weight_failures: int
+    overrides: int
+    bins_counted: int = Field(description="count.recorded: bins counted, a recount counting its bin again")
+    bins_with_variance: int = Field(description="of those, the counts that differed from a record")
+    net_adjustment: int = Field(
+        description="the sum of those differences: what the counts changed records by"
+    )
+    inventory_accuracy: float | None = Field(
+        description="the share of bins counted as recorded; null before any"
+    )
+    putaways: int = Field(description="putaway.confirmed")
+    pickers: list[PickerFigures] = Field(description="by lines, most first")
+
+
+_WINDOW_EXAMPLE: dict[str, Any] = {
+    "seconds": 900.0,
+    "events": 412,
+    "events_per_s": 0.46,
+    "lines": 120,
+    "lines_per_hour": 480.0,
+    "shorts": 2,
+    "rejected_picks": 1,
+    "pick_accuracy": 0.9917,
+    "weight_checks": 30,
+    "weight_failures": 1,
+    "overrides": 0,
+    "bins_counted": 16,
+    "bins_with_variance": 2,
+    "net_adjustment": -3,
+    "inventory_accuracy": 0.875,
+    "putaways": 9,
+    "pickers": [
+        {
+            "picker": "sue",
+            "lines": 120,
+            "lines_per_hour": 480.0,
+            "shorts": 2,
+            "rejected_picks": 1,
+            "pick_accuracy": 0.9917,
+        }
+    ],
+}
+
+
+class KpiView(Answer):
+    """`KpiTracker.view`: the shift's figures and the last 15 minutes'."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "shift": {**_WINDOW_EXAMPLE, "seconds": 7200.0},
+                    "last_15m": _WINDOW_EXAMPLE,
+                    "shift_started_at": 1772438400.0,
+                }
+            ]
+        }
+    )
+
+    shift: WindowFigures
+    last_15m: WindowFigures
+    shift_started_at: float = Field(
+        description="Unix seconds: shifts start on the clock (00:00, 08:00, 16:00 UTC)"
+    )
 
 
 def _rate_per_hour(count: int, span_s: float) -> float:

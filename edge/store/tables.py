@@ -1,4 +1,8 @@
-"""The store's tables (SQLModel): current floor state, the event log and remembered inbound ids."""
+"""The store's tables (SQLModel): current floor state, the event log and remembered inbound ids.
+
+What a store holds is made by the revisions in `migrations/versions/`: a table or column added here needs
+a revision that adds it (docs/migrations.md), and a test fails, naming what differs, until it has one.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ class ItemRow(SQLModel, table=True):
     description: str = ""
     gtins: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unit_weight_g: float | None = None
-    # Added after the first release: nullable, and Store.create_schema adds it to an older database.
+    # Added after the first release: nullable, and the baseline revision adds it to an older database.
     weight_tolerance_g: float | None = None
 
 

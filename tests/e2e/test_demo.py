@@ -4,7 +4,6 @@ start stations' simulated scanners and complete them, stockers put away and coun
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.brokers import free_port
+from tests.support.edge_process import demo_arguments, interrupt
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.e2e
@@ -47,17 +47,9 @@ def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp
                 sys.executable,
                 "-m",
                 "floorgate.edge.cli",
-                "demo",
-                "--port",
-                str(http_port),
-                "--mqtt-port",
-                str(mqtt_port),
-                "--data-dir",
-                str(tmp_path / "data"),
+                *demo_arguments(http_port=http_port, mqtt_port=mqtt_port, data_dir=tmp_path / "data"),
                 "--seconds-per-pick",
                 "0.05",
-                "--seed",
-                "1",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -105,12 +97,5 @@ def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp
         counted = logged(api, "count.recorded")
         assert all(e["data"]["blind"] and e["data"]["counted"] >= 0 for e in counted), counted
     finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            code = demo.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # A demo that hangs on Ctrl-C fails the test; it must not also outlive it.
-            demo.kill()
-            demo.wait()
-            code = None
+        code = interrupt(demo)
     assert code == 0, out.read_text()[-3000:]

@@ -291,6 +291,7 @@ async def test_indexes_no_query_uses_are_dropped_from_an_older_store_and_its_dat
     task.cancel()
     store.close()
     with sqlite3.connect(db) as old:  # the indexes as the earlier release's create_all made them
+        old.execute("DROP TABLE alembic_version")  # and, as in every release before it, no schema version
         old.execute("CREATE INDEX ix_locations_zone ON locations (zone)")
         old.execute("CREATE INDEX ix_locations_module ON locations (module)")
         old.execute("CREATE INDEX ix_events_type ON events (type)")
@@ -728,7 +729,8 @@ def test_an_older_store_gets_the_finished_column_and_its_finished_orders_count_f
     store = open_store(path)
     store.close()
     with sqlite3.connect(path) as db:
-        # As a release before retirement made it: no finished_at, and no index on it.
+        # As a release before retirement made it: no finished_at, no index on it, no schema version.
+        db.execute("DROP TABLE alembic_version")
         db.execute("DROP INDEX ix_orders_finished_at")
         db.execute("ALTER TABLE orders DROP COLUMN finished_at")
         for order_id, status in (("DONE", "packed"), ("GOING", "picking")):

@@ -173,6 +173,33 @@ class EdgeProcess:
         )
 
 
+def demo_arguments(*, http_port: int, mqtt_port: int, data_dir: Path) -> list[str]:
+    """`floorgate demo`'s arguments on ports and in a folder of the test's own, its pickers repeatable."""
+    return [
+        "demo",
+        "--port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--data-dir",
+        str(data_dir),
+        "--seed",
+        "1",
+    ]
+
+
+def interrupt(process: subprocess.Popen[bytes], *, timeout: float = 30) -> int | None:
+    """Ctrl-C (SIGINT), and the exit code once it stops; None (and the process killed) when it did not stop in
+    `timeout`: a process that hangs on Ctrl-C fails its test, and must not also outlive it."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
+
+
 def json_or_text(response: httpx.Response) -> Any:
     try:
         return response.json()

@@ -9,10 +9,18 @@ from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
-from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId, refusals
+from floorgate.web.contract import (
+    AUTH_REFUSALS,
+    BAD_BODY,
+    BODY_CONFIG,
+    WRITE_REFUSALS,
+    PathId,
+    answers,
+    refusals,
+)
 from floorgate.web.deps import CanRead, Context, require
 from floorgate.web.roles import Caller, Permission
-from floorgate.web.task_views import count_view
+from floorgate.web.task_views import CountView, count_view
 
 router = APIRouter(tags=["counts"], responses=AUTH_REFUSALS)
 
@@ -48,7 +56,13 @@ def _view(context: Context, count_id: str) -> dict[str, Any]:
 @router.post(
     "/counts",
     status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_200_OK: {"description": "An identical replay"}, **WRITE_REFUSALS, **BAD_BODY},
+    response_model=None,
+    responses={
+        **answers(CountView, status_code=status.HTTP_201_CREATED, description="Started"),
+        **answers(CountView, description="An identical replay"),
+        **WRITE_REFUSALS,
+        **BAD_BODY,
+    },
 )
 async def post_count(
     body: CountBody, context: Context, caller: CanStartCounts, response: Response
@@ -69,7 +83,7 @@ async def post_count(
     return _view(context, body.count_id)
 
 
-@router.get("/counts")
+@router.get("/counts", response_model=None, responses=answers(list[CountView]))
 async def list_counts(
     context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
 ) -> list[dict[str, Any]]:
@@ -77,12 +91,20 @@ async def list_counts(
     return [count_view(c) for c in context.floor.counts() if status_filter in (None, c.status.value)]
 
 
-@router.get("/counts/{count_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+@router.get(
+    "/counts/{count_id}",
+    response_model=None,
+    responses={**answers(CountView), **refusals(status.HTTP_404_NOT_FOUND)},
+)
 async def get_count(count_id: PathId, context: Context, _role: CanRead) -> dict[str, Any]:
     return _view(context, count_id)
 
 
-@router.post("/counts/{count_id}/recount", responses={**WRITE_REFUSALS, **BAD_BODY})
+@router.post(
+    "/counts/{count_id}/recount",
+    response_model=None,
+    responses={**answers(CountView), **WRITE_REFUSALS, **BAD_BODY},
+)
 async def recount(
     count_id: PathId, body: RecountBody, context: Context, caller: CanRecount
 ) -> dict[str, Any]:
@@ -91,7 +113,9 @@ async def recount(
     return _view(context, count_id)
 
 
-@router.post("/counts/{count_id}/cancel", responses=WRITE_REFUSALS)
+@router.post(
+    "/counts/{count_id}/cancel", response_model=None, responses={**answers(CountView), **WRITE_REFUSALS}
+)
 async def cancel_count(count_id: PathId, context: Context, caller: CanStartCounts) -> dict[str, Any]:
     """The bins not yet counted leave the count; their lights go to the work waiting there, or dark."""
     await run(context, cmd.CancelCount(count_id=count_id, by=caller.by))

@@ -16,10 +16,11 @@ from floorgate.web.contract import (
     WRITE_REFUSALS,
     JsonInt,
     PathId,
+    answers,
     refusals,
 )
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.task_views import putaway_view
+from floorgate.web.task_views import PutawayView, putaway_view
 
 router = APIRouter(tags=["putaways"], responses=AUTH_REFUSALS)
 
@@ -44,7 +45,13 @@ def _view(context: Context, task_id: str) -> dict[str, Any]:
 @router.post(
     "/putaways",
     status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_200_OK: {"description": "An identical replay"}, **WRITE_REFUSALS, **BAD_BODY},
+    response_model=None,
+    responses={
+        **answers(PutawayView, status_code=status.HTTP_201_CREATED, description="Received"),
+        **answers(PutawayView, description="An identical replay"),
+        **WRITE_REFUSALS,
+        **BAD_BODY,
+    },
 )
 async def post_putaway(
     body: PutawayBody, context: Context, _role: CanWriteOrders, response: Response
@@ -61,7 +68,7 @@ async def post_putaway(
     return _view(context, body.task_id)
 
 
-@router.get("/putaways")
+@router.get("/putaways", response_model=None, responses=answers(list[PutawayView]))
 async def list_putaways(
     context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
 ) -> list[dict[str, Any]]:
@@ -69,12 +76,18 @@ async def list_putaways(
     return [putaway_view(p) for p in context.floor.putaways() if status_filter in (None, p.status.value)]
 
 
-@router.get("/putaways/{task_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+@router.get(
+    "/putaways/{task_id}",
+    response_model=None,
+    responses={**answers(PutawayView), **refusals(status.HTTP_404_NOT_FOUND)},
+)
 async def get_putaway(task_id: PathId, context: Context, _role: CanRead) -> dict[str, Any]:
     return _view(context, task_id)
 
 
-@router.post("/putaways/{task_id}/cancel", responses=WRITE_REFUSALS)
+@router.post(
+    "/putaways/{task_id}/cancel", response_model=None, responses={**answers(PutawayView), **WRITE_REFUSALS}
+)
 async def cancel_putaway(task_id: PathId, context: Context, _role: CanWriteOrders) -> dict[str, Any]:
     """A putaway not yet put leaves its bin: the light goes to the next work waiting there, or dark."""
     await run(context, cmd.CancelPutaway(task_id=task_id))
