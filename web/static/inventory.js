@@ -8,6 +8,34 @@ const FINISHED_PUTAWAYS_KEPT = 20;
 const PUTAWAY_ROWS = 12;
 const OPEN_PUTAWAY = new Set(["queued", "lit"]);
 
+// Children of `root` for `items`, in order, keyed by `idOf` (in `attr`, a data attribute): an item's node is
+// built again only when the item changed, so a card or row is not swapped under the supervisor's pointer
+// on every message (the stream sends one every second).
+function keyedChildren(root, items, attr, idOf, build, keys) {
+  const kept = new Map();
+  for (const node of root.children) if (node.dataset[attr]) kept.set(node.dataset[attr], node);
+  const wanted = new Set(items.map(idOf));
+  for (const [id, node] of kept) if (!wanted.has(id)) { node.remove(); keys.delete(id); }
+  for (const node of [...root.children]) if (!node.dataset[attr]) node.remove();
+  let previous = null;
+  for (const item of items) {
+    const id = idOf(item), key = JSON.stringify(item);
+    let node = kept.get(id);
+    if (!node || keys.get(id) !== key) {
+      const fresh = build(item);
+      if (node && node.isConnected) node.replaceWith(fresh);
+      node = fresh;
+      keys.set(id, key);
+    }
+    const expected = previous ? previous.nextSibling : root.firstChild;
+    if (node !== expected) root.insertBefore(node, expected);
+    previous = node;
+  }
+}
+
+const countCardKeys = new Map();
+const putawayRowKeys = new Map();
+
 function signed(n) {
   return n > 0 ? `+${n}` : String(n);
 }
@@ -60,8 +88,8 @@ function renderCounts() {
     .sort((a, b) => isOpen(b) - isOpen(a) || (b.started_at || "").localeCompare(a.started_at || ""));
   const open = counts.filter(isOpen).length;
   $("count-summary").textContent = `${open} in progress`;
-  $("counts").replaceChildren(...(counts.length ? counts.map(countCard)
-    : [el("p", { class: "muted" }, "No cycle counts yet.")]));
+  if (!counts.length) { $("counts").replaceChildren(el("p", { class: "muted" }, "No cycle counts yet.")); return; }
+  keyedChildren($("counts"), counts, "count", (c) => c.count_id, countCard, countCardKeys);
 }
 
 function putawayRow(p) {
@@ -82,7 +110,10 @@ function renderPutaways() {
   $("putaway-summary").textContent = `${waiting} waiting · ${put} done`;
   const shown = all.sort((a, b) => rank[a.status] - rank[b.status]
     || (b.finished_at || b.created_at || "").localeCompare(a.finished_at || a.created_at || "")).slice(0, PUTAWAY_ROWS);
-  const rows = shown.map(putawayRow);
-  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No putaways yet.")));
-  $("putaways").replaceChildren(...labelled($("putaways"), rows));
+  if (!shown.length) {
+    $("putaways").replaceChildren(...labelled($("putaways"), [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No putaways yet."))]));
+    return;
+  }
+  const row = (p) => labelled($("putaways"), [putawayRow(p)])[0];
+  keyedChildren($("putaways"), shown, "putaway", (p) => p.task_id, row, putawayRowKeys);
 }
