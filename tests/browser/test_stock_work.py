@@ -13,14 +13,21 @@ from tests.support.dashboard_pages import open_page
 from tests.support.edge_process import EdgeProcess
 from tests.support.master_data import seed_master_data
 from tests.support.module_keys import count_as
-from tests.support.screen_fit import VIEWPORTS, assert_no_sideways_scroll, assert_whole_word_visible, show_at
+from tests.support.screen_fit import (
+    VIEWPORTS,
+    assert_no_sideways_scroll,
+    assert_readable_contrast,
+    assert_whole_word_visible,
+    show_at,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 
 async def assert_stock_panels_fit(page: Page, *, status: str, chip: str) -> None:
-    """At every width: no sideways scroll, the count's `status` and its bins' chips whole."""
+    """At every width: no sideways scroll, the count's `status` and its bins' chips whole and readable, and
+    so are the putaways' statuses."""
     count = page.locator('[data-count="CC-1"]')
     for viewport in VIEWPORTS:
         await show_at(page, viewport)
@@ -30,6 +37,11 @@ async def assert_stock_panels_fit(page: Page, *, status: str, chip: str) -> None
         bin_chip = count.locator(f'[data-count-bin="{chip}"]')
         await bin_chip.scroll_into_view_if_needed()
         await expect(bin_chip).to_be_in_viewport(ratio=1)  # wholly: none of it beside the screen
+        await assert_readable_contrast(count.locator("[data-count-bin]"), where=f"{where}, the bins counted")
+        await assert_readable_contrast(
+            count.get_by_test_id("count-status"), where=f"{where}, the count's status"
+        )
+        await assert_readable_contrast(page.get_by_test_id("putaway-status"), where=f"{where}, the putaways")
 
 
 async def test_a_putaway_and_a_blind_count_with_a_variance_show_live_and_the_exception_is_resolved(
