@@ -5,8 +5,8 @@ it persists what `changes` names and sends the instructions only after the commi
 
 The floor itself is thin. It owns the state (core/state.py) and the collaborators every capability
 shares: the light board (lights, who holds and who waits for each location, pickers' colours), the
-exception book and the device registry. It builds the capabilities (master data, picking, weigh-verify
-packing, devices, exceptions, and the station scans, which route a scan to the zone scans' or the pack
+exception book and the device registry. It builds the capabilities (master data, picking, the module
+buttons, weigh-verify packing, devices, exceptions, and the station scans, which route a scan to the zone scans' or the pack
 stations' flow by the kind of station), passing each the collaborators it needs, and collects their
 command handlers into one dispatch table. A new kind of task (batch picking at a put wall, putaway, cycle
 counts) lands as one more capability module following core/capability.py: built here, it registers its
@@ -24,19 +24,23 @@ from collections.abc import Iterable
 from typing import Generic, TypeVar, overload
 
 from floorgate.core import commands as cmd
+from floorgate.core.buttons import Buttons
 from floorgate.core.capability import Capability, Handler
+from floorgate.core.cycle_counts import CycleCounts
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.exception_book import ExceptionBook
 from floorgate.core.instructions import Instruction, LightBin
 from floorgate.core.light_board import LightBoard
 from floorgate.core.master_data import MasterData
 from floorgate.core.model import (
+    CycleCount,
     Device,
     FloorException,
     Item,
     Light,
     Location,
     Order,
+    Putaway,
     RetiredOrder,
     Station,
     Zone,
@@ -45,6 +49,7 @@ from floorgate.core.module_lights import ModuleLights
 from floorgate.core.outcome import Outcome
 from floorgate.core.packing import PackStations
 from floorgate.core.picking import Picking, order_fingerprint
+from floorgate.core.putaway import Putaways
 from floorgate.core.state import Changes, FloorState
 from floorgate.core.station_scans import StationScans
 from floorgate.core.zone_scans import ZoneScans
@@ -82,26 +87,36 @@ class Floor:
         self.board = LightBoard(self.state)
         self.book = ExceptionBook(self.state)
         self.registry = DeviceRegistry(self.state, self.board, self.book)
-        self.picking = Picking(self.state, self.board, self.book, self.registry)
+        self.picking = Picking(self.state, self.board, self.book)
         # Weigh-verify at pack stations (core/packing.py); the store restores its stations' states.
         self.packing = PackStations(self.state, self.book, self.registry)
         self.zone_scans = ZoneScans(self.state, self.board, self.book, self.picking)
+        # Putaway and cycle counts light bins through the board's claims (core/putaway.py,
+        # core/cycle_counts.py); a zone station in putaway mode hands its scans to putaway.
+        self.putaways = Putaways(self.state, self.board, self.book, badges=self.zone_scans.scan)
+        self.counts = CycleCounts(self.state, self.board, self.book)
+        self.board.register(self.putaways)
+        self.board.register(self.counts)
         scans = StationScans(
             self.state,
             self.book,
             flows={
                 cmd.StationKind.ZONE.value: self.zone_scans.scan,
                 cmd.StationKind.PACK.value: self.packing.scan,
+                f"{cmd.StationKind.ZONE.value}/{cmd.StationMode.PUTAWAY.value}": self.putaways.scan,
             },
         )
         self.capabilities: tuple[Capability, ...] = (
             MasterData(self.state, self.board, self.book, self.registry),
             self.picking,
+            Buttons(self.board, self.registry, self.picking),
             self.packing,
             scans,
             self.registry,
             self.book,
             ModuleLights(self.board),
+            self.putaways,
+            self.counts,
         )
         self._handlers: dict[type[cmd.Command], Handler] = {}
         for capability in self.capabilities:
@@ -160,6 +175,9 @@ class Floor:
         devices: Iterable[Device] = (),
         exceptions: Iterable[FloorException] = (),
         stations: Iterable[Station] = (),
+        putaways: Iterable[Putaway] = (),
+        counts: Iterable[CycleCount] = (),
+        variance_exception_pct: float | None = None,
     ) -> None:
         """Load state read back from the store and rebuild the indexes derived from it."""
         state = self.state
@@ -171,6 +189,10 @@ class Floor:
         state.lights = {light.module: light for light in lights}
         state.devices = {d.id: d for d in devices}
         state.exceptions = {x.id: x for x in exceptions}
+        state.putaways = {p.task_id: p for p in putaways}
+        state.counts = {c.count_id: c for c in counts}
+        if variance_exception_pct is not None:
+            state.variance_exception_pct = variance_exception_pct
         self.board.rebuild()
         for capability in self.capabilities:
             capability.rebuild()

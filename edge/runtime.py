@@ -345,10 +345,14 @@ async def apply_site(parts: EdgeParts) -> None:
                 tolerance_g=station.tolerance_g,
                 tolerance_pct=station.tolerance_pct,
                 tare_g=station.tare_g,
+                mode=cmd.StationMode(station.mode),
             )
             for station in config.stations
             if station.zone is None or station.zone in owned
         ],
+    )
+    await _execute_all(
+        writer, [cmd.DefineCountPolicy(variance_exception_pct=config.counts.variance_exception_pct)]
     )
     changed = []
     for spec in config.locations:

@@ -15,7 +15,17 @@ from typing import Any
 
 from floorgate.core.commands import Command
 from floorgate.core.floor import Floor
-from floorgate.core.model import Device, FloorException, Light, Location, Order, Station, Zone
+from floorgate.core.model import (
+    CycleCount,
+    Device,
+    FloorException,
+    Light,
+    Location,
+    Order,
+    Putaway,
+    Station,
+    Zone,
+)
 from floorgate.edge.store import Store, StoreError, StoreFailure
 from floorgate.edge.webhooks.endpoints import WebhookProblem, WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint
@@ -93,6 +103,18 @@ class LiveFloor:
 
     def station(self, station_id: str) -> Station | None:
         return self.floor().stations.get(station_id)
+
+    def putaways(self) -> Iterable[Putaway]:
+        return self.floor().state.putaways.values()
+
+    def putaway(self, task_id: str) -> Putaway | None:
+        return self.floor().state.putaways.get(task_id)
+
+    def counts(self) -> Iterable[CycleCount]:
+        return self.floor().state.counts.values()
+
+    def count(self, count_id: str) -> CycleCount | None:
+        return self.floor().state.counts.get(count_id)
 
     def pack_state(self, station_id: str) -> PackState | None:
         state = self.floor().packing.states.get(station_id)

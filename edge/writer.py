@@ -101,6 +101,9 @@ class Committed:
     devices: list[str]
     exceptions: list[int]
     locations: list[str]
+    putaways: list[str] = field(default_factory=list)
+    # Counts that changed, or one of whose bins did.
+    counts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -313,6 +316,8 @@ class Writer:
             devices=list(changes.devices),
             exceptions=list(changes.exceptions),
             locations=list(changes.locations),
+            putaways=list(changes.putaways),
+            counts=list(dict.fromkeys([*changes.counts, *(count for count, _ in changes.count_bins)])),
         )
         started = time.perf_counter()
         await self._commit(rows, batch, refuse_unstorable=refuse_unstorable)

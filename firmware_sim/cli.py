@@ -24,6 +24,16 @@ from floorgate.firmware_sim.scanner_cli import run_scanner_sims, scanner_simulat
 log = logging.getLogger("floorgate")
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 class DemoCommand:
     """`floorgate demo`: the whole system on embedded defaults."""
 
@@ -48,6 +58,13 @@ class DemoCommand:
         )
         demo.add_argument("--seed", type=int, help="random seed for repeatable pickers and orders")
         demo.add_argument("--duration", type=float, help="stop by itself after this many seconds")
+        demo.add_argument(
+            "--count-every",
+            type=_positive_seconds,
+            default=120.0,
+            help="seconds between the blind counts of one aisle the demo starts (default 120; the first "
+            "starts after 20 s, or sooner with a shorter interval)",
+        )
         add_tls_arguments(demo)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -60,6 +77,7 @@ class DemoCommand:
             seconds_per_pick=args.seconds_per_pick,
             seed=args.seed,
             duration=args.duration,
+            count_every=args.count_every,
             tls_files=tls_files_of(args),
         )
         return run_until_signal(run_demo(options))

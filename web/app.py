@@ -16,11 +16,13 @@ from floorgate.web.guards import API_MAX_BODY_BYTES, ApiGuard
 from floorgate.web.ports import StoreUnavailable
 from floorgate.web.routes import (
     api_docs,
+    counts,
     floor,
     health,
     master_data,
     orders,
     pages,
+    putaways,
     session,
     stations,
     stream,
@@ -66,6 +68,8 @@ def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(stations.router, prefix="/api/v1")
+    app.include_router(putaways.router, prefix="/api/v1")
+    app.include_router(counts.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)  # /dashboard, /stations/{id}, /zones/{id}
     app.include_router(session.router)  # /session: the dashboard's token into its cookie

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from floorgate.core.commands import Command
-from floorgate.core.model import Device, FloorException, Light, Location, Order, Station, Zone
+from floorgate.core.model import (
+    CycleCount,
+    Device,
+    FloorException,
+    Light,
+    Location,
+    Order,
+    Putaway,
+    Station,
+    Zone,
+)
 
 
 class StoreUnavailable(Exception):
@@ -81,6 +91,10 @@ class CommittedChange(Protocol):
     def exceptions(self) -> Sequence[int]: ...
     @property
     def locations(self) -> Sequence[str]: ...
+    @property
+    def putaways(self) -> Sequence[str]: ...
+    @property
+    def counts(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -121,6 +135,10 @@ class FloorReads(Protocol):
     def stations(self) -> Iterable[Station]: ...
     def station(self, station_id: str) -> Station | None: ...
     def pack_state(self, station_id: str) -> PackState | None: ...
+    def putaways(self) -> Iterable[Putaway]: ...
+    def putaway(self, task_id: str) -> Putaway | None: ...
+    def counts(self) -> Iterable[CycleCount]: ...
+    def count(self, count_id: str) -> CycleCount | None: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -14,6 +14,8 @@ class Permission(enum.StrEnum):
     OVERRIDE = "override"
     WRITE_MASTER_DATA = "write_master_data"
     WRITE_ORDERS = "write_orders"
+    START_COUNTS = "start_counts"
+    RECOUNT = "recount"
     REPLAY = "replay"
     ADMIN = "admin"
 
@@ -40,9 +42,18 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.VIEWER: frozenset({Permission.READ}),
         Role.SUPERVISOR: frozenset(
-            {Permission.READ, Permission.RESOLVE, Permission.OVERRIDE, Permission.REPLAY}
+            {
+                Permission.READ,
+                Permission.RESOLVE,
+                Permission.OVERRIDE,
+                Permission.REPLAY,
+                Permission.START_COUNTS,
+                Permission.RECOUNT,
+            }
         ),
-        Role.ERP: frozenset({Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS}),
+        Role.ERP: frozenset(
+            {Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS, Permission.START_COUNTS}
+        ),
         Role.ADMIN: frozenset(Permission),
     }
 )

@@ -24,6 +24,7 @@ from typing import Any
 from floorgate.core.model import ExceptionStatus, OrderStatus
 from floorgate.web.kpis import KpiTracker
 from floorgate.web.ports import CommittedChange, FloorReads
+from floorgate.web.task_views import count_view, live_count_views, live_putaway_views, putaway_view
 from floorgate.web.views import (
     device_view,
     event_view,
@@ -73,6 +74,8 @@ ENTITY_KEYS: Mapping[str, str] = {
     "exceptions": "id",
     "devices": "id",
     "stations": "id",
+    "putaways": "task_id",
+    "counts": "count_id",
 }
 
 
@@ -170,6 +173,8 @@ class StreamHub:
             "exceptions_omitted": len(open_exceptions) - len(shown),
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
+            "putaways": live_putaway_views(floor),
+            "counts": live_count_views(floor),
             "awaiting_ack": self.awaiting_ack(),
             "kpis": self.kpi_view(),
             "recent_events": self.recent_events(50),
@@ -236,6 +241,8 @@ class StreamHub:
             ],
             "devices": self.device_views(sorted(committed.devices)),
             "stations": self._changed_stations(),
+            "putaways": [putaway_view(p) for p in map(floor.putaway, committed.putaways) if p is not None],
+            "counts": [count_view(c) for c in map(floor.count, committed.counts) if c is not None],
         }
         self._recent.append(delta)
         while len(self._recent) > self.history:

@@ -336,12 +336,15 @@ PACK_STATION_EXAMPLE: dict[str, Any] = {
 
 class StationView(Answer):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"id": "START-A", "kind": "zone", "zone": "A"}, PACK_STATION_EXAMPLE]}
+        json_schema_extra={
+            "examples": [{"id": "START-A", "kind": "zone", "zone": "A", "mode": "pick"}, PACK_STATION_EXAMPLE]
+        }
     )
 
     id: str
     kind: str = Field(description="zone | pack")
     zone: str | None
+    mode: str = optional_key("zone stations only: pick | putaway (an item scan there puts stock away)")
     tolerance_g: float = optional_key(PACK_ONLY)
     tolerance_pct: float = optional_key(PACK_ONLY)
     tare_g: float = optional_key(PACK_ONLY)
@@ -367,7 +370,7 @@ def station_view(station: Station, state: PackState | None) -> dict[str, Any]:
     """
     view: dict[str, Any] = {"id": station.id, "kind": station.kind, "zone": station.zone}
     if station.kind != "pack":
-        return view
+        return {**view, "mode": station.mode}
     phase = state.phase if state else "idle"
     view.update(
         {

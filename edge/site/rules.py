@@ -51,6 +51,8 @@ def check_rules(data: Mapping[str, Any], environ: Mapping[str, str], keys: KeyLi
             found += _zone_reference(("stations", i, "zone"), station["zone"], zone_ids)
         elif station.get("kind") == "zone":
             found.append((("stations", i, "zone"), "required when kind = 'zone'"))
+        if station.get("mode", "pick") != "pick" and station.get("kind") != "zone":
+            found.append((("stations", i, "mode"), "only a station of kind = 'zone' has a mode"))
     found += _device_conflicts(stations, keys)
     found += _scale_settings(stations)
 

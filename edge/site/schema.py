@@ -481,11 +481,21 @@ ScaleSpec = Annotated[SerialScale | MqttScale, Field(discriminator="transport")]
 ScannerSpec = Annotated[SerialScanner | HidScanner | MqttDevice, Field(discriminator="transport")]
 
 
+class CountSettings(_Section):
+    """Cycle counts (docs/contract.md)."""
+
+    variance_exception_pct: Percent = 5.0
+    """A counted bin further than this from its record (in percent of the record) raises a
+    `count_variance` exception; every difference corrects the record."""
+
+
 class StationSpec(_Section):
     id: Slug
     kind: StationKind
     zone: Name | None = None
     """For kind = "zone", the zone whose start station this is."""
+    mode: Literal["pick", "putaway"] = "pick"
+    """For kind = "zone": "pick" starts orders and arms picks; "putaway" puts a scanned item away."""
     tolerance_g: Grams = 10.0
     tolerance_pct: Percent = 0.0
     """A pack passes within tolerance_g or tolerance_pct of the expected weight, whichever is larger."""
@@ -522,6 +532,7 @@ class SiteConfig(_Section):
     zones: Array[ZoneSpec] = ()
     locations: Array[LocationSpec] = ()
     stations: Array[StationSpec] = ()
+    counts: CountSettings = Field(default_factory=CountSettings)
 
     @model_validator(mode="before")
     @classmethod

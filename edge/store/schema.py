@@ -11,6 +11,9 @@ from sqlmodel import SQLModel
 
 from floorgate.edge.store.migrate import upgrade_schema
 from floorgate.edge.store.tables import (
+    CountBinRow,
+    CountPolicyRow,
+    CycleCountRow,
     DeviceRow,
     EventRow,
     ExceptionRow,
@@ -22,6 +25,8 @@ from floorgate.edge.store.tables import (
     OrderLineRow,
     OrderRow,
     PackStationRow,
+    PutawayRow,
+    StationModeRow,
     StationRow,
     ZoneRow,
 )
@@ -47,6 +52,12 @@ INBOUND = sql_table(InboundIdRow)
 STATIONS = sql_table(StationRow)
 LINE_SCANS = sql_table(LineScanRow)
 PACK_STATIONS = sql_table(PackStationRow)
+# Putaway and cycle counts (edge/store/tasks.py), made by revision 0002.
+STATION_MODES = sql_table(StationModeRow)
+PUTAWAYS = sql_table(PutawayRow)
+COUNTS = sql_table(CycleCountRow)
+COUNT_BINS = sql_table(CountBinRow)
+COUNT_POLICY = sql_table(CountPolicyRow)
 
 
 def create_schema(engine: Engine, *, remember_inbound: int) -> None:

@@ -159,3 +159,30 @@ async def test_the_login_form_posts_the_token_into_the_cookie(app: FastAPI) -> N
 
         assert (await edge.delete("/session")).status_code == 204
         assert (await edge.get("/api/v1/orders")).status_code == 401
+
+
+async def test_a_count_is_started_recounted_and_cancelled_by_the_tokens_name_or_else_its_role(
+    app: FastAPI, api: tuple[httpx.AsyncClient, Writer]
+) -> None:
+    _, writer = api
+    await writer.execute(cmd.UpsertItem(sku="S1"))
+    for code, module in (("A-01", "M-01"), ("A-02", "M-02")):
+        await writer.execute(cmd.UpsertLocation(code=code, zone="A", module=module, sku="S1", on_hand=5))
+    async with client(app) as edge:
+        started = await edge.post(
+            "/api/v1/counts", json={"count_id": "C-1", "locations": ["A-01", "A-02"]}, headers=auth(SUE)
+        )
+        assert started.status_code == 201, started.text
+        assert started.json()["by"] == "sue"
+        await writer.execute(
+            cmd.PressButton(message_id="ptl:M-01:1", module="M-01", button=cmd.Button.CONFIRM, display="4")
+        )
+        recount = await edge.post(
+            "/api/v1/counts/C-1/recount", json={"locations": ["A-01"]}, headers=auth(SUE)
+        )
+        assert recount.status_code == 200, recount.text
+        cancelled = await edge.post("/api/v1/counts/C-1/cancel", headers=auth("e"))
+        assert cancelled.status_code == 200, cancelled.text
+        events = (await edge.get("/api/v1/events", params={"after": 0}, headers=auth("v"))).json()["events"]
+    by = {e["type"]: e["data"]["by"] for e in events if e["type"].startswith("count.") and "by" in e["data"]}
+    assert by == {"count.started": "sue", "count.recount_requested": "sue", "count.cancelled": "erp"}

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer admin-token"}
 PROBLEM_REF = "#/components/schemas/Problem"
 # The path parameters the GETs below are asked with: a GET with a parameter not named here fails the test.
-PATH_VALUES = {"order_id": "O1"}
+PATH_VALUES = {"order_id": "O1", "task_id": "PA-1", "count_id": "CC-1"}
 
 FLOOR: tuple[cmd.Command, ...] = (
     *API_FLOOR,
@@ -36,6 +36,13 @@ FLOOR: tuple[cmd.Command, ...] = (
     cmd.PressButton(module="M-01", button=cmd.Button.SHORT, display="1", message_id="ptl:M-01:1"),
     cmd.RecordScan(station="PACK-1", data="O1"),
     cmd.RecordWeight(station="PACK-1", grams=400, stable=True, scale="SCALE-1"),
+    # A putaway lit at A-03; a blind count of, one bin counted and found short.
+    cmd.UpsertLocation(code="A-03", zone="A", module="M-03", sku="S1", on_hand=5),
+    cmd.UpsertLocation(code="A-04", zone="A", module="M-04", sku="S1", on_hand=7),
+    cmd.UpsertLocation(code="A-05", zone="A", module="M-05", sku="S1", on_hand=1),
+    cmd.ReceivePutaway(task_id="PA-1", sku="S1", qty=4, location="A-03"),
+    cmd.StartCount(count_id="CC-1", locations=("A-04", "A-05"), by="ann"),
+    cmd.PressButton(module="M-04", button=cmd.Button.CONFIRM, display="6", message_id="ptl:M-04:1"),
 )
 
 

@@ -3,8 +3,14 @@ receive orders, press buttons and read what an outcome lit, cleared or recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import fields
+
+import pytest
+
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
+from floorgate.core.errors import CommandRejected
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import ClearBin, LightBin
 
@@ -55,9 +61,13 @@ def cleared(outcome: Outcome) -> set[str]:
     return {i.module for i in outcome.instructions if isinstance(i, ClearBin)}
 
 
-def restored_copy(floor: Floor) -> Floor:
-    """A new floor restored from this one's entities, as the store would read them back after a restart."""
+def restored_copy(floor: Floor, *, prepare: Callable[[Floor], None] | None = None) -> Floor:
+    """A new floor restored from this one's entities, as the store would read them back after a restart.
+
+    `prepare` is called on the new floor before the restore (to register a light taker on its board)."""
     copy = Floor()
+    if prepare is not None:
+        prepare(copy)
     copy.restore(
         zones=floor.zones.values(),
         items=floor.items.values(),
@@ -67,5 +77,28 @@ def restored_copy(floor: Floor) -> Floor:
         devices=floor.devices.values(),
         exceptions=floor.exceptions.values(),
         stations=floor.stations.values(),
+        putaways=floor.state.putaways.values(),
+        counts=floor.state.counts.values(),
+        variance_exception_pct=floor.state.variance_exception_pct,
     )
     return copy
+
+
+def nothing_changed(floor: Floor) -> bool:
+    """Whether the floor's change set is empty: a refused command left nothing for the store to write."""
+    changes = floor.changes
+    return not any(getattr(changes, f.name) for f in fields(changes))
+
+
+def refused(floor: Floor, command: cmd.Command) -> CommandRejected:
+    """The refusal of a command the floor must not take, having checked that it changed nothing."""
+    floor.changes.clear()
+    with pytest.raises(CommandRejected) as raised:
+        floor.handle(command, NOW)
+    assert nothing_changed(floor)
+    return raised.value
+
+
+def floor_events(outcome: Outcome) -> list[ev.Event]:
+    """The outcome's events but a module's first sighting (device.online)."""
+    return [e for e in outcome.events if not isinstance(e, ev.DeviceOnline)]

@@ -1,5 +1,6 @@
-"""An edge's SQLite store as files: the `floorgate` command run on it, the lights it holds, and waiting for
-an edge started on it to send those lights again."""
+"""An edge's SQLite store as files: the `floorgate` command run on it, the lights it holds, waiting for
+an edge started on it to send those lights again, and a store made to look as the releases before schema
+versions left it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import SQLModel
+
 from floorgate.edge.store import Store, make_engine
+from floorgate.edge.store.migrations.versions.r0001_baseline import BASELINE
 from tests.support.mqtt_observer import MqttObserver
 from tests.support.waiting import wait_until
 
@@ -20,6 +24,13 @@ def floorgate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "floorgate.edge.cli", *args], capture_output=True, text=True, timeout=120
     )
+
+
+def back_before_schema_versions() -> list[str]:
+    """The SQL that takes a store at head back to the releases before schema versions: no version table, and
+    none of the tables the revisions after the baseline made (what each test then drops is its own)."""
+    later = sorted(set(SQLModel.metadata.tables) - set(BASELINE.tables))
+    return ["DROP TABLE alembic_version", *(f'DROP TABLE "{name}"' for name in later)]
 
 
 def stored_lights(path: Path) -> dict[str, dict[str, Any]]:

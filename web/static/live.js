@@ -8,7 +8,8 @@ const ACTING_ROLES = new Set(["supervisor", "admin"]);
 const live = {
   role: null, site: "", seq: 0, connected: false,
   zones: [], locations: new Map(), orders: new Map(), exceptions: new Map(),
-  devices: new Map(), stations: new Map(), awaitingAck: {}, kpis: null, events: [],
+  devices: new Map(), stations: new Map(), putaways: new Map(), counts: new Map(),
+  awaitingAck: {}, kpis: null, events: [],
   listeners: [],
   canAct() { return ACTING_ROLES.has(this.role); },
   onChange(fn) { this.listeners.push(fn); },
@@ -86,7 +87,7 @@ function apply(msg) {
     live.role = msg.role || live.role;
     live.site = msg.site || live.site;
     live.zones = msg.zones;
-    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations]) map.clear();
+    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations, live.putaways, live.counts]) map.clear();
     live.events = [];
     for (const e of msg.recent_events || []) live.events.push(e);
   }
@@ -95,6 +96,8 @@ function apply(msg) {
   upsert(live.exceptions, msg.exceptions, "id", (x) => x.status === "open");
   upsert(live.devices, msg.devices, "id");
   upsert(live.stations, msg.stations, "id");
+  upsert(live.putaways, msg.putaways, "task_id");
+  upsert(live.counts, msg.counts, "count_id");
   if (msg.awaiting_ack) live.awaitingAck = msg.awaiting_ack;
   if (msg.kpis) live.kpis = msg.kpis;
   if (msg.type !== "snapshot") for (const e of msg.events || []) live.events.push(e);
