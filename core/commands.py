@@ -213,3 +213,13 @@ class RaiseException(Command):
     # An open exception of the same kind and device counts the repeat; a separate one keeps each detail
     # (a command set aside must not be folded into the one before it).
     separate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordTakeover(Command):
+    """An edge of an active/standby pair became the active one: `epoch` is its lease's, `previous` the
+    edge that held the lease before (None when no edge had held it)."""
+
+    edge: str
+    epoch: int
+    previous: str | None = None

@@ -27,6 +27,7 @@ from floorgate.core import commands as cmd
 from floorgate.core.capability import Capability, Handler
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.exception_book import ExceptionBook
+from floorgate.core.handover import Handover
 from floorgate.core.instructions import Instruction, LightBin
 from floorgate.core.light_board import LightBoard
 from floorgate.core.master_data import MasterData
@@ -102,6 +103,7 @@ class Floor:
             self.registry,
             self.book,
             ModuleLights(self.board),
+            Handover(),
         )
         self._handlers: dict[type[cmd.Command], Handler] = {}
         for capability in self.capabilities:
