@@ -62,6 +62,31 @@ async def healthz(context: Context, response: Response) -> dict[str, Any]:
     }
 
 
+@router.get("/healthz/live")
+async def live(context: Context) -> dict[str, Any]:
+    """200 while the process serves: what a supervisor restarts on (a standby answers it too)."""
+    return {"status": "live", "role": "active", "site": context.site_id, "edge": context.edge_id}
+
+
+@router.get(
+    "/healthz/ready",
+    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "Not ready: the store is failing"}},
+)
+async def ready(context: Context, response: Response) -> dict[str, Any]:
+    """200 when this edge takes work (it is the active one and its store commits): what a load balancer
+    follows. A standby edge answers 503 (docs/ha.md)."""
+    store = store_health(context)
+    if not store["ok"]:
+        response.status_code = 503
+    return {
+        "status": "ready" if store["ok"] else "not_ready",
+        "role": "active",
+        "site": context.site_id,
+        "edge": context.edge_id,
+        "store": store,
+    }
+
+
 @router.get("/metrics", response_class=PlainTextResponse, responses=AUTH_REFUSALS)
 async def metrics(context: Context, _role: CanRead) -> Response:
     return Response(await prometheus_text(context), media_type="text/plain; version=0.0.4")
