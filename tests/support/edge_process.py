@@ -24,8 +24,19 @@ def webhook_site(*, url: str, secret: str, name: str = "erp", events: str = '["*
     return f'[[webhooks]]\nname = "{name}"\nurl = "{url}"\nsecret = "{secret}"\nevents = {events}\n'
 
 
-def site_toml(*, site: str, data_dir: Path, http_port: int, mqtt_url: str, extra: str = "") -> str:
+def site_toml(
+    *,
+    site: str,
+    data_dir: Path,
+    http_port: int,
+    mqtt_url: str,
+    extra: str = "",
+    edge_id: str = "edge-1",
+    edge: str = "",
+) -> str:
+    """A site file with zones A and B; `edge` adds keys to its `[edge]` table, `extra` whole tables."""
     tokens = "\n".join(f'[[tokens]]\ntoken = "{t}"\nrole = "{r}"\n' for r, t in TOKENS.items())
+    data_line = f'data_dir = "{data_dir}"\n'
     return (
         textwrap.dedent(
             f"""\
@@ -33,7 +44,7 @@ def site_toml(*, site: str, data_dir: Path, http_port: int, mqtt_url: str, extra
         id = "{site}"
 
         [edge]
-        id = "edge-1"
+        id = "{edge_id}"
         data_dir = "{data_dir}"
 
         [mqtt]
@@ -49,7 +60,7 @@ def site_toml(*, site: str, data_dir: Path, http_port: int, mqtt_url: str, extra
         [[zones]]
         id = "B"
         """
-        )
+        ).replace(data_line, data_line + edge + "\n", 1)
         + "\n"
         + tokens
         + "\n"
@@ -66,6 +77,9 @@ class EdgeProcess:
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    edge_id: str = "edge-1"
+    edge_settings: str = ""  # keys added to the site file's [edge] table
+    healthy_path: str = "/healthz"  # what `start` waits to answer 200
 
     @property
     def base_url(self) -> str:
@@ -83,6 +97,8 @@ class EdgeProcess:
                 http_port=self.http_port,
                 mqtt_url=self.mqtt_url,
                 extra=self.extra_site,
+                edge_id=self.edge_id,
+                edge=self.edge_settings,
             )
         )
 
@@ -111,7 +127,7 @@ class EdgeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"floorgate run exited with {self.process.returncode}:\n{self.logs()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=0.5).status_code == 200:
+                if httpx.get(f"{self.base_url}{self.healthy_path}", timeout=0.5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -125,6 +141,15 @@ class EdgeProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the process holds its sockets but does nothing, as a hung or partitioned host."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> int:
         if self.process is None or self.process.poll() is not None:
