@@ -69,7 +69,11 @@ async def wait_active(
                     return edge
             return None
 
-        return await wait_until(active, timeout=timeout, interval=0.05, what="an edge of the pair active")
+        found: EdgeProcess | None = await wait_until(
+            active, timeout=timeout, interval=0.05, what="an edge of the pair active"
+        )
+        assert found is not None  # wait_until returns a truthy value or raises
+        return found
 
 
 async def start_pair(edges: Sequence[EdgeProcess], *, timeout: float) -> EdgeProcess:
