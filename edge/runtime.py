@@ -171,7 +171,8 @@ async def build(
         mqtt,
         config.site.id,
         config.edge.id,
-        **({} if pair is None else {"client_id": pair.client_id, "may_drive": pair.may_drive}),
+        client_id=None if pair is None else pair.client_id,
+        may_drive=None if pair is None else pair.may_drive,
     )
     ptl = PtlAdapter(
         link,
