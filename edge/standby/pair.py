@@ -19,6 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 # How often the standby asks for the lease: a dead active edge's lock is free at once, so this is most of
 # the wait before a takeover starts.
 POLL_S = 0.1
-# How long a standby's or a stepping-down edge's server may take to stop.
+# How long the standby's server may take to stop (it waits for no client: `force_exit`).
 SERVER_STOP_S = 5.0
 
 
@@ -75,16 +76,32 @@ async def run_pair(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequ
     http_socket = listen(config.http.host, config.http.port)
     try:
         while True:
-            await _wait_as_standby(config, lease, http_socket)
-            await _serve_as_active(config, lease, http_socket, mqtt=mqtt, admin_tokens=admin_tokens)
+            standby = await _wait_as_standby(config, lease, http_socket)
+            await _serve_as_active(config, lease, http_socket, standby, mqtt=mqtt, admin_tokens=admin_tokens)
     finally:
         lease.release()
         http_socket.close()
         engine.dispose()
 
 
-async def _wait_as_standby(config: SiteConfig, lease: Lease, http_socket: socket.socket) -> None:
-    """Answer HTTP as the standby and ask for the lease until this edge holds it."""
+@dataclass(frozen=True, slots=True)
+class _StandbyServer:
+    server: uvicorn.Server
+    serving: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Stop answering as the standby, without waiting for its clients (they are only told 503)."""
+        self.server.should_exit = True
+        self.server.force_exit = True
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.serving), timeout=SERVER_STOP_S)
+        if not self.serving.done():
+            self.serving.cancel()
+
+
+async def _wait_as_standby(config: SiteConfig, lease: Lease, http_socket: socket.socket) -> _StandbyServer:
+    """Answer HTTP as the standby and ask for the lease until this edge holds it; the standby's server,
+    still answering: the new active edge stops it once it confirms its lease (`_serve_as_active`)."""
     server = EdgeServer(
         uvicorn.Config(
             standby_app(site_id=config.site.id, edge_id=config.edge.id, active=lambda: lease.active),
@@ -95,7 +112,9 @@ async def _wait_as_standby(config: SiteConfig, lease: Lease, http_socket: socket
         )
     )
     # A duplicate of the listening socket: stopping this server closes its copy, never the port itself.
-    serving = asyncio.create_task(server.serve(sockets=[http_socket.dup()]), name="standby-http")
+    standby = _StandbyServer(
+        server, asyncio.create_task(server.serve(sockets=[http_socket.dup()]), name="standby-http")
+    )
     log.info("standby: waiting for the pair's lease", extra={"edge": config.edge.id, "group": lease.group})
     backoff = Backoff(POLL_S, 2.0)
     failing = False
@@ -107,7 +126,7 @@ async def _wait_as_standby(config: SiteConfig, lease: Lease, http_socket: socket
                     await asyncio.to_thread(lease.prepare)
                     prepared = True
                 if await asyncio.to_thread(lease.try_take):
-                    return
+                    return standby
             except LeaseUnavailable as err:
                 if not failing:
                     log.warning("standby: cannot ask the store for the lease", extra={"error": str(err)})
@@ -119,16 +138,16 @@ async def _wait_as_standby(config: SiteConfig, lease: Lease, http_socket: socket
                 failing = False
                 backoff.reset()
             await asyncio.sleep(POLL_S)
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(serving, timeout=SERVER_STOP_S)
+    except BaseException:
+        await standby.stop()
+        raise
 
 
 async def _serve_as_active(
     config: SiteConfig,
     lease: Lease,
     http_socket: socket.socket,
+    standby: _StandbyServer,
     *,
     mqtt: MqttEndpoint,
     admin_tokens: Sequence[str],
@@ -161,6 +180,8 @@ async def _serve_as_active(
         )
 
     async def take_over() -> None:
+        # Both servers take connections from the one listening socket, so the port never refuses one.
+        await standby.stop()
         parts = await build(
             config,
             mqtt=mqtt,
@@ -171,7 +192,8 @@ async def _serve_as_active(
         parts.store.fence_commits(lease.fence())
         await run_edge(parts, on_ready=took_over)
 
-    # The lease is confirmed from the start: reading a large floor back takes longer than the lease lasts.
+    # The lease is confirmed from the start, while the standby's server stops and the floor is read back:
+    # PostgreSQL ends a lease session that stays silent for the lease's timeout.
     watching = asyncio.create_task(_keep(lease), name="lease")
     running = asyncio.create_task(take_over(), name="active-edge")
     try:
@@ -187,6 +209,7 @@ async def _serve_as_active(
         for task in (watching, running):
             task.cancel()
         await asyncio.gather(running, watching, return_exceptions=True)
+        await standby.stop()
         lease.release()
     reason = watching.exception() if watching.done() and not watching.cancelled() else None
     log.warning(
