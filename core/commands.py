@@ -270,3 +270,13 @@ class RecountBins(Command):
 class CancelCount(Command):
     count_id: str
     by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordTakeover(Command):
+    """An edge of an active/standby pair became the active one: `epoch` is its lease's, `previous` the
+    edge that held the lease before (None when no edge had held it)."""
+
+    edge: str
+    epoch: int
+    previous: str | None = None

@@ -350,3 +350,13 @@ class CountCancelled(Event):
     counted: list[str]
     not_counted: list[str]
     by: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EdgeTookOver(Event):
+    """An edge of an active/standby pair took the lease: from now on it drives the floor."""
+
+    TYPE: ClassVar[str] = "edge.took_over"
+    edge: str
+    epoch: int
+    previous: str | None

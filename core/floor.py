@@ -29,6 +29,7 @@ from floorgate.core.capability import Capability, Handler
 from floorgate.core.cycle_counts import CycleCounts
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.exception_book import ExceptionBook
+from floorgate.core.handover import Handover
 from floorgate.core.instructions import Instruction, LightBin
 from floorgate.core.light_board import LightBoard
 from floorgate.core.master_data import MasterData
@@ -117,6 +118,7 @@ class Floor:
             ModuleLights(self.board),
             self.putaways,
             self.counts,
+            Handover(),
         )
         self._handlers: dict[type[cmd.Command], Handler] = {}
         for capability in self.capabilities:

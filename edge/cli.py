@@ -318,6 +318,11 @@ async def _run(config: SiteConfig) -> None:
             },
         )
 
+    if config.edge.standby:
+        from floorgate.edge.standby.pair import run_pair
+
+        await run_pair(config, mqtt=config.mqtt.endpoint())
+        return
     parts = await build(config, mqtt=config.mqtt.endpoint())
     await run_edge(parts, on_ready=ready)
 

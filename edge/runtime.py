@@ -48,7 +48,7 @@ class EdgeStartupError(Exception):
     """The edge cannot start as configured; the message says what to change."""
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """Bind the HTTP port before anything else starts, so a port in use is a clear error at once."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -64,12 +64,20 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _EdgeServer(uvicorn.Server):
+class EdgeServer(uvicorn.Server):
     """uvicorn without its own signal handlers: the edge decides how Ctrl-C shuts everything down."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairLink:
+    """An active/standby pair's MQTT side: one client id for both edges, driven by the lease holder."""
+
+    client_id: str
+    may_drive: Callable[[], bool]
 
 
 @dataclass(kw_only=True)
@@ -97,9 +105,21 @@ class EdgeParts:
         return f"{scheme}://{self.config.http.host}:{self.config.http.port}"
 
 
-async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequence[str] = ()) -> EdgeParts:
-    """Open the store, rebuild the floor from it and wire every part; nothing runs yet."""
-    http_socket = _listen(config.http.host, config.http.port)
+async def build(
+    config: SiteConfig,
+    *,
+    mqtt: MqttEndpoint,
+    admin_tokens: Sequence[str] = (),
+    http_socket: socket.socket | None = None,
+    pair: PairLink | None = None,
+) -> EdgeParts:
+    """Open the store, rebuild the floor from it and wire every part; nothing runs yet.
+
+    `http_socket`: one already listening (a standby pair's, kept across takeovers); `pair`: the MQTT
+    session an active/standby pair shares, and whether this edge may drive it now (edge/standby/).
+    """
+    if http_socket is None:
+        http_socket = listen(config.http.host, config.http.port)
     try:
         store, loaded, endpoints = await asyncio.to_thread(_open_store, config)
     except StoreError as err:
@@ -148,7 +168,13 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         ),
     )
     webhooks = WebhookService(registry=registry, deliveries=deliveries, relay=relay)
-    link = MqttLink(mqtt, config.site.id, config.edge.id)
+    link = MqttLink(
+        mqtt,
+        config.site.id,
+        config.edge.id,
+        client_id=None if pair is None else pair.client_id,
+        may_drive=None if pair is None else pair.may_drive,
+    )
     ptl = PtlAdapter(
         link,
         config.site.id,
@@ -194,8 +220,9 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         mqtt_connected=lambda: link.connected,
         # Asked only while the server below serves: once it is told to stop, the edge takes no more work.
         inactive=lambda: "the edge is stopping" if server.should_exit else None,
+        foreign_locations=_foreign_locations(config),
     )
-    server = _EdgeServer(
+    server = EdgeServer(
         uvicorn.Config(
             create_app(context),
             host=config.http.host,
@@ -251,6 +278,11 @@ def _module_ownership(config: SiteConfig) -> dict[str, Any]:
     )
     shared = any(zone.id not in owned for zone in config.zones)
     return {"foreign_modules": foreign, "clear_unknown": not shared}
+
+
+def _foreign_locations(config: SiteConfig) -> dict[str, str]:
+    owned = {zone.id for zone in config.owned_zones()}
+    return {loc.code: loc.zone for loc in config.locations if loc.zone not in owned}
 
 
 def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:

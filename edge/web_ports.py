@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from floorgate.core.commands import Command
+from floorgate.core.commands import Command, ReceiveOrder
+from floorgate.core.errors import invalid
 from floorgate.core.floor import Floor
 from floorgate.core.model import (
     CycleCount,
@@ -143,8 +144,12 @@ class WriterCommands:
     """Commands: the single writer runs them; its refusals become the web's."""
 
     writer: Writer
+    foreign_locations: Mapping[str, str] = field(default_factory=dict)
+    """Location code → zone, for the site's locations in zones another edge runs."""
 
     async def execute(self, command: Command) -> Executed:
+        if isinstance(command, ReceiveOrder):
+            self._refuse_other_edges_lines(command)
         try:
             applied = await self.writer.execute(command)
         except CommandUnstorable as err:
@@ -155,6 +160,18 @@ class WriterCommands:
             failure = store_unavailable(err.store_failure) if err.store_failure is not None else None
             raise CommandsUnavailable(str(err), store_failure=failure) from err
         return Executed(reply=applied.outcome.reply, event_types=[record.type for record in applied.events])
+
+    def _refuse_other_edges_lines(self, command: ReceiveOrder) -> None:
+        """Zones never span edges: an order with a line at another edge's location is refused whole, so
+        the ERP sends each edge the lines of its own zones instead of half an order that never finishes."""
+        for index, line in enumerate(command.lines):
+            zone = self.foreign_locations.get(line.location or "")
+            if zone is not None:
+                raise invalid(
+                    f"location {line.location!r} is in zone {zone!r}, which another edge of this site runs; "
+                    "an order goes to the edge of its zones: split it, one order per edge",
+                    field=f"lines[{index}].location",
+                )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -350,6 +367,7 @@ def web_context(
     mqtt_connected: Callable[[], bool] = lambda: True,
     inactive: Callable[[], str | None] = lambda: None,
     started_at: float = 0.0,
+    foreign_locations: Mapping[str, str] | None = None,
 ) -> WebContext:
     """The web's context with every port implemented over this edge's parts."""
     return WebContext(
@@ -360,7 +378,7 @@ def web_context(
         hub=hub,
         floor=LiveFloor(floor=lambda: writer.floor),
         records=StoreRecords(store=store, last_seq=lambda: writer.last_seq),
-        commands=WriterCommands(writer=writer),
+        commands=WriterCommands(writer=writer, foreign_locations=foreign_locations or {}),
         health=EdgeHealth(
             writer=writer,
             store_location=store.location,

@@ -138,11 +138,14 @@ class MqttLink:
         keepalive: int = 30,
         publish_timeout: float = 10.0,
         shutdown_timeout: float = 2.0,
+        client_id: str | None = None,
+        may_drive: Callable[[], bool] | None = None,
     ) -> None:
         self._endpoint = endpoint
         self.site = site
         self.edge_id = edge_id
-        self.client_id = f"floorgate-{site}-{edge_id}"
+        self.client_id = client_id or f"floorgate-{site}-{edge_id}"
+        self._may_drive = may_drive  # false: a pair's standby, which neither connects nor publishes
         self.status_topic = f"floorgate/{site}/edge/{edge_id}/status"
         # Private to this edge: a retained-message scan's marker comes back on it.
         self.sync_topic = f"floorgate/{site}/edge/{edge_id}/sync"
@@ -207,10 +210,16 @@ class MqttLink:
         A zero-length payload with `retain=True` deletes the topic's retained message (MQTT 3.1.1 section
         3.3.1.3); the broker still forwards it to current subscribers as an empty message.
         """
+        session = self._live_session()
+        await self._publish_on(session.connection, topic, payload, qos=qos, retain=retain)
+
+    def _live_session(self) -> _Session:
         session = self._session
         if session is None:
             raise LinkDown(f"not connected to {self._endpoint.url}")
-        await self._publish_on(session.connection, topic, payload, qos=qos, retain=retain)
+        if self._may_drive is not None and not self._may_drive():
+            raise LinkDown("this edge is not the active one of its pair: it publishes nothing")
+        return session
 
     async def _publish_on(
         self, connection: MqttConnection, topic: str, payload: bytes, *, qos: int, retain: bool
@@ -236,9 +245,7 @@ class MqttLink:
         Raises `LinkDown` when not connected or when the client cannot queue the message. As with
         `publish`, an empty retained payload deletes the retained message.
         """
-        session = self._session
-        if session is None:
-            raise LinkDown(f"not connected to {self._endpoint.url}")
+        session = self._live_session()
         try:
             session.connection.publish(topic, payload, qos=qos, retain=retain)
         except MqttError as err:
@@ -357,6 +364,8 @@ class MqttLink:
             inbox.append(message)
             wake.set()
 
+        if self._may_drive is not None and not self._may_drive():
+            raise ConnectionLost("not the active edge of its pair: the shared session is the other's")
         connection = await MqttConnection.open(
             self._endpoint,
             client_id=self.client_id,

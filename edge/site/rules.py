@@ -32,6 +32,18 @@ def check_rules(data: Mapping[str, Any], environ: Mapping[str, str], keys: KeyLi
         for loc, zone in owned_locs:
             found += _zone_reference(loc, zone, zone_ids)
 
+    if isinstance(edge, dict) and edge.get("standby") is True:
+        store = data.get("store")
+        url = store.get("url") if isinstance(store, dict) else None
+        if not (isinstance(url, str) and url.startswith("postgresql")):
+            found.append(
+                (
+                    ("edge", "standby"),
+                    "an active/standby pair shares one PostgreSQL store: set [store] url to a postgresql:// "
+                    "URL (an SQLite file cannot be shared between two machines)",
+                )
+            )
+
     locations = _entries(data, "locations")
     found += _duplicates(
         ((("locations", i, "code"), loc.get("code")) for i, loc in locations), "location code", keys

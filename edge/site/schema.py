@@ -69,6 +69,12 @@ class EdgeSettings(_Section):
     """Absolute: a relative path in the file is taken from the site file's folder."""
     zones: Array[Name] | None = None
     """The zones this edge process owns; None means all of them."""
+    standby: bool = False
+    """One of an active/standby pair on one PostgreSQL store: the edge that holds the store's lease is
+    active, the other waits and takes over when it dies (docs/ha.md). Both site files say so."""
+    lease_timeout_s: float = Field(default=2.0, ge=0.5, le=60, allow_inf_nan=False)
+    """With `standby`: how long an active edge that went silent (paused, cut off from the database) keeps
+    its lease before the standby may take it. A dead edge's lease is released at once."""
     retire_finished_orders_after_h: float = Field(default=72.0, ge=0, le=24 * 366, allow_inf_nan=False)
     """How long a finished order (packed, cancelled, or picked where no pack station exists) stays in
     memory and in `GET /orders`; after that it is read from the store when asked for by id. Memory and

@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 
 from floorgate.core.model import OrderStatus, RetiredOrder
 from floorgate.edge.store.errors import BINDING_ERRORS, describe_failure
-from floorgate.edge.store.records import Batch
+from floorgate.edge.store.records import Batch, CommitFence
 from floorgate.edge.store.schema import EVENTS, INBOUND, ORDERS
 from floorgate.edge.store.statements import Prepared, prepare
 
@@ -43,6 +43,9 @@ class Committer:
         )
         # PostgreSQL: a commit's statements go to the server in one pipeline (see `_pipeline`).
         self._pipelined = engine.dialect.name == "postgresql"
+        # An active/standby pair: a statement run first in every commit's transaction, which must match one
+        # row or the commit is rolled back (edge/standby/lease.py).
+        self.fence: CommitFence | None = None
 
     def close(self) -> None:
         raw, self._raw = self._raw, None
@@ -78,20 +81,29 @@ class Committer:
             # through SQLAlchemy's Connection for each batch cost more than the SQL itself.
             raw = self._write_connection()
             cursor = raw.cursor()
+            fence, fenced = self.fence, None if self.fence is None else raw.cursor()
             try:
                 with self._pipeline(raw):
+                    if fence is not None and fenced is not None:
+                        fenced.execute(fence.sql, fence.params)
                     for table, rows in work:
                         prepared = self._statement(table)
                         cursor.executemany(prepared.sql, prepared.params(rows))
+                if fence is not None and fenced is not None:
+                    fence.check(fenced.rowcount)
                 raw.commit()
             except BaseException:
                 # The cursor first: closing it after its connection raised "Cannot operate on a closed
                 # database", which replaced the real error (a full disk was reported as a ProgrammingError).
                 with contextlib.suppress(Exception):
                     cursor.close()
+                    if fenced is not None:
+                        fenced.close()
                 self._drop_write_connection(rollback=True)
                 raise
             cursor.close()
+            if fenced is not None:
+                fenced.close()
         except self._commit_errors as err:
             raise describe_failure(
                 self.engine, err, f"committing a batch of {len(batch.events)} events"

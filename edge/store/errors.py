@@ -29,6 +29,8 @@ class StoreFailure(StrEnum):
     # What a batch holds is refused by the store itself (a constraint, a value it cannot take): trying the
     # same batch again cannot help, so the writer sets the command that made it aside instead of waiting.
     UNSTORABLE = "unstorable"
+    # The lease of an active/standby pair moved to the other edge: this one must never commit again.
+    FENCED = "fenced"
     OTHER = "other"
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from floorgate.edge.store.errors import StoreError, StoreFailure
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EventRecord:
@@ -49,3 +51,18 @@ class Batch:
     @property
     def row_count(self) -> int:
         return sum(map(len, self.upserts.values())) + len(self.events) + len(self.inbound_ids)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommitFence:
+    """A statement every commit runs first, in its own transaction: unless it matches exactly one row the
+    commit is rolled back (`check`). An active/standby pair's lease checks its epoch so."""
+
+    sql: str
+    params: tuple[Any, ...]
+    refusal: str
+
+    def check(self, matched: int) -> None:
+        """Raise a StoreError (cause FENCED) unless the statement matched exactly one row."""
+        if matched != 1:
+            raise StoreError(self.refusal, cause=StoreFailure.FENCED)

@@ -34,7 +34,7 @@ from floorgate.edge.store.errors import (
     store_location,
 )
 from floorgate.edge.store.queries import events_after, first_seq, last_seq
-from floorgate.edge.store.records import Batch, EventRecord
+from floorgate.edge.store.records import Batch, CommitFence, EventRecord
 from floorgate.edge.store.restore import Loaded, load_floor, read_order
 from floorgate.edge.store.schema import INBOUND, create_schema
 
@@ -196,6 +196,10 @@ class Store:
     def commit(self, batch: Batch) -> None:
         """Write one batch in one transaction, or nothing at all."""
         self._committer.commit(batch)
+
+    def fence_commits(self, fence: CommitFence | None) -> None:
+        """Run `fence` first in every commit from now on (an active/standby pair's lease), or no fence."""
+        self._committer.fence = fence
 
     def holds(self, batch: Batch) -> bool:
         """Whether this batch is in the store already (see `Committer.holds`)."""

@@ -436,3 +436,62 @@ async def test_a_clean_stop_leaves_offline_and_the_next_start_takes_it_for_no_co
 
 async def _is(payload: Awaitable[bytes | None], expected: bytes) -> bool:
     return await payload == expected
+
+
+# -- an active/standby pair's link ---------------------------------------------------------------------
+
+
+async def test_a_link_that_may_not_drive_publishes_nothing_and_does_not_connect(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    allowed = [True]
+    link = new_link(mosquitto.url, client_id=f"fg-pair-{uuid.uuid4().hex[:8]}", may_drive=lambda: allowed[0])
+    async with running(link) as task:
+        await link.publish(f"floorgate/{link.site}/ptl/M1/cmd", b'{"seq": 1, "off": true}')
+        allowed[0] = False  # the lease is lost: not one more message goes out
+        with pytest.raises(LinkDown, match="not the active one of its pair"):
+            await link.publish(f"floorgate/{link.site}/ptl/M1/cmd", b'{"seq": 2, "off": true}')
+        with pytest.raises(LinkDown, match="not the active one of its pair"):
+            link.publish_nowait(f"floorgate/{link.site}/ptl/M1/cmd", b'{"seq": 2, "off": true}')
+        assert not task.done()
+
+    caplog.set_level(logging.WARNING, logger=LINK_LOGGER)
+    standby = new_link(mosquitto.url, client_id=f"fg-pair-{uuid.uuid4().hex[:8]}", may_drive=lambda: False)
+    standby_task = asyncio.create_task(standby.run())
+    try:
+        await wait_until(
+            lambda: any(
+                "not the active edge of its pair" in str(r.__dict__.get("error")) for r in caplog.records
+            ),
+            timeout=10,
+            what="the link refusing to connect",
+        )
+        assert not standby.connected
+    finally:
+        standby_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await standby_task
+
+
+async def test_two_links_of_a_pair_share_one_client_id_and_its_queued_messages(mosquitto: Mosquitto) -> None:
+    shared = f"fg-pair-{uuid.uuid4().hex[:8]}"
+    first = new_link(mosquitto.url, client_id=shared)
+    gone = Recorder()
+    first.route(f"floorgate/{first.site}/ptl/+/event", gone.on_message)
+    async with running(first):
+        pass  # subscribed in the persistent session, then gone
+    topic = f"floorgate/{first.site}/ptl/M1/event"
+    async with client(mosquitto.url) as (bus, _):
+        acked = bus.publish(topic, b'{"id": "p1", "button": "confirm"}', qos=1, want_ack=True)
+        assert acked is not None
+        await within(acked, 10, "the broker's PUBACK")  # queued in the pair's session from here on
+    second = new_link(mosquitto.url, site=first.site, client_id=shared)
+    taken = Recorder()
+    second.route(f"floorgate/{first.site}/ptl/+/event", taken.on_message)
+    async with running(second):
+        await wait_until(
+            lambda: taken.routed_on(topic),
+            timeout=10,
+            what="the press queued for one edge delivered to the other",
+        )
+    assert gone.routed == []

@@ -34,10 +34,14 @@ def site_toml(
     extra: str = "",
     mqtt_extra: str = "",
     http_extra: str = "",
+    edge_id: str = "edge-1",
+    edge: str = "",
 ) -> str:
+    """A site file with zones A and B; `edge` adds keys to its `[edge]` table, `extra` whole tables."""
     tokens = "\n".join(f'[[tokens]]\ntoken = "{t}"\nrole = "{r}"\n' for r, t in TOKENS.items())
     # Indented as the template's lines, so that its dedent still applies.
     mqtt_extra, http_extra = (textwrap.indent(lines, " " * 8).strip() for lines in (mqtt_extra, http_extra))
+    data_line = f'data_dir = "{data_dir}"\n'
     return (
         textwrap.dedent(
             f"""\
@@ -45,7 +49,7 @@ def site_toml(
         id = "{site}"
 
         [edge]
-        id = "edge-1"
+        id = "{edge_id}"
         data_dir = "{data_dir}"
 
         [mqtt]
@@ -63,7 +67,7 @@ def site_toml(
         [[zones]]
         id = "B"
         """
-        )
+        ).replace(data_line, data_line + edge + "\n", 1)
         + "\n"
         + tokens
         + "\n"
@@ -86,6 +90,9 @@ class EdgeProcess:
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    edge_id: str = "edge-1"
+    edge_settings: str = ""  # keys added to the site file's [edge] table
+    healthy_path: str = "/healthz"  # what `start` waits to answer 200
 
     @property
     def base_url(self) -> str:
@@ -110,6 +117,8 @@ class EdgeProcess:
                 extra=self.extra_site,
                 mqtt_extra=self.mqtt_extra,
                 http_extra=self.http_extra,
+                edge_id=self.edge_id,
+                edge=self.edge_settings,
             )
         )
 
@@ -138,7 +147,12 @@ class EdgeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"floorgate run exited with {self.process.returncode}:\n{self.logs()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=0.5, verify=self.verify).status_code == 200:
+                if (
+                    httpx.get(
+                        f"{self.base_url}{self.healthy_path}", timeout=0.5, verify=self.verify
+                    ).status_code
+                    == 200
+                ):
                     return self
             except httpx.HTTPError:
                 pass
@@ -152,6 +166,15 @@ class EdgeProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the process holds its sockets but does nothing, as a hung or partitioned host."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> int:
         if self.process is None or self.process.poll() is not None:

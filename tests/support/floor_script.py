@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 import httpx
@@ -27,7 +27,7 @@ from floorgate.core.commands import Button
 from floorgate.devices.ptl.codec import ModuleEvent, PtlTopic, encode_event, ptl_topic
 from floorgate.firmware_sim.pickers import ANY_COLOR, SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ModuleBank
-from tests.support.edge_process import TOKENS, EdgeProcess
+from tests.support.edge_process import TOKENS
 from tests.support.mqtt_observer import MqttObserver
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
@@ -104,6 +104,13 @@ def parse_metrics(text: str) -> dict[str, float]:
     return samples
 
 
+class HasBaseUrl(Protocol):
+    """An edge, or the one address in front of a pair of them."""
+
+    @property
+    def base_url(self) -> str: ...
+
+
 class ErpClient:
     """The ERP's side of the REST API.
 
@@ -112,7 +119,7 @@ class ErpClient:
     Repeating is safe: an identical order replay is a 200 and a second start of a started order says so.
     """
 
-    def __init__(self, edge: EdgeProcess, *, role: str = "erp", patience: float = 60.0) -> None:
+    def __init__(self, edge: HasBaseUrl, *, role: str = "erp", patience: float = 60.0) -> None:
         self.patience = patience
         self._client = httpx.AsyncClient(
             base_url=f"{edge.base_url}/api/v1",

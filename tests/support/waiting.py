@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
 
 class ConditionTimeout(AssertionError):
     pass
+
+
+@overload
+async def wait_until(
+    condition: Callable[[], Awaitable[T]], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+
+
+@overload
+async def wait_until(
+    condition: Callable[[], T], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
 
 
 async def wait_until(

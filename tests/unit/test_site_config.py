@@ -212,6 +212,14 @@ def test_the_edge_owns_only_the_zones_it_names() -> None:
     assert [zone.id for zone in config.owned_zones()] == ["B"]
 
 
+def test_a_standby_pair_on_postgresql_loads_with_its_lease_timeout() -> None:
+    text = MINIMAL + 'standby = true\nlease_timeout_s = 3\n[store]\nurl = "postgresql+psycopg://db/fg"\n'
+
+    config = parse(text)
+
+    assert (config.edge.standby, config.edge.lease_timeout_s) == (True, 3.0)
+
+
 def test_the_edge_runs_the_stations_of_its_zones_and_those_of_no_zone() -> None:
     text = MINIMAL + textwrap.dedent("""\
         zones = ["B"]
@@ -773,6 +781,30 @@ BROKEN = {
         """,
         "edge.delete_resolved_exceptions_after_days",
         "must be >= 1 (got 0.5)",
+    ),
+    "a standby pair on an SQLite store": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        standby = true  # <-
+        [store]
+        url = "sqlite:///data/floorgate.db"
+        """,
+        "edge.standby",
+        "an active/standby pair shares one PostgreSQL store",
+    ),
+    "a standby pair on the default store": (
+        """
+        [site]
+        id = "dc1"
+        [edge]
+        id = "edge-1"
+        standby = true  # <-
+        """,
+        "edge.standby",
+        "set [store] url to a postgresql:// URL",
     ),
 }
 

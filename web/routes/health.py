@@ -83,11 +83,16 @@ def store_health(context: WebContext) -> dict[str, Any]:
 class LiveView(Answer):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "live", "site": "dc1", "edge": "edge-1", "uptime_s": 86400.0}]
+            "examples": [
+                {"status": "live", "role": "active", "site": "dc1", "edge": "edge-1", "uptime_s": 86400.0}
+            ]
         }
     )
 
     status: str = Field(description="always live: an edge that cannot answer gives no answer at all")
+    role: str = Field(
+        description="active; the standby of an active/standby pair answers `standby` (docs/ha.md)"
+    )
     site: str
     edge: str
     uptime_s: float
@@ -108,6 +113,7 @@ async def live(context: Context) -> dict[str, Any]:
     """200 while the process serves requests on its event loop; nothing else is asked."""
     return {
         "status": "live",
+        "role": "active",
         "site": context.site_id,
         "edge": context.edge_id,
         "uptime_s": round(time.time() - context.started_at, 1),
