@@ -8,19 +8,14 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
-from floorgate.core.model import Batch, BatchStatus, SortState, Wall
 from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId, refusals
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.ports import FloorReads
-from floorgate.web.views import light_view
+from floorgate.web.sorting_views import batch_view, wall_view, wall_views
 
 router = APIRouter(tags=["batches"], responses=AUTH_REFUSALS)
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
-# A cubby as GET /walls/{id} shows it: free, filling, done (blinking for the packer), or removing (its
-# order was cancelled: the cubby blinks until it is emptied).
-CUBBY_STATES = {SortState.FILLING: "filling", SortState.DONE: "done", SortState.REMOVING: "removing"}
 
 
 class BatchBody(BaseModel):
@@ -35,78 +30,6 @@ class StartBody(BaseModel):
     model_config = BODY_CONFIG
     zone: PathId
     operator: Name | None = None
-
-
-def batch_view(batch: Batch) -> dict[str, Any]:
-    return {
-        "batch_id": batch.batch_id,
-        "status": batch.status.value,
-        "wall": batch.wall,
-        "orders": [
-            {
-                "order_id": entry.order_id,
-                "sort_state": entry.state.value,
-                "cubby": entry.cubby,
-                "picked": dict(entry.picked),
-                "put": dict(entry.put),
-            }
-            for entry in batch.orders
-        ],
-        "lines": [
-            {
-                "sku": pick.sku,
-                "location": pick.location,
-                "qty": pick.qty,
-                "picked": pick.picked,
-                "status": pick.status.value,
-            }
-            for pick in batch.picks.values()
-        ],
-        "zones": [
-            {"zone": run.zone, "operator": run.operator, "color": run.color, "done": run.done}
-            for run in batch.runs.values()
-        ],
-    }
-
-
-def wall_view(floor: FloorReads, wall: Wall) -> dict[str, Any]:
-    """A wall as the sorter's screen and the supervisor see it: each cubby's order, lines left and state."""
-    sorting = next(
-        (b for b in floor.batches() if b.wall == wall.id and b.status is BatchStatus.SORTING), None
-    )
-    held = {
-        entry.cubby: entry
-        for entry in (sorting.orders if sorting is not None else ())
-        if entry.cubby is not None and entry.state in CUBBY_STATES
-    }
-    cubbies = []
-    for module in wall.cubbies:
-        entry = held.get(module)
-        left = {} if entry is None else {s: n - entry.put.get(s, 0) for s, n in entry.picked.items()}
-        cubbies.append(
-            {
-                "cubby": module,
-                "state": CUBBY_STATES[entry.state] if entry is not None else "free",
-                "order_id": entry.order_id if entry is not None else None,
-                "lines_left": [{"sku": s, "qty": n} for s, n in sorted(left.items()) if n > 0],
-                "light": light_view(floor.light(module)),
-            }
-        )
-    station = floor.station(wall.id)
-    return {
-        "id": wall.id,
-        "batch_id": sorting.batch_id if sorting is not None else None,
-        "operator": station.operator if station is not None else None,
-        "screen": {
-            "scan": wall.scan,
-            "sku": wall.sku,
-            "cubby": wall.cubby,
-            "qty": wall.qty,
-            "message": wall.message,
-            "error": wall.error,
-        },
-        "cubbies": cubbies,
-    }
 
 
 def _batch(context: Context, batch_id: str) -> dict[str, Any]:
@@ -154,7 +77,7 @@ async def start_batch(
 
 @router.get("/walls")
 async def list_walls(context: Context, _role: CanRead) -> list[dict[str, Any]]:
-    return [wall_view(context.floor, w) for w in sorted(context.floor.walls(), key=lambda w: w.id)]
+    return wall_views(context.floor)
 
 
 @router.get("/walls/{wall_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
