@@ -11,7 +11,9 @@ button press -> next light command latency at a fixed rate (until the light reac
 socket, and until the loader's Python read it); the edge's RSS and CPU; and the restart
 time with 10k modules, 100k locations and 10k open orders until every lit module has its command
 again; the delta lag of dashboard stream clients at a fixed press rate (bench/dashboard_lag.py); and a
-webhook backlog drained to a local verifying receiver (bench/webhook_drain.py). It prints a table and
+webhook backlog drained to a local verifying receiver (bench/webhook_drain.py); and, beside the edge, the
+same loaders against a Node-RED flow that only echoes an event into a light (bench/node_red_phase.py,
+skipped with a line saying why where node is missing). It prints a table and
 writes JSON to bench/results/, with the machine and the command.
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bench import dashboard_lag, webhook_drain
+from bench import dashboard_lag, node_red_phase, webhook_drain
 from bench.floor import SITE, modules, seed_orders, site_file
 from bench.machine import MachineLoad, machine, steal_notice
 from bench.processes import ROOT, Edge, free_port, mosquitto, run_loaders, wait_for_line
@@ -107,6 +109,9 @@ def main() -> None:
         help="stream clients in the dashboard phase, one run per number (e.g. 50 200)",
     )
     parser.add_argument("--skip-dashboard", action="store_true", help="leave out the dashboard phase")
+    parser.add_argument(
+        "--skip-node-red", action="store_true", help="leave out the Node-RED echo flow beside the edge"
+    )
     parser.add_argument("--webhook-backlog", type=int, default=20_000)
     parser.add_argument("--skip-webhooks", action="store_true", help="leave out the webhook drain phase")
     parser.add_argument(
@@ -142,6 +147,10 @@ def main() -> None:
                 broker, names, args.loaders, args.duration, workdir, rate=args.rate
             )
             result["echo_latency"].update(load.stop())
+        if not args.skip_node_red:
+            result["node_red"] = node_red_phase.measure(
+                workdir, names=names, loaders=args.loaders, duration=args.duration, rate=args.rate
+            )
         with mosquitto(workdir) as broker:
             http_port = free_port()
             edge = Edge(site_file(workdir, broker, http_port, names, store_url=args.store_url), http_port)
@@ -287,6 +296,8 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         ("edge start until healthy", f"{result['edge_start_s']} s", ""),
     ]
+    if "node_red" in result:
+        rows += node_red_phase.rows(result["node_red"], result)
     for dashboard in result.get("dashboard", []):
         rows += dashboard_lag.row(dashboard)
     if "webhooks" in result:

@@ -17,13 +17,15 @@ from typing import Any
 from floorgate.core import commands as cmd
 from floorgate.core.errors import CommandRejected
 from floorgate.core.model import OrderStatus
-from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, TlsFiles
 from floorgate.edge.runtime import EdgeParts, build, run_edge
 from floorgate.edge.site import SiteConfig, parse_site
 from floorgate.edge.writer import Committed
 from floorgate.firmware_sim.demo.broker import EmbeddedBroker
+from floorgate.firmware_sim.demo.counting import run_count_work
 from floorgate.firmware_sim.demo.packing import PackingFlow
 from floorgate.firmware_sim.demo.scanning import ScanRefused, StartStations, start_station_id
+from floorgate.firmware_sim.demo.stocking import run_stock_work, starting_stock
 from floorgate.firmware_sim.pickers import SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 
@@ -50,7 +52,7 @@ def demo_site_toml(*, data_dir: Path, http_port: int, start_stations: str = "") 
                 code = f"{zone}-{aisle:02d}-{slot:02d}"
                 lines.append(
                     f'[[locations]]\ncode = "{code}"\nzone = "{zone}"\nmodule = "{code}"\n'
-                    f'sku = "SKU-{code}"\non_hand = 400\n'
+                    f'sku = "SKU-{code}"\non_hand = {starting_stock(code)}\n'
                 )
     for n in (1, 2):
         lines.append(
@@ -90,6 +92,10 @@ class DemoOptions:
     mistake_rate: float = 0.03
     seed: int | None = None
     duration: float | None = None
+    count_every: float = 120.0
+    """Seconds between the cycle counts the demo starts (one aisle each, the zones in turn)."""
+    tls_files: TlsFiles | None = None
+    """For an mqtts:// `broker`: the edge and the simulators connect with these files."""
 
 
 class OrderFlow:
@@ -137,7 +143,6 @@ class OrderFlow:
                     )
                     tasks.create_task(picker.run(), name=f"picker-{name}")
                     tasks.create_task(self._feed(picker, zone, modules), name=f"orders-{name}")
-            tasks.create_task(self._restock(), name="restock")
 
     async def _feed(self, picker: SimulatedPicker, zone: str, modules: list[str]) -> None:
         writer = self.parts.writer
@@ -187,16 +192,6 @@ class OrderFlow:
             del self._picked[order_id]
             self.orders_done += 1
 
-    async def _restock(self) -> None:
-        writer = self.parts.writer
-        while True:
-            await asyncio.sleep(5)
-            for code, loc in list(writer.floor.locations.items()):
-                if loc.on_hand is not None and loc.on_hand < 40:
-                    await writer.execute(
-                        cmd.UpsertLocation(code=code, zone=loc.zone, module=loc.module, on_hand=400)
-                    )
-
 
 class _BoundedExit:
     """An async context manager whose exit may take at most `seconds`.
@@ -243,7 +238,7 @@ async def run_demo(options: DemoOptions) -> None:
             source="demo-site.toml",
         )
         if options.broker:
-            endpoint = MqttEndpoint.from_url(options.broker)
+            endpoint = MqttEndpoint.from_url(options.broker, tls_files=options.tls_files)
         else:
             mqtt_port = options.mqtt_port if _port_free(options.mqtt_port) else _free_port()
             broker = await stack.enter_async_context(
@@ -263,7 +258,8 @@ async def run_demo(options: DemoOptions) -> None:
             print(
                 f"\nFloorGate demo is running ({len(modules)} modules in zones {', '.join(ZONES)}, "
                 f"{sum(len(p) for p in PICKERS.values())} simulated pickers scanning orders in at "
-                f"{', '.join(start_station_id(z) for z in ZONES)})\n"
+                f"{', '.join(start_station_id(z) for z in ZONES)}; stockers put away what runs low, "
+                f"and a blind count of one aisle starts every {options.count_every:g} s)\n"
                 f"  dashboard  {parts.url}/dashboard?token={token}\n"
                 f"  API        {parts.url}/docs   (Authorization: Bearer {token}, role admin)\n"
                 f"  MQTT       {endpoint.url}   topics floorgate/{config.site.id}/#\n"
@@ -282,9 +278,24 @@ async def run_demo(options: DemoOptions) -> None:
             # PACK-1 and PACK-2 weigh every picked order on simulated MQTT scales (edge/demo_packing.py).
             packing = tasks.create_task(PackingFlow(parts, endpoint, rng).run(), name="packing")
             progress = tasks.create_task(_progress(parts, flow), name="progress")
+            # Stockers and counters work the same bins as the pickers (firmware_sim/demo/stocking.py, counting.py).
+            zones = {
+                z: sorted(loc.module for loc in config.locations if loc.zone == z and loc.module)
+                for z in ZONES
+            }
+            walk = options.seconds_per_pick * 2
+            stock = tasks.create_task(
+                run_stock_work(parts, bank, zones, seconds_per_bin=walk, rng=rng), name="stock-work"
+            )
+            counts = tasks.create_task(
+                run_count_work(
+                    parts, bank, zones, every_s=options.count_every, seconds_per_bin=walk, rng=rng
+                ),
+                name="count-work",
+            )
             if options.duration is not None:
                 await asyncio.sleep(options.duration)
-                for task in (flow_task, packing, progress, edge):
+                for task in (flow_task, packing, progress, stock, counts, edge):
                     task.cancel()
 
 

@@ -10,18 +10,11 @@ from playwright.async_api import Browser, Page, Route, expect
 from floorgate.core.commands import Button
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.browser.conftest import FloorDevices
+from tests.support.dashboard_pages import finish_picking, open_page, start_order
 from tests.support.edge_process import TOKENS, EdgeProcess
-from tests.support.master_data import ORDER, seed_master_data
-from tests.support.waiting import wait_until
+from tests.support.master_data import seed_master_data
 
 pytestmark = pytest.mark.browser
-
-
-async def open_page(browser: Browser, edge: EdgeProcess, path: str, role: str | None) -> Page:
-    page = await browser.new_page(viewport={"width": 1600, "height": 1000})
-    query = f"?token={TOKENS[role]}" if role else ""
-    await page.goto(f"{edge.base_url}{path}{query}")
-    return page
 
 
 def bin_display(page: Page, code: str):  # type: ignore[no-untyped-def]
@@ -35,13 +28,6 @@ async def live_supervisor_dashboard(browser: Browser, edge: EdgeProcess) -> Page
     page = await open_page(browser, edge, "/dashboard", "supervisor")
     await expect(page.get_by_test_id("connection")).to_have_text("live")
     return page
-
-
-async def start_order(edge: EdgeProcess, bank: ModuleBank) -> None:
-    with edge.client("erp") as erp:
-        assert erp.post("/orders", json=ORDER).status_code == 201
-        assert erp.post("/orders/O-1/start", json={"zone": "A", "operator": "ann"}).status_code == 200
-    await wait_until(lambda: bank.state("M-A-01").display == "3", what="A-01 lit on the module")
 
 
 async def test_the_page_loads_with_a_token_and_shows_zones_and_live_lights(
@@ -142,10 +128,7 @@ async def test_a_failed_weight_check_is_overridden_from_the_page(
         seed_master_data(erp)
     await start_order(edge, bank)
     await bank.press("M-A-01", Button.CONFIRM)
-    await wait_until(lambda: bank.state("M-A-02").display == "2", what="A-02 lit")
-    await bank.press("M-A-02", Button.CONFIRM)
-    with edge.client("viewer") as api:
-        await wait_until(lambda: api.get("/orders/O-1").json()["status"] == "picked", what="O-1 picked")
+    await finish_picking(edge, bank)
 
     page = await open_page(browser, edge, "/dashboard", "supervisor")
     packer = await open_page(browser, edge, "/stations/PACK-1", "viewer")

@@ -1,4 +1,5 @@
-// FloorGate supervisor view: KPIs, zones with live lights, pickers, pack stations, exceptions, devices, events.
+// FloorGate supervisor view: KPIs, zones with live lights, pickers, pack stations, counts and putaways
+// (inventory.js), exceptions, devices, events.
 "use strict";
 
 const resolving = new Set();
@@ -33,6 +34,7 @@ function renderKpis() {
     kpiCard("Weight-check failures · 15 min", `${w.weight_failures} / ${w.weight_checks}`, `shift ${s.weight_failures} / ${s.weight_checks} · ${s.overrides} overridden`, w.weight_failures ? "bad" : "", "kpi-weight"),
     kpiCard("Events / s · 15 min", w.events_per_s.toFixed(1), `shift ${s.events_per_s.toFixed(1)}/s · ${s.events} events`, "", "kpi-events"),
     kpiCard("Open exceptions", String(live.exceptions.size), `${online}/${live.devices.size} devices online`, live.exceptions.size ? "bad" : "", "kpi-exceptions"),
+    inventoryKpiCard(s),
   );
 }
 
@@ -82,6 +84,15 @@ function renderBin(loc) {
   ].filter(Boolean));
 }
 
+// Each cell carries its column's heading (data-label): on a phone a row is shown as a card of labelled cells.
+function labelled(tbody, rows) {
+  const headings = [...tbody.closest("table").querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of rows) {
+    [...row.cells].forEach((cell, i) => { if (cell.colSpan === 1) cell.dataset.label = headings[i]; });
+  }
+  return rows;
+}
+
 function renderPickers() {
   const byPicker = new Map();
   for (const p of (live.kpis ? live.kpis.last_15m.pickers : [])) byPicker.set(p.picker, p);
@@ -99,7 +110,7 @@ function renderPickers() {
       el("td", { class: "num" }, stats ? String(stats.shorts) : "0"));
   });
   if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "Nobody is picking right now.")));
-  $("pickers").replaceChildren(...rows);
+  $("pickers").replaceChildren(...labelled($("pickers"), rows));
 }
 
 const VERDICT_TEXT = { verified: "PASS", rejected: "FAIL", overridden: "ACCEPTED", weighing: "WEIGHING", idle: "IDLE", blocked: "BLOCKED" };
@@ -236,7 +247,7 @@ function renderDevices() {
       el("td", {}, pending ? `seq ${pending.seq} · ${pending.attempts} tries · ${pending.age_s.toFixed(1)} s` : "—"));
   });
   if (devices.length > shown.length) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted" }, `+ ${devices.length - shown.length} more, all online with nothing awaiting ack`)));
-  $("devices").replaceChildren(...rows);
+  $("devices").replaceChildren(...labelled($("devices"), rows));
 }
 
 function describe(e) {
@@ -245,7 +256,12 @@ function describe(e) {
   if (d.order) bits.push(d.order);
   if (d.line) bits.push(`line ${d.line}`);
   if (d.location) bits.push(`@ ${d.location}`);
+  if (d.count_id) bits.push(d.count_id);
+  if (d.task_id) bits.push(d.task_id);
   if (d.picked !== undefined && d.qty !== undefined) bits.push(`${d.picked}/${d.qty}`);
+  if (d.put !== undefined && d.put !== null) bits.push(`put ${d.put}`);
+  if (d.counted !== undefined) bits.push(`counted ${d.counted}` + (d.variance ? ` (${d.variance > 0 ? "+" : ""}${d.variance})` : ""));
+  if (d.reason && d.on_hand !== undefined) bits.push(`${d.previous ?? "?"} → ${d.on_hand} (${d.reason})`);
   if (d.operator) bits.push(`by ${d.operator}`);
   if (d.station) bits.push(`at ${d.station}`);
   if (d.measured_g !== undefined && d.measured_g !== null) bits.push(`${grams(d.measured_g)} vs ${grams(d.expected_g)}`);
@@ -266,7 +282,7 @@ let zonesDirty = true;
 const renderAll = scheduleRender(() => {
   renderHeader();
   if (zonesDirty) { renderZones(); zonesDirty = false; }
-  renderKpis(); renderZoneStats(); renderPickers(); renderStations(); renderExceptions(); renderDevices(); renderEvents();
+  renderKpis(); renderZoneStats(); renderPickers(); renderStations(); renderCounts(); renderPutaways(); renderExceptions(); renderDevices(); renderEvents();
 });
 
 live.onChange((msg) => {

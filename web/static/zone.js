@@ -3,6 +3,12 @@
 
 const zoneId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 
+// A line's chip: done once picked or shorted, in the picker's colour while its bin is lit, plain until then.
+function chipState(line, color) {
+  if (line.status === "picked" || line.status === "short") return "done";
+  return line.status === "lit" ? `lit c-${color}` : "";
+}
+
 function render() {
   const zone = live.zones.find((z) => z.id === zoneId);
   $("title").textContent = zone ? (zone.name && zone.name !== zone.id ? zone.name : `Zone ${zone.id}`) : `Zone ${zoneId}`;
@@ -21,7 +27,7 @@ function render() {
       el("div", { class: "order" }, `${p.picker} · order ${p.order}${p.tote ? ` · tote ${p.tote}` : ""}`),
       el("div", {}, el("span", { class: "left", dataset: { testid: "lines-left" } }, String(p.left)), el("span", { class: "muted" }, p.left === 1 ? " line left" : " lines left"),
         el("span", { class: "muted" }, ` of ${p.lines.length}`)),
-      el("div", { class: "bins" }, ...p.lines.map((l) => el("span", { class: l.status === "picked" || l.status === "short" ? "done" : l.status === "lit" ? `lit c-${p.color}` : "" },
+      el("div", { class: "bins" }, ...p.lines.map((l) => el("span", { class: `chip ${chipState(l, p.color)}`, dataset: { testid: "line-chip" } },
         `${l.location || "?"} × ${l.qty}`)))))));
 }
 
