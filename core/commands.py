@@ -224,6 +224,32 @@ class RaiseException(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ReceiveBatch(Command):
+    """Orders to be picked as one walk and sorted at a put wall; `order_ids` oldest first."""
+
+    batch_id: str
+    order_ids: tuple[str, ...]
+    wall: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StartBatch(Command):
+    """Light each bin of the batch in `zone` once, with the batch's summed quantity for it."""
+
+    batch_id: str
+    zone: str
+    operator: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefineWall(Command):
+    """A put wall of the site file: its cubbies' modules, in the order they are handed out."""
+
+    wall: str
+    cubbies: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReceivePutaway(Command):
     """Stock to put away: into `location`, or else into the bin holding the sku (in `zone`, if given)."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from floorgate.core.errors import conflict, not_found
 from floorgate.core.model import (
+    Batch,
     CycleCount,
     Device,
     FloorException,
@@ -21,6 +22,7 @@ from floorgate.core.model import (
     Putaway,
     RetiredOrder,
     Station,
+    Wall,
     Zone,
 )
 
@@ -41,6 +43,8 @@ class Changes:
     exceptions: set[int] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
     pack_stations: set[str] = field(default_factory=set)  # weigh-verify state (core/packing.py)
+    batches: set[str] = field(default_factory=set)  # a batch, its orders and picks (core/batches.py)
+    walls: set[str] = field(default_factory=set)  # a put wall's screen (core/put_wall.py)
     putaways: set[str] = field(default_factory=set)  # core/putaway.py
     counts: set[str] = field(default_factory=set)  # core/cycle_counts.py: the count itself
     count_bins: set[tuple[str, str]] = field(default_factory=set)  # (count_id, location)
@@ -58,6 +62,8 @@ class Changes:
             self.exceptions,
             self.stations,
             self.pack_stations,
+            self.batches,
+            self.walls,
             self.putaways,
             self.counts,
             self.count_bins,
@@ -78,6 +84,8 @@ class FloorState:
     devices: dict[str, Device] = field(default_factory=dict)
     exceptions: dict[int, FloorException] = field(default_factory=dict)
     stations: dict[str, Station] = field(default_factory=dict)
+    batches: dict[str, Batch] = field(default_factory=dict)
+    walls: dict[str, Wall] = field(default_factory=dict)
     putaways: dict[str, Putaway] = field(default_factory=dict)
     counts: dict[str, CycleCount] = field(default_factory=dict)
     # `[counts] variance_exception_pct` of the site file: a new count takes it as its own threshold.

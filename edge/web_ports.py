@@ -17,6 +17,7 @@ from floorgate.core.commands import Command, ReceiveOrder
 from floorgate.core.errors import invalid
 from floorgate.core.floor import Floor
 from floorgate.core.model import (
+    Batch,
     CycleCount,
     Device,
     FloorException,
@@ -25,6 +26,7 @@ from floorgate.core.model import (
     Order,
     Putaway,
     Station,
+    Wall,
     Zone,
 )
 from floorgate.edge.store import Store, StoreError, StoreFailure
@@ -104,6 +106,18 @@ class LiveFloor:
 
     def station(self, station_id: str) -> Station | None:
         return self.floor().stations.get(station_id)
+
+    def batches(self) -> Iterable[Batch]:
+        return self.floor().batches.values()
+
+    def batch(self, batch_id: str) -> Batch | None:
+        return self.floor().batches.get(batch_id)
+
+    def walls(self) -> Iterable[Wall]:
+        return self.floor().walls.values()
+
+    def wall(self, wall_id: str) -> Wall | None:
+        return self.floor().walls.get(wall_id)
 
     def putaways(self) -> Iterable[Putaway]:
         return self.floor().state.putaways.values()

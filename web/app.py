@@ -16,6 +16,7 @@ from floorgate.web.guards import API_MAX_BODY_BYTES, ApiGuard
 from floorgate.web.ports import StoreUnavailable
 from floorgate.web.routes import (
     api_docs,
+    batches,
     counts,
     floor,
     health,
@@ -68,6 +69,7 @@ def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(stations.router, prefix="/api/v1")
+    app.include_router(batches.router, prefix="/api/v1")
     app.include_router(putaways.router, prefix="/api/v1")
     app.include_router(counts.router, prefix="/api/v1")
     app.include_router(health.router)

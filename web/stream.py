@@ -24,6 +24,7 @@ from typing import Any
 from floorgate.core.model import ExceptionStatus, OrderStatus
 from floorgate.web.kpis import KpiTracker
 from floorgate.web.ports import CommittedChange, FloorReads
+from floorgate.web.sorting_views import wall_view, wall_views
 from floorgate.web.task_views import count_view, live_count_views, live_putaway_views, putaway_view
 from floorgate.web.views import (
     device_view,
@@ -74,9 +75,12 @@ ENTITY_KEYS: Mapping[str, str] = {
     "exceptions": "id",
     "devices": "id",
     "stations": "id",
+    "walls": "id",
     "putaways": "task_id",
     "counts": "count_id",
 }
+# Events after which a put wall's view may have changed (a scan that lights a cubby changes its light).
+WALL_EVENT_PREFIXES = ("batch.", "put.", "order.sort", "station.operator_signed_in")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -173,6 +177,7 @@ class StreamHub:
             "exceptions_omitted": len(open_exceptions) - len(shown),
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
+            "walls": wall_views(floor),
             "putaways": live_putaway_views(floor),
             "counts": live_count_views(floor),
             "awaiting_ack": self.awaiting_ack(),
@@ -241,6 +246,7 @@ class StreamHub:
             ],
             "devices": self.device_views(sorted(committed.devices)),
             "stations": self._changed_stations(),
+            "walls": self._changed_walls(committed),
             "putaways": [putaway_view(p) for p in map(floor.putaway, committed.putaways) if p is not None],
             "counts": [count_view(c) for c in map(floor.count, committed.counts) if c is not None],
         }
@@ -259,6 +265,18 @@ class StreamHub:
                 self._stations_sent[view["id"]] = view
                 changed.append(view)
         return changed
+
+    def _changed_walls(self, committed: CommittedChange) -> list[dict[str, Any]]:
+        """The put walls a commit changed: those of its batch and put events, or of a cubby it lit."""
+        walls = list(self.floor.walls())
+        lit = set(committed.lights)
+        touched = [
+            wall
+            for wall in walls
+            if any(cubby in lit for cubby in wall.cubbies)
+            or any(e.type.startswith(WALL_EVENT_PREFIXES) for e in committed.events)
+        ]
+        return [wall_view(self.floor, wall) for wall in touched]
 
     def tick(self) -> None:
         """Offer every client a small delta so rates and waiting acks move on a quiet floor too."""

@@ -37,10 +37,10 @@ from floorgate.edge.site.schema import (
     StationSpec,
     StoreSettings,
     TokenSpec,
-    WebhookDeliverySettings,
-    WebhookSpec,
+    WallSpec,
     ZoneSpec,
 )
+from floorgate.edge.site.webhook_specs import WebhookDeliverySettings, WebhookSpec
 
 __all__ = [
     "POLLED_SCALE_PROTOCOLS",
@@ -67,6 +67,7 @@ __all__ = [
     "StoreSettings",
     "TokenSpec",
     "ToledoChecksum",
+    "WallSpec",
     "WebhookDeliverySettings",
     "WebhookSpec",
     "ZoneSpec",

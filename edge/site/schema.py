@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
@@ -20,7 +14,6 @@ from pydantic import (
     model_validator,
 )
 
-from floorgate.core.events import Event
 from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, InvalidTlsFiles, MqttEndpoint, TlsFiles
 from floorgate.edge.site.fields import (
     Array,
@@ -43,19 +36,11 @@ from floorgate.edge.site.fields import (
     empty_to_none,
     secret_from_env,
     token_problem,
-    webhook_secret_problem,
 )
 from floorgate.edge.site.quoting import redact_url, shorten
+from floorgate.edge.site.section import Section as _Section
+from floorgate.edge.site.webhook_specs import WebhookDeliverySettings, WebhookSpec
 from floorgate.web.roles import Role
-
-
-class _Section(BaseModel):
-    # Strict: TOML is typed, so `port = "8000"` is a mistake to report, not a string to coerce.
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        for name, value in super().__repr_args__():
-            yield name, redact_url(value) if name == "url" and isinstance(value, str) else value
 
 
 class SiteSettings(_Section):
@@ -290,133 +275,6 @@ class TokenSpec(_Section):
         return check_secret_env(value, info, token_problem)
 
 
-# The event types of the external contract; those defined in core/events.py are added to them.
-_CONTRACT_EVENT_TYPES = frozenset(
-    {
-        "order.received",
-        "order.started",
-        "pick.confirmed",
-        "pick.short",
-        "pick.rejected",
-        "order.picked",
-        "pack.verified",
-        "pack.rejected",
-        "pack.overridden",
-        "inventory.adjusted",
-        "device.offline",
-        "device.online",
-        "exception.raised",
-    }
-)
-
-
-def _known_event_types() -> frozenset[str]:
-    found = set(_CONTRACT_EVENT_TYPES)
-    pending: list[type[Event]] = list(Event.__subclasses__())
-    while pending:
-        event_class = pending.pop()
-        pending.extend(event_class.__subclasses__())
-        if event_class.TYPE:
-            found.add(event_class.TYPE)
-    return frozenset(found)
-
-
-def _check_event_pattern(value: str) -> str:
-    if value == "*":
-        return value
-    known = _known_event_types()
-    if value.endswith(".*"):
-        groups = sorted({event_type.partition(".")[0] for event_type in known})
-        if value[:-2] in groups:
-            return value
-        listed = ", ".join(f"{group}.*" for group in groups)
-        raise ValueError(f"unknown event group {shorten(value)!r}; known groups: {listed}")
-    if value in known:
-        return value
-    close = difflib.get_close_matches(value, sorted(known), n=1)
-    hint = (
-        f"; did you mean {close[0]!r}?"
-        if close
-        else "; use '*', a group such as 'pick.*', or an event type such as 'pack.verified'"
-    )
-    raise ValueError(f"unknown event type {shorten(value)!r}{hint}")
-
-
-def _check_http_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
-        _ = parts.port  # raises on a port that is not a number in range
-    except ValueError:
-        usable = False
-    if not usable:
-        shown = shorten(redact_url(value))
-        raise ValueError(f"must be an http:// or https:// URL (got {shown!r})")
-    return value
-
-
-class WebhookSpec(_Section):
-    url: Annotated[str, AfterValidator(_check_http_url)]
-    secret: SecretStr
-    secret_env: EnvName | None = None
-    events: Array[Annotated[str, AfterValidator(_check_event_pattern)]] = ("*",)
-    """Patterns: "*", a group such as "pick.*", or an event type such as "pack.verified"."""
-    name: Name | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _secret_from_env(cls, data: object, info: ValidationInfo) -> object:
-        return secret_from_env(data, info, field="secret", problem_of=webhook_secret_problem)
-
-    @field_validator("secret")
-    @classmethod
-    def _check_secret(cls, value: SecretStr) -> SecretStr:
-        return check_secret(value, webhook_secret_problem)
-
-    @field_validator("secret_env")
-    @classmethod
-    def _check_secret_env(cls, value: str, info: ValidationInfo) -> str:
-        return check_secret_env(value, info, webhook_secret_problem)
-
-    @field_validator("events")
-    @classmethod
-    def _check_events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError('must list at least one pattern, e.g. ["*"]')
-        return value
-
-    def wants(self, event_type: str) -> bool:
-        """Whether an event of this type is delivered to this endpoint."""
-        return any(
-            pattern == "*"
-            or pattern == event_type
-            or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
-            for pattern in self.events
-        )
-
-
-class WebhookDeliverySettings(_Section):
-    """How the relay retries a delivery its receiver did not take; the same for every endpoint."""
-
-    max_attempts: int = Field(default=16, ge=1, le=10_000)
-    """Attempts before a delivery is `failed` (listed by the API and replayable). The defaults make
-    16 attempts over about five hours."""
-    retry_base_s: float = Field(default=1.0, gt=0, le=3600, allow_inf_nan=False)
-    """The wait after the first failed attempt; each later wait is twice the one before, with jitter."""
-    retry_max_s: float = Field(default=3600.0, gt=0, le=86_400, allow_inf_nan=False)
-    """The longest wait between two attempts."""
-    timeout_s: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
-    """A receiver that has not answered within this long has failed the attempt."""
-
-    @model_validator(mode="after")
-    def _max_not_below_base(self) -> WebhookDeliverySettings:
-        if self.retry_max_s < self.retry_base_s:
-            raise ValueError(
-                f"retry_max_s ({self.retry_max_s:g}) must not be below retry_base_s ({self.retry_base_s:g})"
-            )
-        return self
-
-
 class ZoneSpec(_Section):
     id: Name
     scan_verify: bool = False
@@ -512,14 +370,34 @@ class StationSpec(_Section):
     @model_validator(mode="before")
     @classmethod
     def _mqtt_ids_default_to_station_id(cls, data: object) -> object:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            return data
-        filled = dict(data)
-        for role in ("scale", "scanner"):
-            device = data.get(role)
-            if isinstance(device, dict) and device.get("transport") == "mqtt" and "id" not in device:
-                filled[role] = {**device, "id": data["id"]}
-        return filled
+        return _mqtt_ids_default_to_own_id(data, ("scale", "scanner"))
+
+
+class WallSpec(_Section):
+    """A put wall: a rack of cubbies, each a pick-to-light module, and the scanner the sorter uses."""
+
+    id: Slug
+    cubbies: Annotated[Array[Slug], Field(min_length=1)]
+    """The cubbies' module ids, in the order orders are given them."""
+    zone: Name | None = None
+    """The edge that owns this zone runs the wall; left out, every edge does (as for a pack station)."""
+    scanner: ScannerSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mqtt_scanner_id_defaults_to_wall_id(cls, data: object) -> object:
+        return _mqtt_ids_default_to_own_id(data, ("scanner",))
+
+
+def _mqtt_ids_default_to_own_id(data: object, roles: tuple[str, ...]) -> object:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return data
+    filled = dict(data)
+    for role in roles:
+        device = data.get(role)
+        if isinstance(device, dict) and device.get("transport") == "mqtt" and "id" not in device:
+            filled[role] = {**device, "id": data["id"]}
+    return filled
 
 
 class SiteConfig(_Section):
@@ -538,6 +416,7 @@ class SiteConfig(_Section):
     zones: Array[ZoneSpec] = ()
     locations: Array[LocationSpec] = ()
     stations: Array[StationSpec] = ()
+    walls: Array[WallSpec] = ()
     counts: CountSettings = Field(default_factory=CountSettings)
 
     @model_validator(mode="before")
@@ -572,6 +451,11 @@ class SiteConfig(_Section):
             return self.zones
         owned = set(self.edge.zones)
         return tuple(zone for zone in self.zones if zone.id in owned)
+
+    def owned_walls(self) -> tuple[WallSpec, ...]:
+        """The put walls this edge process runs: those of its zones, and every wall with no zone."""
+        owned = {zone.id for zone in self.owned_zones()}
+        return tuple(wall for wall in self.walls if wall.zone is None or wall.zone in owned)
 
     def owned_stations(self) -> tuple[StationSpec, ...]:
         """The stations this edge process runs: those of its zones, and every station with no zone (a

@@ -11,6 +11,9 @@ from sqlmodel import SQLModel
 
 from floorgate.edge.store.migrate import upgrade_schema
 from floorgate.edge.store.tables import (
+    BatchOrderRow,
+    BatchPickRow,
+    BatchRow,
     CountBinRow,
     CountPolicyRow,
     CycleCountRow,
@@ -28,6 +31,7 @@ from floorgate.edge.store.tables import (
     PutawayRow,
     StationModeRow,
     StationRow,
+    WallRow,
     ZoneRow,
 )
 
@@ -58,6 +62,11 @@ PUTAWAYS = sql_table(PutawayRow)
 COUNTS = sql_table(CycleCountRow)
 COUNT_BINS = sql_table(CountBinRow)
 COUNT_POLICY = sql_table(CountPolicyRow)
+# Batches and put walls (edge/store/sorting.py), made by revision 0003.
+BATCHES = sql_table(BatchRow)
+BATCH_ORDERS = sql_table(BatchOrderRow)
+BATCH_PICKS = sql_table(BatchPickRow)
+WALLS = sql_table(WallRow)
 
 
 def create_schema(engine: Engine, *, remember_inbound: int) -> None:
