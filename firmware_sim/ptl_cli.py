@@ -138,9 +138,11 @@ async def run(args: argparse.Namespace) -> None:
     )
     task = asyncio.current_task()
     if task is not None:
-        # SIGTERM stops as cleanly as Ctrl-C does (asyncio.run already turns SIGINT into a cancel).
+        # Ctrl-C and SIGTERM stop it cleanly. SIGINT is handled here too rather than left to asyncio.run:
+        # a process started from a background job inherits SIGINT ignored, and asyncio.run then leaves it so.
         with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
     await bank.start(wait=False)
     try:
         print(
