@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from floorgate.edge.site import parse_site
+
 pytestmark = pytest.mark.integration
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
@@ -223,3 +225,20 @@ def test_the_deploy_page_links_only_to_files_in_the_repository() -> None:
         assert (DEPLOY / link).resolve().is_file(), f"docs/deploy/README.md links to a missing {link}"
     for installed in (*UNITS, "floorgate.sysusers", "70-floorgate.rules", "grafana-dashboard.json"):
         assert f"]({installed})" in page, f"the page does not link {installed}"
+
+
+def test_the_example_site_file_with_the_boxs_data_dir_keeps_its_store_there() -> None:
+    # The page's step 5: install docs/site.example.toml as /etc/floorgate/site.toml and set data_dir. The
+    # store must follow data_dir, not land in /etc/floorgate (read-only for the service).
+    example = (DEPLOY.parent / "site.example.toml").read_text()
+    edited = example.replace('data_dir = "./data"', 'data_dir = "/var/lib/floorgate"', 1)
+    assert edited != example, "the example no longer sets data_dir the way the page says to change it"
+    environ = {
+        "FLOORGATE_MQTT_PASSWORD": "mqtt-password",
+        "FLOORGATE_ERP_TOKEN": "erp-token",
+        "FLOORGATE_WEBHOOK_SECRET": "whsec_c2VjcmV0LWZyb20tdGhlLWVudmlyb25tZW50",
+    }
+
+    config = parse_site(edited, source="site.toml", environ=environ, base_dir=Path("/etc/floorgate"))
+
+    assert config.store.url == "sqlite:////var/lib/floorgate/floorgate.db"
