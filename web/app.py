@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from floorgate import __version__
 from floorgate.web.access_log import AccessLog
 from floorgate.web.context import WebContext
 from floorgate.web.contract import integer_bounds, invalid_request, with_shared_schemas
@@ -50,7 +51,7 @@ def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES)
     app = FastAPI(
         title="FloorGate",
         summary="Real-time edge gateway for warehouse floors",
-        version="0.1.0",
+        version=__version__,
         openapi_url="/openapi.json",
         # /docs and /redoc are served from the edge's own files (web/routes/api_docs.py), not FastAPI's CDN.
         docs_url=None,
