@@ -5,8 +5,8 @@ it persists what `changes` names and sends the instructions only after the commi
 
 The floor itself is thin. It owns the state (core/state.py) and the collaborators every capability
 shares: the light board (lights, who holds and who waits for each location, pickers' colours), the
-exception book and the device registry. It builds the capabilities (master data, picking, weigh-verify
-packing, devices, exceptions, and the station scans, which route a scan to the zone scans' or the pack
+exception book and the device registry. It builds the capabilities (master data, picking, the module
+buttons, weigh-verify packing, devices, exceptions, and the station scans, which route a scan to the zone scans' or the pack
 stations' flow by the kind of station), passing each the collaborators it needs, and collects their
 command handlers into one dispatch table. A new kind of task (batch picking at a put wall, putaway, cycle
 counts) lands as one more capability module following core/capability.py: built here, it registers its
@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Generic, TypeVar, overload
 
 from floorgate.core import commands as cmd
+from floorgate.core.buttons import Buttons
 from floorgate.core.capability import Capability, Handler
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.exception_book import ExceptionBook
@@ -82,7 +83,7 @@ class Floor:
         self.board = LightBoard(self.state)
         self.book = ExceptionBook(self.state)
         self.registry = DeviceRegistry(self.state, self.board, self.book)
-        self.picking = Picking(self.state, self.board, self.book, self.registry)
+        self.picking = Picking(self.state, self.board, self.book)
         # Weigh-verify at pack stations (core/packing.py); the store restores its stations' states.
         self.packing = PackStations(self.state, self.book, self.registry)
         self.zone_scans = ZoneScans(self.state, self.board, self.book, self.picking)
@@ -97,6 +98,7 @@ class Floor:
         self.capabilities: tuple[Capability, ...] = (
             MasterData(self.state, self.board, self.book, self.registry),
             self.picking,
+            Buttons(self.board, self.registry, self.picking),
             self.packing,
             scans,
             self.registry,

@@ -1,22 +1,64 @@
 """The light board: what each pick-to-light module shows, who holds each location's light, and who waits.
 
-Shared by every capability that lights bins. One line holds a location's light at a time; others wanting
-it queue first come, first served (by ticket, which survives a restart). Each picker working a zone gets
-one colour there while they have work in it. Every change of a module's light bumps its sequence number,
-so a module can tell a stale instruction from the current one.
+Shared by every capability that lights bins. One piece of work holds a location's light at a time: an order
+line, or a claim of another kind of task (a batch pick, a putaway, a count) made by a `LightTaker`. Others
+wanting the light queue first come, first served in one queue per location, whatever their kind (by ticket,
+one counter for all kinds, which survives a restart), so a bin is never lit for two kinds of work at once.
+Modules that are not bins (a put wall's cubbies) are owned by a `ModuleTaker`. Each picker working a zone
+gets one colour there while they have work in it. Every change of a module's light bumps its sequence
+number, so a module can tell a stale instruction from the current one.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
+from floorgate.core import commands as cmd
 from floorgate.core.instructions import PICKER_PALETTE, Blink, ClearBin, Instruction, LightBin
 from floorgate.core.model import Light, LineStatus, Order, OrderLine, OrderStatus
 from floorgate.core.outcome import Outcome
 from floorgate.core.state import FloorState
 
 ACTIVE_ORDER = frozenset({OrderStatus.OPEN, OrderStatus.PICKING})
+
+
+class LightTaker(Protocol):
+    """A capability that lights bins for its own tasks (batch picks, putaways, counts)."""
+
+    kind: str  # "batch", "putaway", "count"; never "order"
+
+    def lit(self, code: str, task: str, outcome: Outcome) -> None:
+        """Its claim on `code`, queued until now, holds the light: show it (board.set_light)."""
+        ...
+
+    def press(self, command: cmd.PressButton, code: str, task: str, now: float, outcome: Outcome) -> None:
+        """A button on the module of `code` while this taker's claim `task` holds it."""
+        ...
+
+    def claims(self) -> Iterable[tuple[str, str, bool, int | None]]:
+        """From the restored state: (code, task, lit, ticket) for every claim it holds or queues."""
+        ...
+
+
+class ModuleTaker(Protocol):
+    """A capability owning modules that are not bins (the put wall's cubbies)."""
+
+    def press_module(self, command: cmd.PressButton, now: float, outcome: Outcome) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A task of another kind than an order line wanting, or holding, a location's light."""
+
+    kind: str
+    task: str
+
+
+# What waits in a location's queue: an order line (order_id, line_id) or a claim.
+_Entry = tuple[str, str] | _Claim
 
 
 class LightBoard:
@@ -27,8 +69,12 @@ class LightBoard:
         self._location_by_module: dict[str, str] = {}
         # location code -> (order_id, line_id) whose light it shows now
         self._holder: dict[str, tuple[str, str]] = {}
-        # location code -> lines waiting for that light, first come first served
-        self._waiting: dict[str, deque[tuple[str, str]]] = {}
+        # location code -> the claim whose light it shows now (never also in _holder)
+        self._claimed: dict[str, _Claim] = {}
+        # location code -> lines and claims waiting for that light, first come first served
+        self._waiting: dict[str, deque[_Entry]] = {}
+        self._takers: dict[str, LightTaker] = {}
+        self._module_takers: dict[str, ModuleTaker] = {}
         # zone -> picker key -> (colour, orders of that picker with work left in the zone)
         self._pickers: dict[str, dict[str, tuple[str, set[str]]]] = {}
         self._next_ticket = 1
@@ -40,9 +86,12 @@ class LightBoard:
             loc.module: loc.code for loc in state.locations.values() if loc.module is not None
         }
         self._holder.clear()
+        self._claimed.clear()
         self._waiting.clear()
         self._pickers.clear()
-        waiting: list[tuple[int, str, str, str]] = []
+        # Capabilities own their modules again in their own rebuild, from their restored state.
+        self._module_takers.clear()
+        waiting: list[tuple[int, str, _Entry]] = []
         for order in state.orders.values():
             active = order.status in ACTIVE_ORDER
             for line in order.lines.values():
@@ -52,14 +101,70 @@ class LightBoard:
                 if line.status is LineStatus.LIT:
                     self._holder[line.location] = (order.order_id, line.line_id)
                 elif line.ticket is not None:
-                    waiting.append((line.ticket, line.location, order.order_id, line.line_id))
+                    waiting.append((line.ticket, line.location, (order.order_id, line.line_id)))
             if active:
                 for run in order.runs.values():
                     if not run.done:
                         zone_pickers = self._pickers.setdefault(run.zone, {})
                         zone_pickers.setdefault(run.picker, (run.color, set()))[1].add(order.order_id)
-        for _ticket, location, order_id, line_id in sorted(waiting):
-            self._waiting.setdefault(location, deque()).append((order_id, line_id))
+        for kind, taker in self._takers.items():
+            for code, task, lit, ticket in taker.claims():
+                self._next_ticket = max(self._next_ticket, (ticket or 0) + 1)
+                if lit:
+                    self._claimed[code] = _Claim(kind, task)
+                elif ticket is not None:
+                    waiting.append((ticket, code, _Claim(kind, task)))
+        for _ticket, location, entry in sorted(waiting, key=lambda w: w[0]):
+            self._waiting.setdefault(location, deque()).append(entry)
+
+    # -- other kinds of work ------------------------------------------------------------------------
+
+    def register(self, taker: LightTaker) -> None:
+        """A capability that lights bins for its own tasks (at floor construction)."""
+        if taker.kind == "order" or taker.kind in self._takers:
+            raise ValueError(f"a light taker of kind {taker.kind!r} is already registered")
+        self._takers[taker.kind] = taker
+
+    def taker(self, kind: str) -> LightTaker:
+        return self._takers[kind]
+
+    def own_modules(self, modules: Iterable[str], taker: ModuleTaker) -> None:
+        """Modules that are not bins: their presses go to `taker` (at definition, and again on rebuild)."""
+        for module in modules:
+            self._module_takers[module] = taker
+
+    def module_taker(self, module: str) -> ModuleTaker | None:
+        return self._module_takers.get(module)
+
+    def claim(self, code: str, kind: str, task: str, outcome: Outcome) -> int | None:
+        """Ask for the location's light for a task of `kind`.
+
+        None: the claim holds the light now (the caller shows it with set_light). An int: the claim was
+        queued behind the work holding the light, with this ticket (the caller persists it with the task);
+        the taker's `lit` is called when its turn comes.
+        """
+        if code in self._holder or code in self._claimed:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._waiting.setdefault(code, deque()).append(_Claim(kind, task))
+            return ticket
+        self._claimed[code] = _Claim(kind, task)
+        return None
+
+    def release(self, code: str, kind: str, task: str, outcome: Outcome) -> None:
+        """The claim is done or withdrawn: a holding one hands the light on, a queued one leaves the queue."""
+        claim = _Claim(kind, task)
+        if self._claimed.get(code) == claim:
+            self.hand_on(code, outcome)
+            return
+        queue = self._waiting.get(code)
+        if queue is not None and claim in queue:
+            queue.remove(claim)
+
+    def claim_of(self, code: str) -> tuple[str, str] | None:
+        """(kind, task) of the claim holding the location's light, if a claim holds it."""
+        claim = self._claimed.get(code)
+        return (claim.kind, claim.task) if claim is not None else None
 
     # -- modules and locations ---------------------------------------------------------------------
 
@@ -74,7 +179,7 @@ class LightBoard:
             self._location_by_module[new] = code
 
     def holder(self, code: str) -> tuple[str, str] | None:
-        """The (order, line) whose pick the location's light shows now, if any."""
+        """The (order, line) whose pick the location's light shows now, if an order line holds it."""
         return self._holder.get(code)
 
     def held(self) -> Iterator[tuple[str, str, str]]:
@@ -85,10 +190,10 @@ class LightBoard:
     # -- lines -------------------------------------------------------------------------------------
 
     def light_or_queue(self, order: Order, line: OrderLine, outcome: Outcome) -> bool:
-        """Light the line's location for it, or queue it behind the line holding it. True when lit."""
+        """Light the line's location for it, or queue it behind the work holding it. True when lit."""
         location = line.location
         assert location is not None  # only placed lines are picked
-        if location in self._holder:
+        if location in self._holder or location in self._claimed:
             line.ticket = self._next_ticket
             self._next_ticket += 1
             self._waiting.setdefault(location, deque()).append((order.order_id, line.line_id))
@@ -110,11 +215,18 @@ class LightBoard:
             line.ticket = None
 
     def hand_on(self, code: str, outcome: Outcome) -> None:
-        """The line holding this location's light is done: light the next waiting line, or clear."""
+        """The work holding this location's light is done: light the next waiting line or claim, or clear."""
         self._holder.pop(code, None)
+        self._claimed.pop(code, None)
         queue = self._waiting.get(code)
         while queue:
-            order_id, line_id = queue.popleft()
+            entry = queue.popleft()
+            if isinstance(entry, _Claim):
+                # A taker takes its claim out of the queue when it withdraws it: a queued claim is live.
+                self._claimed[code] = entry
+                self._takers[entry.kind].lit(code, entry.task, outcome)
+                return
+            order_id, line_id = entry
             order = self._state.orders[order_id]
             line = order.lines[line_id]
             if order.status is OrderStatus.CANCELLED or line.status is not LineStatus.OPEN:

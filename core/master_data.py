@@ -133,6 +133,10 @@ class MasterData:
                 raise conflict(
                     f"module {command.module!r} already belongs to location {owner!r}", field="module"
                 )
+            if self._board.module_taker(command.module) is not None:
+                raise conflict(
+                    f"module {command.module!r} is not a bin's (a put wall's cubby)", field="module"
+                )
         moving = existing is not None and (existing.module, existing.zone) != (command.module, command.zone)
         holder = self._board.holder(command.code)
         if moving and holder is not None:
@@ -140,4 +144,10 @@ class MasterData:
             raise conflict(
                 f"location {command.code!r} is lit for order {order_id} line {line_id}: "
                 "its module and zone cannot change until that pick is done"
+            )
+        claim = self._board.claim_of(command.code)
+        if moving and claim is not None:
+            raise conflict(
+                f"location {command.code!r} is lit for {claim[0]} task {claim[1]}: "
+                "its module and zone cannot change until that task is done"
             )

@@ -1,9 +1,9 @@
 """Picking: orders received, started in a zone, cancelled and retired, and the module buttons that pick them.
 
 Starting an order in a zone gives its picker a colour there and lights each of its bins, or queues the line
-behind the pick that holds the bin's light. A confirm or short press on a lit module finishes that line
-(or is rejected with the reason), hands the light on, and finishes the zone and then the order when no
-line is left. The lights and queues are the light board's; problems go in the exception book.
+behind the work that holds the bin's light. A confirm or short press on a lit module (routed here by
+core/buttons.py) finishes that line (or is rejected with the reason), hands the light on, and finishes the
+zone and then the order when no line is left. The lights and queues are the light board's; problems go in the exception book.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
 from floorgate.core.capability import Handler
-from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.errors import conflict, invalid, not_found
 from floorgate.core.exception_book import ExceptionBook, short_id
 from floorgate.core.instructions import ERROR_COLOR, Blink
@@ -45,12 +44,8 @@ def order_fingerprint(command: cmd.ReceiveOrder) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-# The presses a module repeats until the edge answers (docs/contract.md). Plus and minus are not: the module
-# edits its own display, and any command sent in answer would overwrite the value the picker is setting.
-ANSWERED_BUTTONS = frozenset({cmd.Button.CONFIRM, cmd.Button.SHORT})
-
-
-def _shown_quantity(display: str | None) -> int | None:
+def shown_quantity(display: str | None) -> int | None:
+    """The number a module's display showed at a press; None when it reports none. ValueError: unreadable."""
     if display is None:
         return None
     text = display.strip()
@@ -62,13 +57,10 @@ def _shown_quantity(display: str | None) -> int | None:
 class Picking:
     """Orders and the picks that fill them."""
 
-    def __init__(
-        self, state: FloorState, board: LightBoard, book: ExceptionBook, devices: DeviceRegistry
-    ) -> None:
+    def __init__(self, state: FloorState, board: LightBoard, book: ExceptionBook) -> None:
         self._state = state
         self._board = board
         self._book = book
-        self._devices = devices
 
     def handlers(self) -> Mapping[type[cmd.Command], Handler]:
         return {
@@ -76,7 +68,6 @@ class Picking:
             cmd.StartOrder: self.start,
             cmd.CancelOrder: self._cancel_order,
             cmd.RetireFinishedOrders: self._retire_finished_orders,
-            cmd.PressButton: self._press_button,
         }
 
     def rebuild(self) -> None:
@@ -252,34 +243,18 @@ class Picking:
 
     # -- the module buttons ------------------------------------------------------------------------
 
-    def _press_button(self, command: cmd.PressButton, now: float) -> Outcome:
-        outcome = self._judge_button(command, now)
-        if (
-            command.button in ANSWERED_BUTTONS
-            and self._board.location_of_module(command.module) is not None
-            and all(i.module != command.module for i in outcome.instructions)
-        ):
-            # The module sends a confirm or short again until it sees a newer seq than the one it showed:
-            # a press that leaves its light as it was (a dark module, a refused press) is answered all the
-            # same. A module no location has is not ours to light: answering it would give any id that
-            # publishes a light row of its own (its repeats are the same message id, applied once).
-            self._board.reissue(command.module, outcome)
-        return outcome
-
-    def _judge_button(self, command: cmd.PressButton, now: float) -> Outcome:
-        outcome = Outcome()
-        self._devices.seen(command.module, "ptl", now, outcome)
+    def press(self, command: cmd.PressButton, now: float, outcome: Outcome) -> None:
+        """A button on a bin's module that no other kind of work holds (core/buttons.py routes it here)."""
         code = self._board.location_of_module(command.module)
         holder = self._board.holder(code) if code is not None else None
         if code is None or holder is None:
             self._stray_press(command, code, now, outcome)
-            return outcome
+            return
         if command.button in (cmd.Button.PLUS, cmd.Button.MINUS):
             # The module edits its display by itself; only the value at confirm counts.
-            return outcome
+            return
         order = self._state.orders[holder[0]]
         self._judge_press(command, code, order, order.lines[holder[1]], now, outcome)
-        return outcome
 
     def _stray_press(self, command: cmd.PressButton, code: str | None, now: float, outcome: Outcome) -> None:
         """A press on a module of no location, or on one lit for nobody: someone must look at it."""
@@ -319,7 +294,7 @@ class Picking:
         """A confirm or short on a lit module: the line is picked, shorted, or the pick is rejected."""
         requested = line.qty - line.picked
         try:
-            shown = _shown_quantity(command.display)
+            shown = shown_quantity(command.display)
         except ValueError:
             self.reject_pick(order, line, command.display, "unreadable_display", outcome)
             return

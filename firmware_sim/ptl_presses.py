@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from floorgate.core.picking import ANSWERED_BUTTONS
+from floorgate.core.buttons import ANSWERED_BUTTONS
 from floorgate.devices.ptl.codec import ModuleEvent, encode_event
 
 __all__ = ["ANSWERED_BUTTONS", "RESEND_EVERY", "HeldPress", "PressOutbox"]

@@ -3,6 +3,8 @@ receive orders, press buttons and read what an outcome lit, cleared or recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
 from floorgate.core.floor import Floor, Outcome
@@ -55,9 +57,13 @@ def cleared(outcome: Outcome) -> set[str]:
     return {i.module for i in outcome.instructions if isinstance(i, ClearBin)}
 
 
-def restored_copy(floor: Floor) -> Floor:
-    """A new floor restored from this one's entities, as the store would read them back after a restart."""
+def restored_copy(floor: Floor, *, prepare: Callable[[Floor], None] | None = None) -> Floor:
+    """A new floor restored from this one's entities, as the store would read them back after a restart.
+
+    `prepare` is called on the new floor before the restore (to register a light taker on its board)."""
     copy = Floor()
+    if prepare is not None:
+        prepare(copy)
     copy.restore(
         zones=floor.zones.values(),
         items=floor.items.values(),
