@@ -213,3 +213,29 @@ class RaiseException(Command):
     # An open exception of the same kind and device counts the repeat; a separate one keeps each detail
     # (a command set aside must not be folded into the one before it).
     separate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReceiveBatch(Command):
+    """Orders to be picked as one walk and sorted at a put wall; `order_ids` oldest first."""
+
+    batch_id: str
+    order_ids: tuple[str, ...]
+    wall: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StartBatch(Command):
+    """Light each bin of the batch in `zone` once, with the batch's summed quantity for it."""
+
+    batch_id: str
+    zone: str
+    operator: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefineWall(Command):
+    """A put wall of the site file: its cubbies' modules, in the order they are handed out."""
+
+    wall: str
+    cubbies: tuple[str, ...]

@@ -257,3 +257,117 @@ class PackOverridden(Event):
     tolerance_g: float | None
     reason: str
     by: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchReceived(Event):
+    TYPE: ClassVar[str] = "batch.received"
+    batch: str
+    wall: str
+    orders: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchStarted(Event):
+    """A batch's bins in a zone are lit, each once with the batch's summed quantity (or queued)."""
+
+    TYPE: ClassVar[str] = "batch.started"
+    batch: str
+    zone: str
+    operator: str | None
+    color: str
+    locations_lit: list[str]
+    locations_queued: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchPickRejected(Event):
+    """A confirm on a batch's bin that does not count: more than it asks for, or an unreadable display."""
+
+    TYPE: ClassVar[str] = "batch.pick_rejected"
+    batch: str
+    location: str
+    sku: str
+    qty: int
+    shown: str | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchPicked(Event):
+    """Every bin of the batch is picked (or short): what each order got, ready to sort."""
+
+    TYPE: ClassVar[str] = "batch.picked"
+    batch: str
+    wall: str
+    picks: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchSortStarted(Event):
+    """The first item scan at the wall: each order of the batch got a cubby."""
+
+    TYPE: ClassVar[str] = "batch.sort_started"
+    batch: str
+    wall: str
+    cubbies: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutConfirmed(Event):
+    TYPE: ClassVar[str] = "put.confirmed"
+    order: str
+    batch: str
+    wall: str
+    cubby: str
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutRejected(Event):
+    """A scan or a confirm at the wall that puts nothing: an item no order needs, too many, a busy cubby."""
+
+    TYPE: ClassVar[str] = "put.rejected"
+    wall: str
+    batch: str | None
+    reason: str
+    sku: str | None
+    scan: str | None
+    cubby: str | None = None
+    order: str | None = None
+    shown: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderSorted(Event):
+    """The packer took the order out of its full cubby: the cubby is free."""
+
+    TYPE: ClassVar[str] = "order.sorted"
+    order: str
+    batch: str
+    wall: str
+    cubby: str
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderSortCancelled(Event):
+    """A batch's order was cancelled: the items picked for it go back (those in its cubby blink out)."""
+
+    TYPE: ClassVar[str] = "order.sort_cancelled"
+    order: str
+    batch: str
+    wall: str
+    cubby: str | None
+    in_cubby: list[dict[str, Any]]
+    not_sorted: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchSorted(Event):
+    TYPE: ClassVar[str] = "batch.sorted"
+    batch: str
+    wall: str
+    orders: list[str]

@@ -6,9 +6,10 @@ it persists what `changes` names and sends the instructions only after the commi
 The floor itself is thin. It owns the state (core/state.py) and the collaborators every capability
 shares: the light board (lights, who holds and who waits for each location, pickers' colours), the
 exception book and the device registry. It builds the capabilities (master data, picking, the module
-buttons, weigh-verify packing, devices, exceptions, and the station scans, which route a scan to the zone scans' or the pack
-stations' flow by the kind of station), passing each the collaborators it needs, and collects their
-command handlers into one dispatch table. A new kind of task (batch picking at a put wall, putaway, cycle
+buttons, weigh-verify packing, batch picking and the put wall, devices, exceptions, and the station
+scans, which route a scan to the zone scans', the pack stations' or the put wall's flow by the kind of
+station), passing each the collaborators it needs, and collects their command handlers into one
+dispatch table. A new kind of task (batch picking at a put wall, putaway, cycle
 counts) lands as one more capability module following core/capability.py: built here, it registers its
 handlers (and, if it takes scans, its station kind's scan flow) and shares the light board, rather than
 adding branches to a class.
@@ -24,6 +25,7 @@ from collections.abc import Iterable
 from typing import Generic, TypeVar, overload
 
 from floorgate.core import commands as cmd
+from floorgate.core.batches import BatchPicking
 from floorgate.core.buttons import Buttons
 from floorgate.core.capability import Capability, Handler
 from floorgate.core.device_registry import DeviceRegistry
@@ -32,6 +34,7 @@ from floorgate.core.instructions import Instruction, LightBin
 from floorgate.core.light_board import LightBoard
 from floorgate.core.master_data import MasterData
 from floorgate.core.model import (
+    Batch,
     Device,
     FloorException,
     Item,
@@ -40,12 +43,14 @@ from floorgate.core.model import (
     Order,
     RetiredOrder,
     Station,
+    Wall,
     Zone,
 )
 from floorgate.core.module_lights import ModuleLights
 from floorgate.core.outcome import Outcome
 from floorgate.core.packing import PackStations
 from floorgate.core.picking import Picking, order_fingerprint
+from floorgate.core.put_wall import WALL_STATION, PutWall
 from floorgate.core.state import Changes, FloorState
 from floorgate.core.station_scans import StationScans
 from floorgate.core.zone_scans import ZoneScans
@@ -86,13 +91,20 @@ class Floor:
         self.picking = Picking(self.state, self.board, self.book)
         # Weigh-verify at pack stations (core/packing.py); the store restores its stations' states.
         self.packing = PackStations(self.state, self.book, self.registry)
-        self.zone_scans = ZoneScans(self.state, self.board, self.book, self.picking)
+        # Batch picking lights bins through claims on the board; the put wall owns its cubbies' modules.
+        self.batch_picking = BatchPicking(self.state, self.board, self.book, self.picking)
+        self.board.register(self.batch_picking)
+        self.zone_scans = ZoneScans(
+            self.state, self.board, self.book, self.picking, start_batch=self.batch_picking.start
+        )
+        self.put_wall = PutWall(self.state, self.board, self.book, self.registry, self.picking)
         scans = StationScans(
             self.state,
             self.book,
             flows={
                 cmd.StationKind.ZONE.value: self.zone_scans.scan,
                 cmd.StationKind.PACK.value: self.packing.scan,
+                WALL_STATION: self.put_wall.scan,
             },
         )
         self.capabilities: tuple[Capability, ...] = (
@@ -100,6 +112,8 @@ class Floor:
             self.picking,
             Buttons(self.board, self.registry, self.picking),
             self.packing,
+            self.batch_picking,
+            self.put_wall,
             scans,
             self.registry,
             self.book,
@@ -122,6 +136,8 @@ class Floor:
     devices = _InState[dict[str, Device]]()
     exceptions = _InState[dict[int, FloorException]]()
     stations = _InState[dict[str, Station]]()
+    batches = _InState[dict[str, Batch]]()
+    walls = _InState[dict[str, Wall]]()
     changes = _InState[Changes]()
 
     # -- entry point -------------------------------------------------------------------------------
@@ -162,6 +178,8 @@ class Floor:
         devices: Iterable[Device] = (),
         exceptions: Iterable[FloorException] = (),
         stations: Iterable[Station] = (),
+        batches: Iterable[Batch] = (),
+        walls: Iterable[Wall] = (),
     ) -> None:
         """Load state read back from the store and rebuild the indexes derived from it."""
         state = self.state
@@ -173,6 +191,8 @@ class Floor:
         state.lights = {light.module: light for light in lights}
         state.devices = {d.id: d for d in devices}
         state.exceptions = {x.id: x for x in exceptions}
+        state.batches = {b.batch_id: b for b in batches}
+        state.walls = {w.id: w for w in walls}
         self.board.rebuild()
         for capability in self.capabilities:
             capability.rebuild()

@@ -1,4 +1,5 @@
-"""The floor's entities: items, locations, zones, orders and their lines, lights, devices, exceptions."""
+"""The floor's entities: items, locations, zones, orders and their lines, lights, devices, exceptions,
+batches of orders and the put walls they are sorted at."""
 
 from __future__ import annotations
 
@@ -124,6 +125,8 @@ class Order:
     runs: dict[str, ZoneRun] = field(default_factory=dict)
     finished_at: float | None = None
     """Wall clock when the order was last picked, packed or cancelled; None while work is left."""
+    batch: str | None = None
+    """The batch it is picked with (core/batches.py), derived from the batches; None: picked on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +190,80 @@ class FloorException:
     resolved_at: float | None = None
     resolved_by: str | None = None
     note: str | None = None
+
+
+class BatchStatus(StrEnum):
+    OPEN = "open"
+    PICKING = "picking"
+    PICKED = "picked"
+    SORTING = "sorting"
+    SORTED = "sorted"
+
+
+class SortState(StrEnum):
+    """Where one order of a batch is at the put wall."""
+
+    WAITING = "waiting"  # its batch is not sorting yet: no cubby
+    FILLING = "filling"  # it has a cubby and items still to come
+    DONE = "done"  # every item picked for it is in its cubby: the cubby blinks "done"
+    SORTED = "sorted"  # taken out of its cubby, which is free again
+    REMOVING = "removing"  # cancelled while in a cubby: the cubby blinks until it is emptied
+    CANCELLED = "cancelled"  # cancelled, and in no cubby
+
+
+@dataclass(slots=True)
+class BatchPick:
+    """One bin lit once for a batch, with the summed quantity of its orders' lines there."""
+
+    location: str
+    sku: str
+    qty: int
+    picked: int = 0
+    status: LineStatus = LineStatus.OPEN
+    # Place in the bin's queue while other work holds its light; None when not waiting.
+    ticket: int | None = None
+
+
+@dataclass(slots=True)
+class BatchOrder:
+    """One order of a batch: what was picked for it, what is in its cubby, what is on its way there."""
+
+    order_id: str
+    state: SortState = SortState.WAITING
+    cubby: str | None = None
+    picked: dict[str, int] = field(default_factory=dict)  # sku -> units picked for it by the batch
+    put: dict[str, int] = field(default_factory=dict)  # sku -> units confirmed into its cubby
+    pending: tuple[str, int] | None = None  # (sku, units) a scan sent to its cubby, not yet confirmed
+
+    def left(self, sku: str) -> int:
+        """Units of `sku` picked for it and neither in its cubby nor on their way there."""
+        pending = self.pending[1] if self.pending is not None and self.pending[0] == sku else 0
+        return self.picked.get(sku, 0) - self.put.get(sku, 0) - pending
+
+
+@dataclass(slots=True)
+class Batch:
+    """Orders picked as one walk (each bin lit once for all of them), then sorted at a put wall."""
+
+    batch_id: str
+    wall: str
+    fingerprint: str
+    number: int  # the order batches arrived in: the oldest picked batch is sorted first
+    orders: list[BatchOrder]  # oldest first, as the ERP listed them
+    status: BatchStatus = BatchStatus.OPEN
+    runs: dict[str, ZoneRun] = field(default_factory=dict)  # zone -> who picks it there, in what colour
+    picks: dict[str, BatchPick] = field(default_factory=dict)  # location code -> its bin's pick
+
+
+@dataclass(slots=True)
+class Wall:
+    """A put wall: its cubbies (modules that are not bins), and what its screen shows the sorter."""
+
+    id: str
+    cubbies: tuple[str, ...]
+    scan: str | None = None  # the last code read at the wall
+    sku: str | None = None
+    cubby: str | None = None  # the cubby that scan sent the item to
+    qty: int | None = None  # the units that cubby shows
+    message: str = ""
+    error: bool = False  # the last scan was refused: the screen blinks red

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
@@ -44,6 +44,10 @@ def order_fingerprint(command: cmd.ReceiveOrder) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+# Told of an order just cancelled, after its own lights were withdrawn: (order, now, outcome).
+CancelListener = Callable[[Order, float, Outcome], None]
+
+
 def shown_quantity(display: str | None) -> int | None:
     """The number a module's display showed at a press; None when it reports none. ValueError: unreadable."""
     if display is None:
@@ -61,6 +65,11 @@ class Picking:
         self._state = state
         self._board = board
         self._book = book
+        self._cancel_listeners: list[CancelListener] = []
+
+    def when_cancelled(self, listener: CancelListener) -> None:
+        """Also tell `listener` of every order cancelled (batch picking and the put wall follow it)."""
+        self._cancel_listeners.append(listener)
 
     def handlers(self) -> Mapping[type[cmd.Command], Handler]:
         return {
@@ -140,10 +149,12 @@ class Picking:
             raise not_found(f"unknown zone {command.zone!r}", field="zone")
         if order.status in (OrderStatus.CANCELLED, OrderStatus.PACKED):
             raise conflict(f"order {order.order_id!r} is {order.status.value}")
+        if order.batch is not None:
+            raise conflict(f"order {order.order_id!r} is picked with batch {order.batch!r}")
         run = order.runs.get(command.zone)
         if run is not None and not run.done:
             return Outcome(reply={"color": run.color, "already_started": True})
-        lines = self._lines_to_pick(order, command.zone)
+        lines = self.lines_to_pick(order, command.zone)
         if not lines:
             raise conflict(f"order {order.order_id!r} has nothing left to pick in zone {command.zone!r}")
         picker = command.operator or f"order:{order.order_id}"
@@ -178,8 +189,9 @@ class Picking:
         )
         return outcome
 
-    def _lines_to_pick(self, order: Order, zone: str) -> list[OrderLine]:
-        """Open lines of the order in this zone, placing lines that came without a location."""
+    def lines_to_pick(self, order: Order, zone: str) -> list[OrderLine]:
+        """Open lines of the order in this zone, placing lines that came without a location (the batch
+        picking of core/batches.py places its orders' lines this way too)."""
         chosen: list[OrderLine] = []
         for line in order.lines.values():
             if line.status is not LineStatus.OPEN:
@@ -239,6 +251,8 @@ class Picking:
         order.finished_at = now
         self._state.touch_order(order, all_lines=True)
         outcome.events.insert(0, ev.OrderCancelled(order=order.order_id, previous_status=previous))
+        for listener in self._cancel_listeners:
+            listener(order, now, outcome)
         return outcome
 
     # -- the module buttons ------------------------------------------------------------------------
@@ -434,9 +448,10 @@ class Picking:
                 detail={"sku": line.sku, "expected": expected, "picked": picked},
             )
         self._board.hand_on(location.code, outcome)
-        self._check_zone_done(order, run, now, outcome)
+        self.check_zone_done(order, run, now, outcome)
 
-    def _check_zone_done(self, order: Order, run: ZoneRun, now: float, outcome: Outcome) -> None:
+    def check_zone_done(self, order: Order, run: ZoneRun, now: float, outcome: Outcome) -> None:
+        """When no line of the order is left in the run's zone: the zone, and maybe the order, is done."""
         state = self._state
         for line in order.lines.values():
             if line.status in DONE_LINE_STATUSES or line.location is None:

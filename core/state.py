@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from floorgate.core.errors import conflict, not_found
 from floorgate.core.model import (
+    Batch,
     Device,
     FloorException,
     Item,
@@ -19,6 +20,7 @@ from floorgate.core.model import (
     Order,
     RetiredOrder,
     Station,
+    Wall,
     Zone,
 )
 
@@ -37,6 +39,8 @@ class Changes:
     exceptions: set[int] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
     pack_stations: set[str] = field(default_factory=set)  # weigh-verify state (core/packing.py)
+    batches: set[str] = field(default_factory=set)  # a batch, its orders and picks (core/batches.py)
+    walls: set[str] = field(default_factory=set)  # a put wall's screen (core/put_wall.py)
 
     def clear(self) -> None:
         for part in (
@@ -50,6 +54,8 @@ class Changes:
             self.exceptions,
             self.stations,
             self.pack_stations,
+            self.batches,
+            self.walls,
         ):
             part.clear()
 
@@ -66,6 +72,8 @@ class FloorState:
     devices: dict[str, Device] = field(default_factory=dict)
     exceptions: dict[int, FloorException] = field(default_factory=dict)
     stations: dict[str, Station] = field(default_factory=dict)
+    batches: dict[str, Batch] = field(default_factory=dict)
+    walls: dict[str, Wall] = field(default_factory=dict)
     changes: Changes = field(default_factory=Changes)
     # The order the command being handled names, as the store holds it once the floor let go of it;
     # set only for that command. Without it a retired order's id would start a new order.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
 from floorgate.core.barcodes import DEFAULT_GRAMMAR, Barcode, CodeKind, ScanGrammar, interpret, normalize_gtin
+from floorgate.core.capability import Handler
 from floorgate.core.errors import CommandRejected
 from floorgate.core.exception_book import ExceptionBook
 from floorgate.core.instructions import ERROR_COLOR, Blink
@@ -39,11 +40,14 @@ class ZoneScans:
         book: ExceptionBook,
         picking: Picking,
         grammar: ScanGrammar = DEFAULT_GRAMMAR,
+        start_batch: Handler | None = None,
     ) -> None:
         self._state = state
         self._board = board
         self._book = book
         self._picking = picking
+        # Starts a batch (core/batches.py) whose label is scanned at the station.
+        self._start_batches = start_batch
         self.grammar = grammar
 
     # -- the flow ----------------------------------------------------------------------------------
@@ -93,6 +97,9 @@ class ZoneScans:
         by_tote = self._order_with_tote(barcode.code)
         if by_tote is not None:
             self._start(station, by_tote, barcode.code, command, device, now, outcome)
+            return
+        if barcode.code in self._state.batches and self._start_batches is not None:
+            self._start_batch(station, barcode.code, command, device, now, outcome)
             return
         if barcode.kind is CodeKind.ITEM and barcode.gtin is not None:
             self._item(station, station.zone, barcode, command, device, now, outcome)
@@ -146,20 +153,56 @@ class ZoneScans:
         try:
             started = self._picking.start(start, now)
         except CommandRejected as rejected:
-            self._book.raise_(
-                outcome,
-                now,
-                kind="scan_rejected",
-                message=f"scan {command.data!r} at station {station.id!r} cannot start order "
-                f"{order.order_id!r}: {rejected.message}",
-                order_id=order.order_id,
-                device=device,
-                detail={"station": station.id, "data": command.data, "reason": rejected.kind.value},
+            self._start_refused(
+                station, f"order {order.order_id!r}", order.order_id, rejected, command, device, now, outcome
             )
             return
         outcome.events.extend(started.events)
         outcome.instructions.extend(started.instructions)
         outcome.reply.update(started.reply)
+
+    def _start_batch(
+        self,
+        station: Station,
+        batch_id: str,
+        command: cmd.RecordScan,
+        device: str,
+        now: float,
+        outcome: Outcome,
+    ) -> None:
+        """The batch's label at a zone's start station: the same as POST /batches/{id}/start there."""
+        assert station.zone is not None  # checked by scan()
+        assert self._start_batches is not None  # checked by scan()
+        start = cmd.StartBatch(batch_id=batch_id, zone=station.zone, operator=station.operator)
+        try:
+            started = self._start_batches(start, now)
+        except CommandRejected as rejected:
+            self._start_refused(station, f"batch {batch_id!r}", None, rejected, command, device, now, outcome)
+            return
+        outcome.events.extend(started.events)
+        outcome.instructions.extend(started.instructions)
+        outcome.reply.update(started.reply)
+
+    def _start_refused(
+        self,
+        station: Station,
+        what: str,
+        order_id: str | None,
+        rejected: CommandRejected,
+        command: cmd.RecordScan,
+        device: str,
+        now: float,
+        outcome: Outcome,
+    ) -> None:
+        self._book.raise_(
+            outcome,
+            now,
+            kind="scan_rejected",
+            message=f"scan {command.data!r} at station {station.id!r} cannot start {what}: {rejected.message}",
+            order_id=order_id,
+            device=device,
+            detail={"station": station.id, "data": command.data, "reason": rejected.kind.value},
+        )
 
     # -- item scans --------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from floorgate import __version__
 from floorgate.devices.scanners.hid import missing_evdev
 from floorgate.edge import logs
-from floorgate.edge.site import ConfigError, HidScanner, SiteConfig, load_site
+from floorgate.edge.site import ConfigError, HidScanner, SiteConfig, StationSpec, WallSpec, load_site
 from floorgate.edge.store.backup import (
     BackupError,
     StoreInUse,
@@ -189,7 +189,8 @@ def hold_store(config: SiteConfig) -> Iterator[None]:
 
 def missing_libraries(config: SiteConfig) -> str | None:
     """Why the edge cannot start with the libraries installed (evdev for a USB HID scanner), or None."""
-    paths = [s.scanner.device for s in config.owned_stations() if isinstance(s.scanner, HidScanner)]
+    scanning: tuple[StationSpec | WallSpec, ...] = (*config.owned_stations(), *config.owned_walls())
+    paths = [s.scanner.device for s in scanning if isinstance(s.scanner, HidScanner)]
     why = missing_evdev(paths)
     return None if why is None else f"cannot start: {why}"
 
@@ -243,7 +244,8 @@ def _check_config(path: Path) -> int:
         return 2
     print(
         f"{path}: OK — site {config.site.id!r}, edge {config.edge.id!r}, {len(config.zones)} zones, "
-        f"{len(config.locations)} locations, {len(config.stations)} stations, {len(config.tokens)} tokens, "
+        f"{len(config.locations)} locations, {len(config.stations)} stations, {len(config.walls)} walls, "
+        f"{len(config.tokens)} tokens, "
         f"{len(config.webhooks)} webhooks; store {_safe_url(config.store.url)}"
     )
     return 0

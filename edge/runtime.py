@@ -228,10 +228,12 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
 
 
 def floor_lights(floor: Floor) -> FloorLights:
-    """The floor's lights for the PTL adapter: every module's command, and every module of a location."""
+    """The floor's lights for the PTL adapter: every module's command, and every module of a location or a
+    put wall."""
     return FloorLights(
         commands=floor.light_commands(),
-        modules=frozenset(loc.module for loc in floor.locations.values() if loc.module is not None),
+        modules=frozenset(loc.module for loc in floor.locations.values() if loc.module is not None)
+        | frozenset(cubby for wall in floor.walls.values() for cubby in wall.cubbies),
     )
 
 
@@ -241,6 +243,8 @@ def _module_ownership(config: SiteConfig) -> dict[str, Any]:
     owned = {zone.id for zone in config.owned_zones()}
     foreign = frozenset(
         loc.module for loc in config.locations if loc.module is not None and loc.zone not in owned
+    ) | frozenset(
+        c for wall in config.walls if wall.zone is not None and wall.zone not in owned for c in wall.cubbies
     )
     shared = any(zone.id not in owned for zone in config.zones)
     return {"foreign_modules": foreign, "clear_unknown": not shared}
@@ -312,7 +316,7 @@ def _ptl_metrics(ptl: PtlAdapter) -> dict[str, float]:
 
 
 async def apply_site(parts: EdgeParts) -> None:
-    """Bring the floor in line with the site file: its zones, stations and the locations it declares.
+    """Bring the floor in line with the site file: its zones, stations, put walls and the locations it declares.
 
     A location's on-hand from the file only seeds a new location: on a restart the live count wins.
     Commands go to the writer together, so thousands of locations share a few transactions, and a
@@ -342,6 +346,9 @@ async def apply_site(parts: EdgeParts) -> None:
             for station in config.stations
             if station.zone is None or station.zone in owned
         ],
+    )
+    await _execute_all(
+        writer, [cmd.DefineWall(wall=wall.id, cubbies=wall.cubbies) for wall in config.owned_walls()]
     )
     changed = []
     for spec in config.locations:

@@ -15,7 +15,7 @@ from typing import Any
 
 from floorgate.core.commands import Command
 from floorgate.core.floor import Floor
-from floorgate.core.model import Device, FloorException, Light, Location, Order, Station, Zone
+from floorgate.core.model import Batch, Device, FloorException, Light, Location, Order, Station, Wall, Zone
 from floorgate.edge.store import Store, StoreError, StoreFailure
 from floorgate.edge.webhooks.endpoints import WebhookProblem, WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint
@@ -93,6 +93,18 @@ class LiveFloor:
 
     def station(self, station_id: str) -> Station | None:
         return self.floor().stations.get(station_id)
+
+    def batches(self) -> Iterable[Batch]:
+        return self.floor().batches.values()
+
+    def batch(self, batch_id: str) -> Batch | None:
+        return self.floor().batches.get(batch_id)
+
+    def walls(self) -> Iterable[Wall]:
+        return self.floor().walls.values()
+
+    def wall(self, wall_id: str) -> Wall | None:
+        return self.floor().walls.get(wall_id)
 
     def pack_state(self, station_id: str) -> PackState | None:
         state = self.floor().packing.states.get(station_id)

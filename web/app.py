@@ -13,7 +13,17 @@ from floorgate.web.context import WebContext
 from floorgate.web.contract import integer_bounds, invalid_request
 from floorgate.web.guards import API_MAX_BODY_BYTES, ApiGuard
 from floorgate.web.ports import StoreUnavailable
-from floorgate.web.routes import floor, health, master_data, orders, pages, stations, stream, webhooks
+from floorgate.web.routes import (
+    batches,
+    floor,
+    health,
+    master_data,
+    orders,
+    pages,
+    stations,
+    stream,
+    webhooks,
+)
 
 STATIC = Path(__file__).parent / "static"
 # What a client is told to wait before trying again while the store cannot write.
@@ -48,6 +58,7 @@ def create_app(context: WebContext, *, max_body_bytes: int = API_MAX_BODY_BYTES)
     for router in (master_data.router, orders.router, floor.router, stream.router, webhooks.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(stations.router, prefix="/api/v1")
+    app.include_router(batches.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)  # /dashboard, /stations/{id}, /zones/{id}
     app.include_router(health.router, prefix="/api/v1")

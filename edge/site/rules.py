@@ -51,7 +51,11 @@ def check_rules(data: Mapping[str, Any], environ: Mapping[str, str], keys: KeyLi
             found += _zone_reference(("stations", i, "zone"), station["zone"], zone_ids)
         elif station.get("kind") == "zone":
             found.append((("stations", i, "zone"), "required when kind = 'zone'"))
-    found += _device_conflicts(stations, keys)
+    walls = _entries(data, "walls")
+    found += _wall_rules(walls, stations, locations, zone_ids, keys)
+    found += _device_conflicts(
+        [("stations", i, st) for i, st in stations] + [("walls", i, w) for i, w in walls], keys
+    )
     found += _scale_settings(stations)
 
     found += _either_or(_entries(data, "tokens"), "tokens", "token")
@@ -101,29 +105,60 @@ def _zone_reference(loc: Loc, zone: object, zone_ids: set[str]) -> list[tuple[Lo
     return [(loc, f"unknown zone {shorten(zone)!r}{hint}")]
 
 
-def _device_conflicts(stations: list[tuple[int, dict[str, Any]]], keys: KeyLines) -> list[tuple[Loc, str]]:
-    # Two stations cannot share one physical port or input device, and two scales (or two
+def _device_conflicts(
+    stations: list[tuple[str, int, dict[str, Any]]], keys: KeyLines
+) -> list[tuple[Loc, str]]:
+    # Two stations (or walls) cannot share one physical port or input device, and two scales (or two
     # scanners) with one MQTT id would read each other's messages.
     ports: list[tuple[Loc, object]] = []
     inputs: list[tuple[Loc, object]] = []
     mqtt_ids: dict[str, list[tuple[Loc, object]]] = {"scale": [], "scanner": []}
-    for i, station in stations:
+    for section, i, station in stations:
         for role in ("scale", "scanner"):
             device = station.get(role)
             if not isinstance(device, dict):
                 continue
             transport = device.get("transport")
             if transport == "serial":
-                ports.append((("stations", i, role, "port"), device.get("port")))
+                ports.append(((section, i, role, "port"), device.get("port")))
             elif transport == "hid":
-                inputs.append((("stations", i, role, "device"), device.get("device")))
+                inputs.append(((section, i, role, "device"), device.get("device")))
             elif transport == "mqtt":
                 mqtt_id = device.get("id", station.get("id"))
-                mqtt_ids[role].append((("stations", i, role, "id"), mqtt_id))
+                mqtt_ids[role].append(((section, i, role, "id"), mqtt_id))
     found = _duplicates(ports, "serial port", keys)
     found += _duplicates(inputs, "input device", keys)
     for role, ids in mqtt_ids.items():
         found += _duplicates(ids, f"MQTT {role} id", keys)
+    return found
+
+
+def _wall_rules(
+    walls: list[tuple[int, dict[str, Any]]],
+    stations: list[tuple[int, dict[str, Any]]],
+    locations: list[tuple[int, dict[str, Any]]],
+    zone_ids: set[str],
+    keys: KeyLines,
+) -> list[tuple[Loc, str]]:
+    # A wall's scanner is a station of the floor's, so its id is one too; a cubby is a module no bin has.
+    ids: list[tuple[Loc, object]] = [(("stations", i, "id"), st.get("id")) for i, st in stations]
+    ids += [(("walls", i, "id"), wall.get("id")) for i, wall in walls]
+    # Two stations sharing an id are reported by themselves.
+    found = [(loc, msg) for loc, msg in _duplicates(ids, "station or wall id", keys) if loc[0] == "walls"]
+    modules: list[tuple[Loc, object]] = [
+        (("locations", i, "module"), loc.get("module")) for i, loc in locations
+    ]
+    for i, wall in walls:
+        cubbies = wall.get("cubbies")
+        if isinstance(cubbies, list):
+            modules += [(("walls", i, "cubbies", n), cubby) for n, cubby in enumerate(cubbies)]
+        if "zone" in wall:
+            found += _zone_reference(("walls", i, "zone"), wall["zone"], zone_ids)
+    found += [
+        (loc, message)
+        for loc, message in _duplicates(modules, "module", keys)
+        if loc[0] == "walls"  # two locations sharing a module are reported by themselves
+    ]
     return found
 
 

@@ -443,6 +443,27 @@ class StationSpec(_Section):
         return filled
 
 
+class WallSpec(_Section):
+    """A put wall: a rack of cubbies, each a pick-to-light module, and the scanner the sorter uses."""
+
+    id: Slug
+    cubbies: Annotated[Array[Slug], Field(min_length=1)]
+    """The cubbies' module ids, in the order orders are given them."""
+    zone: Name | None = None
+    """The edge that owns this zone runs the wall; left out, every edge does (as for a pack station)."""
+    scanner: ScannerSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mqtt_scanner_id_defaults_to_wall_id(cls, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return data
+        scanner = data.get("scanner")
+        if isinstance(scanner, dict) and scanner.get("transport") == "mqtt" and "id" not in scanner:
+            return {**data, "scanner": {**scanner, "id": data["id"]}}
+        return data
+
+
 class SiteConfig(_Section):
     """Everything a site file says, validated; nothing in it can be changed after loading."""
 
@@ -459,6 +480,7 @@ class SiteConfig(_Section):
     zones: Array[ZoneSpec] = ()
     locations: Array[LocationSpec] = ()
     stations: Array[StationSpec] = ()
+    walls: Array[WallSpec] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -488,6 +510,11 @@ class SiteConfig(_Section):
             return self.zones
         owned = set(self.edge.zones)
         return tuple(zone for zone in self.zones if zone.id in owned)
+
+    def owned_walls(self) -> tuple[WallSpec, ...]:
+        """The put walls this edge process runs: those of its zones, and every wall with no zone."""
+        owned = {zone.id for zone in self.owned_zones()}
+        return tuple(wall for wall in self.walls if wall.zone is None or wall.zone in owned)
 
     def owned_stations(self) -> tuple[StationSpec, ...]:
         """The stations this edge process runs: those of its zones, and every station with no zone (a

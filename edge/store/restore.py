@@ -48,6 +48,7 @@ from floorgate.edge.store.schema import (
     STATIONS,
     ZONES,
 )
+from floorgate.edge.store.sorting import read_sorting
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -166,6 +167,7 @@ def _load(engine: Engine, remember_inbound: int, retire_before: float | None) ->
             )
             for r in conn.execute(select(PACK_STATIONS))
         ]
+        batches, walls = read_sorting(conn)
         last_seq = conn.execute(select(func.max(EVENTS.c.seq))).scalar() or 0
         ring = sorted(((s, i) for s, i in conn.execute(select(INBOUND.c.seq, INBOUND.c.id))), reverse=True)
         # Slots past a ring made smaller since are left behind: their ids are the oldest.
@@ -180,6 +182,8 @@ def _load(engine: Engine, remember_inbound: int, retire_before: float | None) ->
         devices=devices,
         exceptions=exceptions,
         stations=stations,
+        batches=batches,
+        walls=walls,
     )
     floor.packing.restore(pack_stations)
     return Loaded(

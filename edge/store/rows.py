@@ -22,6 +22,7 @@ from floorgate.edge.store.schema import (
     STATIONS,
     ZONES,
 )
+from floorgate.edge.store.sorting import add_sorting_rows
 
 
 def batch_rows(floor: Floor) -> Batch:
@@ -95,6 +96,7 @@ def batch_rows(floor: Floor) -> Batch:
     )
     batch.add(LINE_SCANS, _line_scan_rows(floor, changes.lines))
     batch.add(PACK_STATIONS, (_pack_station_row(floor.packing.state(k)) for k in changes.pack_stations))
+    add_sorting_rows(floor, batch)
     return batch
 
 

@@ -17,6 +17,9 @@ from sqlmodel import SQLModel
 from floorgate.core.model import FINISHING_ORDER_STATUSES
 from floorgate.edge.store.errors import StoreError, StoreFailure, describe_failure, store_location
 from floorgate.edge.store.tables import (
+    BatchOrderRow,
+    BatchPickRow,
+    BatchRow,
     DeviceRow,
     EventRow,
     ExceptionRow,
@@ -29,6 +32,7 @@ from floorgate.edge.store.tables import (
     OrderRow,
     PackStationRow,
     StationRow,
+    WallRow,
     ZoneRow,
 )
 
@@ -57,6 +61,10 @@ LEGACY_INBOUND = "inbound_messages"
 STATIONS = sql_table(StationRow)
 LINE_SCANS = sql_table(LineScanRow)
 PACK_STATIONS = sql_table(PackStationRow)
+BATCHES = sql_table(BatchRow)
+BATCH_ORDERS = sql_table(BatchOrderRow)
+BATCH_PICKS = sql_table(BatchPickRow)
+WALLS = sql_table(WallRow)
 
 
 # Columns added to existing tables after the first release, with the portable DDL that adds each one to an

@@ -74,6 +74,11 @@ class Store:
 
     def create_schema(self) -> None:
         create_schema(self.engine, remember_inbound=self.remember_inbound)
+        # What making (or upgrading) the tables wrote goes into the database file now, so the write-ahead
+        # log starts empty and its bound (checkpoint.py) counts the floor's commits alone.
+        wal = self._wal_file
+        if wal is not None and file_bytes(wal):
+            run_checkpoint(self.engine, CheckpointMode.TRUNCATE)
 
     def check_folder(self) -> None:
         """Raise a StoreError when the SQLite file's folder refuses a small write or has too little room.

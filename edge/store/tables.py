@@ -197,3 +197,57 @@ class PackStationRow(SQLModel, table=True):
     message: str = ""
     await_zero: bool = False
     updated_at: float | None = None
+
+
+class BatchRow(SQLModel, table=True):
+    """A batch of orders picked as one walk and sorted at a put wall (core/batches.py)."""
+
+    __tablename__ = "batches"
+    batch_id: str = Field(primary_key=True)
+    wall: str
+    fingerprint: str
+    number: int
+    status: str
+    runs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class BatchOrderRow(SQLModel, table=True):
+    """One order of a batch at the put wall: its cubby, what was picked for it, put, and on its way."""
+
+    __tablename__ = "batch_orders"
+    batch_id: str = Field(primary_key=True)
+    order_id: str = Field(primary_key=True)
+    position: int
+    state: str
+    cubby: str | None = None
+    picked: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    put: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    pending_sku: str | None = None
+    pending_qty: int | None = None
+
+
+class BatchPickRow(SQLModel, table=True):
+    """One bin lit once for a batch, with the summed quantity of its orders' lines there."""
+
+    __tablename__ = "batch_picks"
+    batch_id: str = Field(primary_key=True)
+    location: str = Field(primary_key=True)
+    sku: str
+    qty: int
+    picked: int = 0
+    status: str
+    ticket: int | None = None
+
+
+class WallRow(SQLModel, table=True):
+    """A put wall of the site file and what its screen shows the sorter."""
+
+    __tablename__ = "walls"
+    id: str = Field(primary_key=True)
+    cubbies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scan: str | None = None
+    sku: str | None = None
+    cubby: str | None = None
+    qty: int | None = None
+    message: str = ""
+    error: bool = False

@@ -1,4 +1,5 @@
-"""Builds the scanner adapters the site file's stations name: serial ports, HID devices and MQTT scanners."""
+"""Builds the scanner adapters the site file's stations and put walls name: serial ports, HID devices and
+MQTT scanners. A wall's scanner reads for the station of the wall's id."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from floorgate.devices.scanners.hid import HidScannerAdapter
 from floorgate.devices.scanners.mqtt_scanner import MqttScannerAdapter
 from floorgate.devices.scanners.serial_framing import SerialFraming
 from floorgate.devices.scanners.serial_scanner import SerialScannerAdapter
-from floorgate.edge.site import HidScanner, MqttDevice, SerialScanner
+from floorgate.edge.site import HidScanner, MqttDevice, SerialScanner, StationSpec, WallSpec
 from floorgate.edge.wiring.types import DeviceContext
 
 
@@ -19,7 +20,9 @@ def scanner_device_id(station: str) -> str:
 def scanner_devices(context: DeviceContext) -> list[StationDevice]:
     devices: list[StationDevice] = []
     mqtt_stations: dict[str, str] = {}
-    for station in context.config.owned_stations():
+    config = context.config
+    scanning: tuple[StationSpec | WallSpec, ...] = (*config.owned_stations(), *config.owned_walls())
+    for station in scanning:
         spec = station.scanner
         if spec is None:
             continue

@@ -73,5 +73,7 @@ def restored_copy(floor: Floor, *, prepare: Callable[[Floor], None] | None = Non
         devices=floor.devices.values(),
         exceptions=floor.exceptions.values(),
         stations=floor.stations.values(),
+        batches=floor.batches.values(),
+        walls=floor.walls.values(),
     )
     return copy

@@ -1,0 +1,165 @@
+"""Batches and put walls: batches received from the ERP, started in a zone, and read back with their walls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import BaseModel, Field
+
+from floorgate.core import commands as cmd
+from floorgate.core.model import Batch, BatchStatus, SortState, Wall
+from floorgate.web.commanding import run
+from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId, refusals
+from floorgate.web.deps import CanRead, CanWriteOrders, Context
+from floorgate.web.ports import FloorReads
+from floorgate.web.views import light_view
+
+router = APIRouter(tags=["batches"], responses=AUTH_REFUSALS)
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+# A cubby as GET /walls/{id} shows it: free, filling, done (blinking for the packer), or removing (its
+# order was cancelled: the cubby blinks until it is emptied).
+CUBBY_STATES = {SortState.FILLING: "filling", SortState.DONE: "done", SortState.REMOVING: "removing"}
+
+
+class BatchBody(BaseModel):
+    model_config = BODY_CONFIG
+    batch_id: PathId
+    order_ids: list[PathId] = Field(min_length=1, max_length=1000)
+    """The batch's orders, oldest first: the oldest order needing an item gets it at the wall."""
+    wall: PathId
+
+
+class StartBody(BaseModel):
+    model_config = BODY_CONFIG
+    zone: PathId
+    operator: Name | None = None
+
+
+def batch_view(batch: Batch) -> dict[str, Any]:
+    return {
+        "batch_id": batch.batch_id,
+        "status": batch.status.value,
+        "wall": batch.wall,
+        "orders": [
+            {
+                "order_id": entry.order_id,
+                "sort_state": entry.state.value,
+                "cubby": entry.cubby,
+                "picked": dict(entry.picked),
+                "put": dict(entry.put),
+            }
+            for entry in batch.orders
+        ],
+        "lines": [
+            {
+                "sku": pick.sku,
+                "location": pick.location,
+                "qty": pick.qty,
+                "picked": pick.picked,
+                "status": pick.status.value,
+            }
+            for pick in batch.picks.values()
+        ],
+        "zones": [
+            {"zone": run.zone, "operator": run.operator, "color": run.color, "done": run.done}
+            for run in batch.runs.values()
+        ],
+    }
+
+
+def wall_view(floor: FloorReads, wall: Wall) -> dict[str, Any]:
+    """A wall as the sorter's screen and the supervisor see it: each cubby's order, lines left and state."""
+    sorting = next(
+        (b for b in floor.batches() if b.wall == wall.id and b.status is BatchStatus.SORTING), None
+    )
+    held = {
+        entry.cubby: entry
+        for entry in (sorting.orders if sorting is not None else ())
+        if entry.cubby is not None and entry.state in CUBBY_STATES
+    }
+    cubbies = []
+    for module in wall.cubbies:
+        entry = held.get(module)
+        left = {} if entry is None else {s: n - entry.put.get(s, 0) for s, n in entry.picked.items()}
+        cubbies.append(
+            {
+                "cubby": module,
+                "state": CUBBY_STATES[entry.state] if entry is not None else "free",
+                "order_id": entry.order_id if entry is not None else None,
+                "lines_left": [{"sku": s, "qty": n} for s, n in sorted(left.items()) if n > 0],
+                "light": light_view(floor.light(module)),
+            }
+        )
+    station = floor.station(wall.id)
+    return {
+        "id": wall.id,
+        "batch_id": sorting.batch_id if sorting is not None else None,
+        "operator": station.operator if station is not None else None,
+        "screen": {
+            "scan": wall.scan,
+            "sku": wall.sku,
+            "cubby": wall.cubby,
+            "qty": wall.qty,
+            "message": wall.message,
+            "error": wall.error,
+        },
+        "cubbies": cubbies,
+    }
+
+
+def _batch(context: Context, batch_id: str) -> dict[str, Any]:
+    batch = context.floor.batch(batch_id)
+    if batch is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no batch {batch_id!r}")
+    return batch_view(batch)
+
+
+@router.post(
+    "/batches",
+    status_code=status.HTTP_201_CREATED,
+    responses={status.HTTP_200_OK: {"description": "An identical replay"}, **WRITE_REFUSALS, **BAD_BODY},
+)
+async def post_batch(
+    body: BatchBody, context: Context, _role: CanWriteOrders, response: Response
+) -> dict[str, Any]:
+    applied = await run(
+        context, cmd.ReceiveBatch(batch_id=body.batch_id, order_ids=tuple(body.order_ids), wall=body.wall)
+    )
+    if not applied.reply.get("created"):
+        response.status_code = status.HTTP_200_OK  # an identical replay
+    return _batch(context, body.batch_id)
+
+
+@router.get("/batches")
+async def list_batches(
+    context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
+) -> list[dict[str, Any]]:
+    return [batch_view(b) for b in context.floor.batches() if status_filter in (None, b.status.value)]
+
+
+@router.get("/batches/{batch_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+async def get_batch(batch_id: PathId, context: Context, _role: CanRead) -> dict[str, Any]:
+    return _batch(context, batch_id)
+
+
+@router.post("/batches/{batch_id}/start", responses={**WRITE_REFUSALS, **BAD_BODY})
+async def start_batch(
+    batch_id: PathId, body: StartBody, context: Context, _role: CanWriteOrders
+) -> dict[str, Any]:
+    applied = await run(context, cmd.StartBatch(batch_id=batch_id, zone=body.zone, operator=body.operator))
+    return {**_batch(context, batch_id), "started": {"zone": body.zone, **applied.reply}}
+
+
+@router.get("/walls")
+async def list_walls(context: Context, _role: CanRead) -> list[dict[str, Any]]:
+    return [wall_view(context.floor, w) for w in sorted(context.floor.walls(), key=lambda w: w.id)]
+
+
+@router.get("/walls/{wall_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+async def get_wall(wall_id: PathId, context: Context, _role: CanRead) -> dict[str, Any]:
+    wall = context.floor.wall(wall_id)
+    if wall is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no wall {wall_id!r}")
+    return wall_view(context.floor, wall)
