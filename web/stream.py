@@ -31,6 +31,7 @@ from floorgate.web.views import (
     location_view,
     order_view,
     pack_station_views,
+    wall_views,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ ENTITY_KEYS: Mapping[str, str] = {
     "exceptions": "id",
     "devices": "id",
     "stations": "id",
+    "walls": "id",
 }
 
 
@@ -109,6 +111,7 @@ class StreamHub:
     # is being committed; a snapshot must never claim a seq whose delta has not been sent yet.
     _committed_seq: int | None = None
     _stations_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _walls_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     _unwatched_since: float | None = -math.inf  # no client has ever connected
     # When the current coalescing window closes (time.monotonic()); shared by every client.
     _window_ends: float = -math.inf
@@ -170,6 +173,7 @@ class StreamHub:
             "exceptions_omitted": len(open_exceptions) - len(shown),
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
+            "walls": self._walls_now(),
             "awaiting_ack": self.awaiting_ack(),
             "kpis": self.kpi_view(),
             "recent_events": self.recent_events(50),
@@ -236,6 +240,7 @@ class StreamHub:
             ],
             "devices": self.device_views(sorted(committed.devices)),
             "stations": self._changed_stations(),
+            "walls": self._changed_walls(),
         }
         self._recent.append(delta)
         while len(self._recent) > self.history:
@@ -250,6 +255,23 @@ class StreamHub:
         for view in pack_station_views(self.floor):
             if self._stations_sent.get(view["id"]) != view:
                 self._stations_sent[view["id"]] = view
+                changed.append(view)
+        return changed
+
+    def _walls_now(self) -> list[dict[str, Any]]:
+        """Every wall's view, noted as sent: a snapshot is the latest state, and deltas go on from it."""
+        views = wall_views(self.floor)
+        self._walls_sent = {view["id"]: view for view in views}
+        return views
+
+    def _changed_walls(self) -> list[dict[str, Any]]:
+        """Put walls whose view changed since last sent. A wall's cubbies, its sorter's last scan and the
+        batch it sorts change through several kinds of event; a site has a handful of walls, so the hub
+        compares views here too."""
+        changed = []
+        for view in wall_views(self.floor):
+            if self._walls_sent.get(view["id"]) != view:
+                self._walls_sent[view["id"]] = view
                 changed.append(view)
         return changed
 

@@ -8,19 +8,15 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
-from floorgate.core.model import Batch, BatchStatus, SortState, Wall
+from floorgate.core.model import Batch
 from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId, refusals
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.ports import FloorReads
-from floorgate.web.views import light_view
+from floorgate.web.views import wall_view
 
 router = APIRouter(tags=["batches"], responses=AUTH_REFUSALS)
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
-# A cubby as GET /walls/{id} shows it: free, filling, done (blinking for the packer), or removing (its
-# order was cancelled: the cubby blinks until it is emptied).
-CUBBY_STATES = {SortState.FILLING: "filling", SortState.DONE: "done", SortState.REMOVING: "removing"}
 
 
 class BatchBody(BaseModel):
@@ -66,46 +62,6 @@ def batch_view(batch: Batch) -> dict[str, Any]:
             {"zone": run.zone, "operator": run.operator, "color": run.color, "done": run.done}
             for run in batch.runs.values()
         ],
-    }
-
-
-def wall_view(floor: FloorReads, wall: Wall) -> dict[str, Any]:
-    """A wall as the sorter's screen and the supervisor see it: each cubby's order, lines left and state."""
-    sorting = next(
-        (b for b in floor.batches() if b.wall == wall.id and b.status is BatchStatus.SORTING), None
-    )
-    held = {
-        entry.cubby: entry
-        for entry in (sorting.orders if sorting is not None else ())
-        if entry.cubby is not None and entry.state in CUBBY_STATES
-    }
-    cubbies = []
-    for module in wall.cubbies:
-        entry = held.get(module)
-        left = {} if entry is None else {s: n - entry.put.get(s, 0) for s, n in entry.picked.items()}
-        cubbies.append(
-            {
-                "cubby": module,
-                "state": CUBBY_STATES[entry.state] if entry is not None else "free",
-                "order_id": entry.order_id if entry is not None else None,
-                "lines_left": [{"sku": s, "qty": n} for s, n in sorted(left.items()) if n > 0],
-                "light": light_view(floor.light(module)),
-            }
-        )
-    station = floor.station(wall.id)
-    return {
-        "id": wall.id,
-        "batch_id": sorting.batch_id if sorting is not None else None,
-        "operator": station.operator if station is not None else None,
-        "screen": {
-            "scan": wall.scan,
-            "sku": wall.sku,
-            "cubby": wall.cubby,
-            "qty": wall.qty,
-            "message": wall.message,
-            "error": wall.error,
-        },
-        "cubbies": cubbies,
     }
 
 

@@ -1,4 +1,5 @@
-"""The HTML pages: the supervisor view and the station screens, plain files that open the live stream."""
+"""The HTML pages: the supervisor view and the station, zone and put-wall screens, plain files that open the
+live stream."""
 
 from __future__ import annotations
 
@@ -34,3 +35,8 @@ async def pack_station_screen(station_id: str) -> FileResponse:
 @router.get("/zones/{zone_id}")
 async def zone_screen(zone_id: str) -> FileResponse:
     return FileResponse(STATIC / "zone.html", headers=PAGE_HEADERS)
+
+
+@router.get("/walls/{wall_id}")
+async def wall_screen(wall_id: str) -> FileResponse:
+    return FileResponse(STATIC / "wall.html", headers=PAGE_HEADERS)

@@ -8,7 +8,7 @@ const ACTING_ROLES = new Set(["supervisor", "admin"]);
 const live = {
   role: null, site: "", seq: 0, connected: false,
   zones: [], locations: new Map(), orders: new Map(), exceptions: new Map(),
-  devices: new Map(), stations: new Map(), awaitingAck: {}, kpis: null, events: [],
+  devices: new Map(), stations: new Map(), walls: new Map(), awaitingAck: {}, kpis: null, events: [],
   listeners: [],
   canAct() { return ACTING_ROLES.has(this.role); },
   onChange(fn) { this.listeners.push(fn); },
@@ -98,7 +98,7 @@ function apply(msg) {
     live.role = msg.role || live.role;
     live.site = msg.site || live.site;
     live.zones = msg.zones;
-    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations]) map.clear();
+    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations, live.walls]) map.clear();
     live.events = [];
     for (const e of msg.recent_events || []) live.events.push(e);
   }
@@ -107,6 +107,7 @@ function apply(msg) {
   upsert(live.exceptions, msg.exceptions, "id", (x) => x.status === "open");
   upsert(live.devices, msg.devices, "id");
   upsert(live.stations, msg.stations, "id");
+  upsert(live.walls, msg.walls, "id");
   if (msg.awaiting_ack) live.awaitingAck = msg.awaiting_ack;
   if (msg.kpis) live.kpis = msg.kpis;
   if (msg.type !== "snapshot") for (const e of msg.events || []) live.events.push(e);
@@ -190,3 +191,11 @@ function startLive() {
   });
   connect();
 }
+
+// A cubby's lines left, in units: what its order still waits for at the wall.
+function unitsLeft(cubby) {
+  return (cubby.lines_left || []).reduce((sum, line) => sum + line.qty, 0);
+}
+
+// The colour class of a cubby's state: free dark, filling in the put colour, done green, removing vermillion.
+const CUBBY_TONE = { free: "", filling: "c-blue", done: "c-green", removing: "c-vermillion" };
