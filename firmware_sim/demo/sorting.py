@@ -1,7 +1,8 @@
 """The demo's pick-and-sort loop: batches of small orders picked in one walk, then sorted at put wall W1.
 
-The ERP side sends a batch of a few orders for zone B's bins and starts it for the batch picker, who
-picks each bin once for the whole batch (the simulated picker follows the batch's colour). Once the
+Zone C is the batch-pick zone: its bins hold small e-commerce items and only the batch picker works there.
+The ERP side sends a batch of a few orders for its bins and starts it for the batch picker, who picks each
+bin once for the whole batch (the simulated picker follows the batch's colour). Once the
 batch is picked, the sorter at the wall scans its items one by one on the wall's simulated serial
 scanner, puts each into the cubby that lights and presses its button, and takes out the cubbies that
 blink "done" (the order is sorted). Now and then the sorter scans an item no order of the batch needs,
@@ -34,7 +35,10 @@ log = logging.getLogger(__name__)
 
 WALL = "W1"
 CUBBIES = tuple(f"{WALL}-{n:02d}" for n in range(1, 25))
-BATCH_ZONE = "B"
+BATCH_ZONE = "C"
+BATCH_AISLES = 2
+BINS_PER_AISLE = 8
+UNIT_WEIGHT_G = 150.0
 BATCH_PICKER = "eve"
 SORTER = "sue"
 ORDERS_PER_BATCH = (6, 12)
@@ -43,11 +47,21 @@ ANSWER_TIMEOUT_S = 10.0
 
 
 def wall_site_toml(scanner: PtySerialScanner) -> str:
+    """The batch-pick zone with its bins, and the put wall whose scanner is `scanner`'s pty."""
+    lines = [f'[[zones]]\nid = "{BATCH_ZONE}"\nname = "Zone {BATCH_ZONE} (batches)"\n']
+    for aisle in range(1, BATCH_AISLES + 1):
+        for slot in range(1, BINS_PER_AISLE + 1):
+            code = f"{BATCH_ZONE}-{aisle:02d}-{slot:02d}"
+            lines.append(
+                f'[[locations]]\ncode = "{code}"\nzone = "{BATCH_ZONE}"\nmodule = "{code}"\n'
+                f'sku = "SKU-{code}"\non_hand = 400\n'
+            )
     cubbies = ", ".join(f'"{c}"' for c in CUBBIES)
-    return (
+    lines.append(
         f'[[walls]]\nid = "{WALL}"\ncubbies = [{cubbies}]\n'
         f'scanner = {{ transport = "serial", port = "{scanner.path}" }}\n'
     )
+    return "\n".join(lines)
 
 
 def wall_scanner(link_dir: Path) -> PtySerialScanner:
@@ -129,6 +143,13 @@ class BatchFlow:
 
     async def _feed(self, picker: SimulatedPicker, zone: Sequence[str]) -> None:
         writer = self.parts.writer
+        for code in zone:
+            # The sorter scans the SKU: the wall knows it as an item (weighed at the pack stations too).
+            if f"SKU-{code}" not in writer.floor.items:
+                item = cmd.UpsertItem(
+                    sku=f"SKU-{code}", description=f"demo item {code}", unit_weight_g=UNIT_WEIGHT_G
+                )
+                await writer.execute(item)
         while True:
             # The wall sorts one batch at a time: keep one picked batch waiting for it, not a pile.
             while self._wall_batches(BatchStatus.OPEN, BatchStatus.PICKING, BatchStatus.PICKED)[1:]:
@@ -148,8 +169,12 @@ class BatchFlow:
                     )
                     await writer.execute(cmd.ReceiveOrder(order_id=order_id, lines=lines))
                     order_ids.append(order_id)
-                await writer.execute(cmd.ReceiveBatch(batch_id=batch_id, order_ids=tuple(order_ids), wall=WALL))
-                await writer.execute(cmd.StartBatch(batch_id=batch_id, zone=BATCH_ZONE, operator=BATCH_PICKER))
+                await writer.execute(
+                    cmd.ReceiveBatch(batch_id=batch_id, order_ids=tuple(order_ids), wall=WALL)
+                )
+                await writer.execute(
+                    cmd.StartBatch(batch_id=batch_id, zone=BATCH_ZONE, operator=BATCH_PICKER)
+                )
             except CommandRejected as err:
                 log.warning("demo batch not started: %s", err)
                 await asyncio.sleep(1)  # a breather before the next batch, not a wait for anything
@@ -171,6 +196,8 @@ class BatchFlow:
             async with asyncio.timeout(SCANNER_ONLINE_TIMEOUT_S):
                 await self.watch.expect(online)
         await self.scanner.scan(f"OP:{SORTER}")
+        # Items of the other zones, none of which a batch ever needs.
+        others = sorted(code for code, loc in floor.locations.items() if loc.zone != BATCH_ZONE)
         while True:
             await self._take_out_done()
             batches = self._wall_batches(BatchStatus.SORTING) or self._wall_batches(BatchStatus.PICKED)
@@ -181,7 +208,7 @@ class BatchFlow:
             await asyncio.sleep(self._walk_time())
             if self.rng.random() < 0.05:
                 # An item that fell into the wrong tote: no order of this batch needs it.
-                await self._scan("SKU-A-01-01")
+                await self._scan(f"SKU-{self.rng.choice(others)}")
                 continue
             sku = self.rng.choice(sorted(items.elements()))
             cubby = await self._scan(sku)
