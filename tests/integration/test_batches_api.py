@@ -41,6 +41,16 @@ async def seed_batch_floor(client: httpx.AsyncClient, writer: Writer) -> None:
         assert r.status_code == 201, r.text
 
 
+async def picked_batch(client: httpx.AsyncClient, writer: Writer) -> None:
+    """Batch B1 of O1 and O2 received, started in zone A and both bins confirmed in full."""
+    await client.post(
+        "/batches", json={"batch_id": "B1", "order_ids": ["O1", "O2"], "wall": "W1"}, headers=auth("e")
+    )
+    await client.post("/batches/B1/start", json={"zone": "A"}, headers=auth("e"))
+    for module in ("M-A-01", "M-A-02"):
+        await writer.execute(cmd.PressButton(module=module, button=cmd.Button.CONFIRM, display=None))
+
+
 async def state_of(client: httpx.AsyncClient) -> dict[str, Any]:
     """What a refused request must leave as it was."""
     batches = (await client.get("/batches", headers=auth("v"))).json()
@@ -179,12 +189,7 @@ async def test_a_sort_in_progress_is_read_back_from_the_store_as_the_floor_held_
 ) -> None:
     client, writer = api
     await seed_batch_floor(client, writer)
-    await client.post(
-        "/batches", json={"batch_id": "B1", "order_ids": ["O1", "O2"], "wall": "W1"}, headers=auth("e")
-    )
-    await client.post("/batches/B1/start", json={"zone": "A"}, headers=auth("e"))
-    for module in ("M-A-01", "M-A-02"):
-        await writer.execute(cmd.PressButton(module=module, button=cmd.Button.CONFIRM, display=None))
+    await picked_batch(client, writer)
     for _ in range(2):
         await client.post("/stations/W1/scan", json={"data": GTIN}, headers=auth("e"))
     await writer.execute(cmd.PressButton(module="W1-01", button=cmd.Button.CONFIRM, display="2"))
@@ -203,3 +208,27 @@ async def test_a_sort_in_progress_is_read_back_from_the_store_as_the_floor_held_
         ("W1-02", "filling", "O2"),
         ("W1-03", "free", None),
     ]
+
+
+async def test_an_order_cancelled_mid_sort_blinks_its_cubby_out_and_names_its_items(api) -> None:
+    client, writer = api
+    await seed_batch_floor(client, writer)
+    await picked_batch(client, writer)
+    await client.post("/stations/W1/scan", json={"data": GTIN}, headers=auth("e"))
+    await writer.execute(cmd.PressButton(module="W1-01", button=cmd.Button.CONFIRM, display="1"))
+
+    r = await client.post("/orders/O1/cancel", headers=auth("e"))
+
+    assert r.status_code == 200, r.text
+    wall = (await client.get("/walls/W1", headers=auth("v"))).json()
+    assert wall["cubbies"][0]["state"] == "removing"
+    assert wall["cubbies"][0]["light"]["display"] == "out"
+    events = (await client.get("/events", params={"after": 0}, headers=auth("v"))).json()["events"]
+    (gone,) = [e["data"] for e in events if e["type"] == "order.sort_cancelled"]
+    assert (gone["cubby"], gone["in_cubby"], gone["not_sorted"]) == (
+        "W1-01",
+        [{"sku": "S1", "qty": 1}],
+        [{"sku": "S1", "qty": 1}],
+    )
+    exceptions = (await client.get("/exceptions", headers=auth("v"))).json()
+    assert [x["kind"] for x in exceptions] == ["sort_cancelled"]
