@@ -100,7 +100,8 @@ class BatchFlow:
         self.batches_picked = 0
         self.orders_sorted = 0
         self.watch = CommitWatch(parts.writer)
-        self._next = int(time.time()) % 100_000 * 100
+        # Short ids (a cubby shows its order's): numbered from the clock, so a kept store never repeats one.
+        self._next = int(time.time()) % 10_000 * 100
         self._changed = asyncio.Event()
         parts.writer.subscribe(self._on_commit)
 
@@ -155,11 +156,11 @@ class BatchFlow:
             while self._wall_batches(BatchStatus.OPEN, BatchStatus.PICKING, BatchStatus.PICKED)[1:]:
                 await self._floor_changed()
             self._next += 1
-            batch_id = f"BATCH-{self._next:07d}"
+            batch_id = f"BATCH-{self._next:06d}"
             order_ids = []
             try:
                 for n in range(1, self.rng.randint(*ORDERS_PER_BATCH) + 1):
-                    order_id = f"{batch_id}-{n:02d}"
+                    order_id = f"E{self._next:06d}-{n}"
                     chosen = self.rng.sample(list(zone), k=self.rng.randint(1, 3))
                     lines = tuple(
                         cmd.NewOrderLine(
