@@ -92,9 +92,12 @@ class WallScanner:
         self._seqs: dict[str, int] = {}
         self._sub: MqttConnection | None = None
         self._socket: StampedSocket | None = None
+        self._sending = True
+        self._all_answered = asyncio.Event()
 
     def _on_command(self, message: Publish) -> None:
-        assert self._sub is not None and self._socket is not None
+        assert self._sub is not None
+        assert self._socket is not None
         seen = time.time_ns()
         received = self._socket.received_ns or seen
         if message.qos:
@@ -121,11 +124,17 @@ class WallScanner:
         self.stats.answered.add(scan)
         self.stats.latencies.append((received - self.stats.sent_ns[scan]) / 1e9)
         self.stats.seen_latencies.append((seen - self.stats.sent_ns[scan]) / 1e9)
+        if not self._sending and len(self.stats.answered) == len(self.stats.sent_ns):
+            self._all_answered.set()
 
     async def run(self, rate: float, duration: float) -> ScanStats:
         self._socket = await stamped_connection(self.endpoint)
         self._sub = await MqttConnection.open(
-            self.endpoint, client_id="bench-wall-cubbies", on_message=self._on_command, keepalive=60, sock=self._socket
+            self.endpoint,
+            client_id="bench-wall-cubbies",
+            on_message=self._on_command,
+            keepalive=60,
+            sock=self._socket,
         )
         scanner = await MqttConnection.open(
             self.endpoint, client_id="bench-wall-scanner", on_message=lambda _m: None, keepalive=60
@@ -145,10 +154,12 @@ class WallScanner:
                 self.stats.sent_ns.append(time.time_ns())
                 scanner.publish(topic, encode_scan(f"bench-scan-{n}", SKU), qos=1)
                 next_at += interval
-            # The last scans' lights, then stop.
-            deadline = time.monotonic() + 5
-            while len(self.stats.answered) < len(self.stats.sent_ns) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            # The last scans' lights (for at most 5 s), then stop.
+            self._sending = False
+            if len(self.stats.answered) < len(self.stats.sent_ns):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(5):
+                        await self._all_answered.wait()
         finally:
             for connection in (scanner, self._sub):
                 with contextlib.suppress(MqttError):
@@ -177,7 +188,10 @@ def seed_batch(api: httpx.Client, units: int) -> None:
     """The SKU, 24 orders of `units` units each, and their batch, started in zone Z."""
     api.put(f"/items/{SKU}", json={"description": "sorted item"}).raise_for_status()
     for n, _cubby in enumerate(CUBBIES, 1):
-        body = {"order_id": f"SO-{n:02d}", "lines": [{"line_id": "1", "sku": SKU, "qty": units, "location": "L-SORT"}]}
+        body = {
+            "order_id": f"SO-{n:02d}",
+            "lines": [{"line_id": "1", "sku": SKU, "qty": units, "location": "L-SORT"}],
+        }
         api.post("/orders", json=body).raise_for_status()
     orders = [f"SO-{n:02d}" for n in range(1, len(CUBBIES) + 1)]
     api.post("/batches", json={"batch_id": BATCH, "order_ids": orders, "wall": WALL}).raise_for_status()
@@ -209,7 +223,9 @@ def measure(workdir: Path, *, rate: float, duration: float) -> dict[str, Any]:
             ) as api:
                 seed_batch(api, units)
                 asyncio.run(press_batch_picked(broker, str(total)))
-                wait_for(lambda: api.get(f"/batches/{BATCH}").json()["status"] == "picked", "the batch picked")
+                wait_for(
+                    lambda: api.get(f"/batches/{BATCH}").json()["status"] == "picked", "the batch picked"
+                )
                 cpu0, t0 = edge.sample()[1], time.monotonic()
                 load = MachineLoad()
                 load.start()
