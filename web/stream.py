@@ -24,6 +24,7 @@ from typing import Any
 from floorgate.core.model import ExceptionStatus, OrderStatus
 from floorgate.web.kpis import KpiTracker
 from floorgate.web.ports import CommittedChange, FloorReads
+from floorgate.web.sorting_views import wall_view, wall_views
 from floorgate.web.views import (
     device_view,
     event_view,
@@ -31,7 +32,6 @@ from floorgate.web.views import (
     location_view,
     order_view,
     pack_station_views,
-    wall_views,
 )
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ ENTITY_KEYS: Mapping[str, str] = {
     "stations": "id",
     "walls": "id",
 }
+# Events after which a put wall's view may have changed (a scan that lights a cubby changes its light).
+WALL_EVENT_PREFIXES = ("batch.", "put.", "order.sort", "station.operator_signed_in")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -111,7 +113,6 @@ class StreamHub:
     # is being committed; a snapshot must never claim a seq whose delta has not been sent yet.
     _committed_seq: int | None = None
     _stations_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _walls_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     _unwatched_since: float | None = -math.inf  # no client has ever connected
     # When the current coalescing window closes (time.monotonic()); shared by every client.
     _window_ends: float = -math.inf
@@ -173,7 +174,7 @@ class StreamHub:
             "exceptions_omitted": len(open_exceptions) - len(shown),
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
-            "walls": self._walls_now(),
+            "walls": wall_views(floor),
             "awaiting_ack": self.awaiting_ack(),
             "kpis": self.kpi_view(),
             "recent_events": self.recent_events(50),
@@ -240,7 +241,7 @@ class StreamHub:
             ],
             "devices": self.device_views(sorted(committed.devices)),
             "stations": self._changed_stations(),
-            "walls": self._changed_walls(),
+            "walls": self._changed_walls(committed),
         }
         self._recent.append(delta)
         while len(self._recent) > self.history:
@@ -258,22 +259,17 @@ class StreamHub:
                 changed.append(view)
         return changed
 
-    def _walls_now(self) -> list[dict[str, Any]]:
-        """Every wall's view, noted as sent: a snapshot is the latest state, and deltas go on from it."""
-        views = wall_views(self.floor)
-        self._walls_sent = {view["id"]: view for view in views}
-        return views
-
-    def _changed_walls(self) -> list[dict[str, Any]]:
-        """Put walls whose view changed since last sent. A wall's cubbies, its sorter's last scan and the
-        batch it sorts change through several kinds of event; a site has a handful of walls, so the hub
-        compares views here too."""
-        changed = []
-        for view in wall_views(self.floor):
-            if self._walls_sent.get(view["id"]) != view:
-                self._walls_sent[view["id"]] = view
-                changed.append(view)
-        return changed
+    def _changed_walls(self, committed: CommittedChange) -> list[dict[str, Any]]:
+        """The put walls a commit changed: those of its batch and put events, or of a cubby it lit."""
+        walls = list(self.floor.walls())
+        lit = set(committed.lights)
+        touched = [
+            wall
+            for wall in walls
+            if any(cubby in lit for cubby in wall.cubbies)
+            or any(e.type.startswith(WALL_EVENT_PREFIXES) for e in committed.events)
+        ]
+        return [wall_view(self.floor, wall) for wall in touched]
 
     def tick(self) -> None:
         """Offer every client a small delta so rates and waiting acks move on a quiet floor too."""

@@ -8,11 +8,10 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
-from floorgate.core.model import Batch
 from floorgate.web.commanding import run
 from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId, refusals
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.views import wall_view
+from floorgate.web.sorting_views import batch_view, wall_view, wall_views
 
 router = APIRouter(tags=["batches"], responses=AUTH_REFUSALS)
 
@@ -31,38 +30,6 @@ class StartBody(BaseModel):
     model_config = BODY_CONFIG
     zone: PathId
     operator: Name | None = None
-
-
-def batch_view(batch: Batch) -> dict[str, Any]:
-    return {
-        "batch_id": batch.batch_id,
-        "status": batch.status.value,
-        "wall": batch.wall,
-        "orders": [
-            {
-                "order_id": entry.order_id,
-                "sort_state": entry.state.value,
-                "cubby": entry.cubby,
-                "picked": dict(entry.picked),
-                "put": dict(entry.put),
-            }
-            for entry in batch.orders
-        ],
-        "lines": [
-            {
-                "sku": pick.sku,
-                "location": pick.location,
-                "qty": pick.qty,
-                "picked": pick.picked,
-                "status": pick.status.value,
-            }
-            for pick in batch.picks.values()
-        ],
-        "zones": [
-            {"zone": run.zone, "operator": run.operator, "color": run.color, "done": run.done}
-            for run in batch.runs.values()
-        ],
-    }
 
 
 def _batch(context: Context, batch_id: str) -> dict[str, Any]:
@@ -110,7 +77,7 @@ async def start_batch(
 
 @router.get("/walls")
 async def list_walls(context: Context, _role: CanRead) -> list[dict[str, Any]]:
-    return [wall_view(context.floor, w) for w in sorted(context.floor.walls(), key=lambda w: w.id)]
+    return wall_views(context.floor)
 
 
 @router.get("/walls/{wall_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
