@@ -109,6 +109,10 @@ async def test_the_wall_panel_and_the_wall_screen_follow_a_sort_and_show_a_wrong
     with wall_edge.client("erp") as api:
         picked_batch(api)
         await wait_until(lambda: modules.state("M-A-01").display == "3", timeout=WAIT, what="A-01 lit")
+        # ann picks the batch's orders in one walk: one row for her, their three lines together.
+        await expect(supervisor.locator('[data-picker="ann"]')).to_have_count(1)
+        await expect(supervisor.locator('[data-picker="ann"]')).to_contain_text("O-1 + 1 more")
+        await expect(supervisor.locator('[data-picker="ann"]')).to_contain_text("0/3 lines")
         await modules.press("M-A-01", Button.CONFIRM)
         await wait_until(lambda: modules.state("M-A-02").display == "1", timeout=WAIT, what="A-02 lit")
         await modules.press("M-A-02", Button.CONFIRM)
