@@ -109,10 +109,15 @@ async def test_the_wall_panel_and_the_wall_screen_follow_a_sort_and_show_a_wrong
     with wall_edge.client("erp") as api:
         picked_batch(api)
         await wait_until(lambda: modules.state("M-A-01").display == "3", timeout=WAIT, what="A-01 lit")
-        # ann picks the batch's orders in one walk: one row for her, their three lines together.
+        # ann picks the batch's orders in one walk: one row for her, and on the zone's screen one card with
+        # each bin once, showing what the bin shows (the orders' quantities summed).
         await expect(supervisor.locator('[data-picker="ann"]')).to_have_count(1)
         await expect(supervisor.locator('[data-picker="ann"]')).to_contain_text("O-1 + 1 more")
-        await expect(supervisor.locator('[data-picker="ann"]')).to_contain_text("0/3 lines")
+        await expect(supervisor.locator('[data-picker="ann"]')).to_contain_text("0/2 lines")
+        zone = await open_page(browser, wall_edge, "/zones/A", "viewer")
+        await expect(zone.get_by_test_id("picker-card")).to_have_count(1)
+        await expect(zone.get_by_test_id("line-chip")).to_have_text(["A-01 \u00d7 3", "A-02 \u00d7 1"])
+        await expect(zone.locator(".chip.lit")).to_have_count(2)
         await modules.press("M-A-01", Button.CONFIRM)
         await wait_until(lambda: modules.state("M-A-02").display == "1", timeout=WAIT, what="A-02 lit")
         await modules.press("M-A-02", Button.CONFIRM)

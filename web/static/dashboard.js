@@ -116,22 +116,10 @@ function labelled(tbody, rows) {
   return rows;
 }
 
-// A batch picker works all the batch's orders in one walk: one row for them, its orders' lines together.
-function pickerRows() {
-  const rows = new Map();
-  for (const p of activePickers()) {
-    const key = `${p.picker}\u0000${p.zone}\u0000${p.color}`;
-    const row = rows.get(key);
-    if (!row) rows.set(key, { ...p, orders: 1 });
-    else { row.lines = row.lines.concat(p.lines); row.done += p.done; row.orders += 1; }
-  }
-  return [...rows.values()].map((p) => (p.orders > 1 ? { ...p, order: `${p.order} + ${p.orders - 1} more` } : p));
-}
-
 function renderPickers() {
   const byPicker = new Map();
   for (const p of (live.kpis ? live.kpis.last_15m.pickers : [])) byPicker.set(p.picker, p);
-  const rows = pickerRows().map((p) => {
+  const rows = pickerWalks().map((p) => {
     const stats = byPicker.get(p.picker);
     const pct = p.lines.length ? Math.round((p.done / p.lines.length) * 100) : 0;
     return el("tr", { dataset: { picker: p.picker } },

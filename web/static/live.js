@@ -151,6 +151,37 @@ function activePickers() {
   return rows;
 }
 
+// The pickers at work, a batch picker's orders (one picker, zone and colour) as one walk: each bin once,
+// with the orders' quantities there summed, as the bin shows it.
+function pickerWalks() {
+  const walks = new Map();
+  for (const p of activePickers()) {
+    const key = `${p.picker}\u0000${p.zone}\u0000${p.color}`;
+    const walk = walks.get(key);
+    if (walk) { walk.orders.push(p); } else walks.set(key, { ...p, orders: [p] });
+  }
+  return [...walks.values()].map((walk) => {
+    if (walk.orders.length === 1) return walk;
+    const bins = new Map();
+    for (const line of walk.orders.flatMap((p) => p.lines)) {
+      const bin = bins.get(line.location);
+      if (!bin) { bins.set(line.location, { ...line }); continue; }
+      bin.qty += line.qty;
+      if (line.status === "lit" || bin.status === "lit") bin.status = "lit";
+      else if (!(line.status === "picked" || line.status === "short")) bin.status = line.status;
+    }
+    // A batch lights its bins itself (its orders' lines stay open): lit is what the bin shows, in its colour.
+    for (const bin of bins.values()) {
+      const loc = live.locations.get(bin.location);
+      const shown = loc && loc.light && loc.light.color === walk.color;
+      if (shown && !(bin.status === "picked" || bin.status === "short")) bin.status = "lit";
+    }
+    const lines = [...bins.values()];
+    const done = lines.filter((l) => l.status === "picked" || l.status === "short").length;
+    return { ...walk, order: `${walk.order} + ${walk.orders.length - 1} more`, lines, done, left: lines.length - done };
+  });
+}
+
 function grams(value) {
   if (value === null || value === undefined) return "—";
   return `${Number(value).toLocaleString("en-US", { maximumFractionDigits: 1 })} g`;
