@@ -151,6 +151,13 @@ class StationKind(StrEnum):
     ZONE = "zone"
 
 
+class StationMode(StrEnum):
+    """What an item scan at a zone station does: arm a pick, or put stock away."""
+
+    PICK = "pick"
+    PUTAWAY = "putaway"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DefineStation(Command):
     """A station of the site file: a zone's start station, or a weigh-verify pack station."""
@@ -161,6 +168,7 @@ class DefineStation(Command):
     tolerance_g: float = 0.0
     tolerance_pct: float = 0.0
     tare_g: float = 0.0
+    mode: StationMode = StationMode.PICK
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -239,3 +247,52 @@ class DefineWall(Command):
 
     wall: str
     cubbies: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReceivePutaway(Command):
+    """Stock to put away: into `location`, or else into the bin holding the sku (in `zone`, if given)."""
+
+    task_id: str
+    sku: str
+    qty: int
+    location: str | None = None
+    zone: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CancelPutaway(Command):
+    task_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefineCountPolicy(Command):
+    """The site file's `[counts]`: a count's difference above this percentage raises an exception."""
+
+    variance_exception_pct: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StartCount(Command):
+    """Count the bins of a zone (those with a module) or the given locations; blind shows no quantity."""
+
+    count_id: str
+    zone: str | None = None
+    locations: tuple[str, ...] = ()
+    blind: bool = True
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecountBins(Command):
+    """A supervisor asks for some counted bins again; none named: every bin whose count differed."""
+
+    count_id: str
+    locations: tuple[str, ...] = ()
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CancelCount(Command):
+    count_id: str
+    by: str | None = None

@@ -371,3 +371,96 @@ class BatchSorted(Event):
     batch: str
     wall: str
     orders: list[str]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutawayReceived(Event):
+    """A putaway task was made (by the API or an item scan at a putaway station) for this bin."""
+
+    TYPE: ClassVar[str] = "putaway.received"
+    task_id: str
+    sku: str
+    qty: int
+    location: str
+    zone: str
+    station: str | None
+    lit: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutawayConfirmed(Event):
+    """The stocker confirmed the bin: `put` (the value the module showed) went in; `on_hand` after it."""
+
+    TYPE: ClassVar[str] = "putaway.confirmed"
+    task_id: str
+    sku: str
+    location: str
+    zone: str
+    qty: int
+    put: int
+    on_hand: int | None
+    station: str | None
+    operator: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PutawayCancelled(Event):
+    TYPE: ClassVar[str] = "putaway.cancelled"
+    task_id: str
+    location: str
+    previous_status: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CountStarted(Event):
+    TYPE: ClassVar[str] = "count.started"
+    count_id: str
+    zone: str | None
+    blind: bool
+    locations_lit: list[str]
+    locations_queued: list[str]
+    by: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CountRecorded(Event):
+    """A bin was counted: `expected` is the record at that moment, `counted` what the counter found."""
+
+    TYPE: ClassVar[str] = "count.recorded"
+    count_id: str
+    location: str
+    sku: str | None
+    expected: int | None
+    counted: int
+    variance: int | None
+    blind: bool
+    recount: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CountCompleted(Event):
+    """The last bin of a count was counted (again, after a recount)."""
+
+    TYPE: ClassVar[str] = "count.completed"
+    count_id: str
+    zone: str | None
+    bins: int
+    bins_with_variance: int
+    net_adjustment: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CountRecountRequested(Event):
+    TYPE: ClassVar[str] = "count.recount_requested"
+    count_id: str
+    locations: list[str]
+    by: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CountCancelled(Event):
+    TYPE: ClassVar[str] = "count.cancelled"
+    count_id: str
+    counted: list[str]
+    not_counted: list[str]
+    by: str | None

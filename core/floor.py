@@ -28,6 +28,7 @@ from floorgate.core import commands as cmd
 from floorgate.core.batches import BatchPicking
 from floorgate.core.buttons import Buttons
 from floorgate.core.capability import Capability, Handler
+from floorgate.core.cycle_counts import CycleCounts
 from floorgate.core.device_registry import DeviceRegistry
 from floorgate.core.exception_book import ExceptionBook
 from floorgate.core.instructions import Instruction, LightBin
@@ -35,12 +36,14 @@ from floorgate.core.light_board import LightBoard
 from floorgate.core.master_data import MasterData
 from floorgate.core.model import (
     Batch,
+    CycleCount,
     Device,
     FloorException,
     Item,
     Light,
     Location,
     Order,
+    Putaway,
     RetiredOrder,
     Station,
     Wall,
@@ -51,6 +54,7 @@ from floorgate.core.outcome import Outcome
 from floorgate.core.packing import PackStations
 from floorgate.core.picking import Picking, order_fingerprint
 from floorgate.core.put_wall import WALL_STATION, PutWall
+from floorgate.core.putaway import Putaways
 from floorgate.core.state import Changes, FloorState
 from floorgate.core.station_scans import StationScans
 from floorgate.core.zone_scans import ZoneScans
@@ -98,6 +102,12 @@ class Floor:
             self.state, self.board, self.book, self.picking, start_batch=self.batch_picking.start
         )
         self.put_wall = PutWall(self.state, self.board, self.book, self.registry, self.picking)
+        # Putaway and cycle counts light bins through the board's claims (core/putaway.py,
+        # core/cycle_counts.py); a zone station in putaway mode hands its scans to putaway.
+        self.putaways = Putaways(self.state, self.board, self.book, badges=self.zone_scans.scan)
+        self.counts = CycleCounts(self.state, self.board, self.book)
+        self.board.register(self.putaways)
+        self.board.register(self.counts)
         scans = StationScans(
             self.state,
             self.book,
@@ -105,6 +115,7 @@ class Floor:
                 cmd.StationKind.ZONE.value: self.zone_scans.scan,
                 cmd.StationKind.PACK.value: self.packing.scan,
                 WALL_STATION: self.put_wall.scan,
+                f"{cmd.StationKind.ZONE.value}/{cmd.StationMode.PUTAWAY.value}": self.putaways.scan,
             },
         )
         self.capabilities: tuple[Capability, ...] = (
@@ -118,6 +129,8 @@ class Floor:
             self.registry,
             self.book,
             ModuleLights(self.board),
+            self.putaways,
+            self.counts,
         )
         self._handlers: dict[type[cmd.Command], Handler] = {}
         for capability in self.capabilities:
@@ -180,6 +193,9 @@ class Floor:
         stations: Iterable[Station] = (),
         batches: Iterable[Batch] = (),
         walls: Iterable[Wall] = (),
+        putaways: Iterable[Putaway] = (),
+        counts: Iterable[CycleCount] = (),
+        variance_exception_pct: float | None = None,
     ) -> None:
         """Load state read back from the store and rebuild the indexes derived from it."""
         state = self.state
@@ -193,6 +209,10 @@ class Floor:
         state.exceptions = {x.id: x for x in exceptions}
         state.batches = {b.batch_id: b for b in batches}
         state.walls = {w.id: w for w in walls}
+        state.putaways = {p.task_id: p for p in putaways}
+        state.counts = {c.count_id: c for c in counts}
+        if variance_exception_pct is not None:
+            state.variance_exception_pct = variance_exception_pct
         self.board.rebuild()
         for capability in self.capabilities:
             capability.rebuild()

@@ -60,6 +60,7 @@ class MasterData:
             tolerance_g=command.tolerance_g,
             tolerance_pct=command.tolerance_pct,
             tare_g=command.tare_g,
+            mode=command.mode.value,
             # The site file is read again on every start; who is signed in there is live state.
             operator=previous.operator if previous is not None else None,
         )

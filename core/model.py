@@ -55,6 +55,8 @@ class Station:
     tare_g: float = 0.0
     # Who badged in last at this station (zone start stations): orders started here are theirs.
     operator: str | None = None
+    # A zone station's work: "pick" (start orders, arm picks) or "putaway" (an item scan puts stock away).
+    mode: str = "pick"
 
 
 @dataclass(slots=True)
@@ -267,3 +269,79 @@ class Wall:
     qty: int | None = None  # the units that cubby shows
     message: str = ""
     error: bool = False  # the last scan was refused: the screen blinks red
+
+
+class PutawayStatus(StrEnum):
+    QUEUED = "queued"  # its bin's light is held by other work; it is lit when that is done
+    LIT = "lit"
+    PUT = "put"
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class Putaway:
+    """Stock to put into a bin: the bin lights with the quantity, and the confirmed value is what was put."""
+
+    task_id: str
+    sku: str
+    qty: int
+    location: str
+    fingerprint: str
+    created_at: float
+    status: PutawayStatus = PutawayStatus.QUEUED
+    # Place in its bin's queue while other work holds the light there; None when not waiting.
+    ticket: int | None = None
+    put: int | None = None
+    # The zone station it was scanned at (None: it came from the API), and who was signed in there.
+    station: str | None = None
+    operator: str | None = None
+    finished_at: float | None = None
+
+
+class CountStatus(StrEnum):
+    COUNTING = "counting"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class CountBinStatus(StrEnum):
+    QUEUED = "queued"  # its light is held by other work (a pick, a putaway): the count waits for it
+    LIT = "lit"
+    COUNTED = "counted"
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class CountBin:
+    """One bin of a cycle count.
+
+    `expected` is the record when the bin was first counted and `counted` what its latest count found;
+    `variance` is that latest count's difference from the record it replaced, `adjusted` the sum of every
+    change the count made to the record (a recount adds to it)."""
+
+    location: str
+    status: CountBinStatus = CountBinStatus.QUEUED
+    ticket: int | None = None
+    sku: str | None = None
+    expected: int | None = None
+    counted: int | None = None
+    variance: int | None = None
+    adjusted: int = 0
+    recounts: int = 0
+    counted_at: float | None = None
+
+
+@dataclass(slots=True)
+class CycleCount:
+    """A count of some bins, blind or not; a difference above `variance_exception_pct` is an exception."""
+
+    count_id: str
+    blind: bool
+    zone: str | None
+    bins: dict[str, CountBin]
+    fingerprint: str
+    started_at: float
+    variance_exception_pct: float
+    status: CountStatus = CountStatus.COUNTING
+    finished_at: float | None = None
+    by: str | None = None

@@ -12,17 +12,21 @@ from dataclasses import dataclass, field
 from floorgate.core.errors import conflict, not_found
 from floorgate.core.model import (
     Batch,
+    CycleCount,
     Device,
     FloorException,
     Item,
     Light,
     Location,
     Order,
+    Putaway,
     RetiredOrder,
     Station,
     Wall,
     Zone,
 )
+
+DEFAULT_VARIANCE_EXCEPTION_PCT = 5.0
 
 
 @dataclass(slots=True)
@@ -41,6 +45,10 @@ class Changes:
     pack_stations: set[str] = field(default_factory=set)  # weigh-verify state (core/packing.py)
     batches: set[str] = field(default_factory=set)  # a batch, its orders and picks (core/batches.py)
     walls: set[str] = field(default_factory=set)  # a put wall's screen (core/put_wall.py)
+    putaways: set[str] = field(default_factory=set)  # core/putaway.py
+    counts: set[str] = field(default_factory=set)  # core/cycle_counts.py: the count itself
+    count_bins: set[tuple[str, str]] = field(default_factory=set)  # (count_id, location)
+    count_policy: set[str] = field(default_factory=set)  # {"site"} when `[counts]` changed
 
     def clear(self) -> None:
         for part in (
@@ -56,6 +64,10 @@ class Changes:
             self.pack_stations,
             self.batches,
             self.walls,
+            self.putaways,
+            self.counts,
+            self.count_bins,
+            self.count_policy,
         ):
             part.clear()
 
@@ -74,6 +86,10 @@ class FloorState:
     stations: dict[str, Station] = field(default_factory=dict)
     batches: dict[str, Batch] = field(default_factory=dict)
     walls: dict[str, Wall] = field(default_factory=dict)
+    putaways: dict[str, Putaway] = field(default_factory=dict)
+    counts: dict[str, CycleCount] = field(default_factory=dict)
+    # `[counts] variance_exception_pct` of the site file: a new count takes it as its own threshold.
+    variance_exception_pct: float = DEFAULT_VARIANCE_EXCEPTION_PCT
     changes: Changes = field(default_factory=Changes)
     # The order the command being handled names, as the store holds it once the floor let go of it;
     # set only for that command. Without it a retired order's id would start a new order.

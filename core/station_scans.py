@@ -32,7 +32,12 @@ class StationScans:
 
     def _record_scan(self, command: cmd.RecordScan, now: float) -> Outcome:
         station = self._state.stations.get(command.station)
-        flow = self._flows.get(station.kind) if station is not None else None
+        # A station's mode may have a flow of its own ("zone/putaway"); else its kind's flow takes it.
+        flow = (
+            self._flows.get(f"{station.kind}/{station.mode}") or self._flows.get(station.kind)
+            if station is not None
+            else None
+        )
         if station is None:
             # A scanner of no station (an MQTT id nobody configured): folded, as invented ids must not
             # each raise an exception.

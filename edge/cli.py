@@ -99,12 +99,21 @@ def _parser(plugins: dict[str, PluginCommand], missing: dict[str, str]) -> argpa
 
     check = sub.add_parser(
         "check-config",
-        help="validate a site file; errors name the key and the line",
-        description="Validate a site file without starting anything; errors name the key and the line.",
+        help="validate a site file and say what the next start does to its store's schema",
+        description=(
+            "Validate a site file without starting anything; errors name the key and the line. Then read "
+            "the store's schema revision: whether the next start creates, upgrades or refuses the store "
+            "(exit 2 when the store is newer than this FloorGate)."
+        ),
     )
     check.add_argument("path", type=Path, help="the site file (TOML)")
     add_store_commands(sub)
     return parser
+
+
+def every_command_parser() -> argparse.ArgumentParser:
+    """The parser with every command, those of the simulators included: what `floorgate --help` shows."""
+    return _parser(*_plugins(["--help"]))
 
 
 STORE_COMMANDS = ("backup", "restore")
@@ -242,13 +251,39 @@ def _check_config(path: Path) -> int:
     config = load_or_explain(path)
     if config is None:
         return 2
+    from floorgate.edge.store import StoreError, StoreTooNew
+
+    try:
+        schema = store_schema(config.store.url)
+    except StoreTooNew as err:
+        print(f"{path}: the edge cannot start on its store: {err}", file=sys.stderr)
+        return 2
+    except StoreError as err:
+        schema = f"not checked: {err}"
     print(
         f"{path}: OK — site {config.site.id!r}, edge {config.edge.id!r}, {len(config.zones)} zones, "
         f"{len(config.locations)} locations, {len(config.stations)} stations, {len(config.walls)} walls, "
         f"{len(config.tokens)} tokens, "
-        f"{len(config.webhooks)} webhooks; store {_safe_url(config.store.url)}"
+        f"{len(config.webhooks)} webhooks; store {_safe_url(config.store.url)} ({schema})"
     )
     return 0
+
+
+def store_schema(url: str) -> str:
+    """What the next start does to the store's schema, in words; StoreTooNew when it would refuse it.
+
+    Reads only: an SQLite store that does not exist yet is not created.
+    """
+    from floorgate.edge.store import make_engine, schema_state
+
+    database = sqlite_file(url)
+    if database is not None and not database.exists():
+        return "none yet: the first start creates it"
+    engine = make_engine(url)
+    try:
+        return schema_state(engine).describe()
+    finally:
+        engine.dispose()
 
 
 def _safe_url(url: str) -> str:

@@ -51,7 +51,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Third-party chatter at INFO hides the floor's own story.
-    for noisy in ("transitions", "uvicorn.error", "websockets", "httpx"):
+    for noisy in ("transitions", "uvicorn.error", "websockets", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # aiomqtt warns about every burst of in-flight publishes, which is normal load here, not a problem.
     logging.getLogger("mqtt").setLevel(logging.ERROR)

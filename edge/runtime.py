@@ -93,7 +93,8 @@ class EdgeParts:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.http.host}:{self.config.http.port}"
+        scheme = "https" if self.config.http.https else "http"
+        return f"{scheme}://{self.config.http.host}:{self.config.http.port}"
 
 
 async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequence[str] = ()) -> EdgeParts:
@@ -184,18 +185,24 @@ async def build(config: SiteConfig, *, mqtt: MqttEndpoint, admin_tokens: Sequenc
         writer=writer,
         store=store,
         tokens=tokens,
+        token_names=config.token_names(),
         hub=hub,
         pending_commands=hub.pending_commands,
         figures=lambda: _ptl_metrics(ptl),
         webhooks=webhooks,
         started_at=parts_started,
         mqtt_connected=lambda: link.connected,
+        # Asked only while the server below serves: once it is told to stop, the edge takes no more work.
+        inactive=lambda: "the edge is stopping" if server.should_exit else None,
     )
     server = _EdgeServer(
         uvicorn.Config(
             create_app(context),
             host=config.http.host,
             port=config.http.port,
+            # With a certificate the socket speaks TLS only: a plain http:// request is not answered.
+            ssl_certfile=config.http.cert_file,
+            ssl_keyfile=config.http.key_file,
             log_level="warning",
             access_log=False,
             # No lifespan: the edge starts and stops its own parts, and uvicorn waits without a timeout
@@ -342,6 +349,7 @@ async def apply_site(parts: EdgeParts) -> None:
                 tolerance_g=station.tolerance_g,
                 tolerance_pct=station.tolerance_pct,
                 tare_g=station.tare_g,
+                mode=cmd.StationMode(station.mode),
             )
             for station in config.stations
             if station.zone is None or station.zone in owned
@@ -349,6 +357,9 @@ async def apply_site(parts: EdgeParts) -> None:
     )
     await _execute_all(
         writer, [cmd.DefineWall(wall=wall.id, cubbies=wall.cubbies) for wall in config.owned_walls()]
+    )
+    await _execute_all(
+        writer, [cmd.DefineCountPolicy(variance_exception_pct=config.counts.variance_exception_pct)]
     )
     changed = []
     for spec in config.locations:

@@ -15,7 +15,19 @@ from typing import Any
 
 from floorgate.core.commands import Command
 from floorgate.core.floor import Floor
-from floorgate.core.model import Batch, Device, FloorException, Light, Location, Order, Station, Wall, Zone
+from floorgate.core.model import (
+    Batch,
+    CycleCount,
+    Device,
+    FloorException,
+    Light,
+    Location,
+    Order,
+    Putaway,
+    Station,
+    Wall,
+    Zone,
+)
 from floorgate.edge.store import Store, StoreError, StoreFailure
 from floorgate.edge.webhooks.endpoints import WebhookProblem, WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint
@@ -106,6 +118,18 @@ class LiveFloor:
     def wall(self, wall_id: str) -> Wall | None:
         return self.floor().walls.get(wall_id)
 
+    def putaways(self) -> Iterable[Putaway]:
+        return self.floor().state.putaways.values()
+
+    def putaway(self, task_id: str) -> Putaway | None:
+        return self.floor().state.putaways.get(task_id)
+
+    def counts(self) -> Iterable[CycleCount]:
+        return self.floor().state.counts.values()
+
+    def count(self, count_id: str) -> CycleCount | None:
+        return self.floor().state.counts.get(count_id)
+
     def pack_state(self, station_id: str) -> PackState | None:
         state = self.floor().packing.states.get(station_id)
         if state is None:
@@ -181,6 +205,8 @@ class EdgeHealth:
     mqtt: Callable[[], bool] = lambda: True
     # gauges/counters of the other parts (PTL, relays) for /metrics, name -> value
     figures: Callable[[], Mapping[str, float]] = dict
+    # Why the edge takes no work now (it is stopping); None while it does.
+    inactive_reason: Callable[[], str | None] = lambda: None
 
     def store(self) -> StoreHealth:
         failure = self.writer.store_failure
@@ -212,10 +238,17 @@ class EdgeHealth:
             wal_pages=stats.wal_pages,
             backlog=self.writer.backlog,
             last_seq=self.writer.last_seq,
+            press_to_light=stats.press_to_light.figures(),
+            commit_seconds=stats.commit_seconds.figures(),
+            device_messages=dict(stats.device_messages),
+            device_malformed=dict(stats.device_malformed),
         )
 
     def mqtt_connected(self) -> bool:
         return self.mqtt()
+
+    def inactive(self) -> str | None:
+        return self.inactive_reason()
 
     async def extra_metrics(self) -> Mapping[str, float]:
         extra = dict(self.figures())
@@ -324,10 +357,12 @@ def web_context(
     store: Store,
     tokens: Mapping[str, Role],
     hub: StreamHub,
+    token_names: Mapping[str, str] | None = None,
     webhooks: WebhookService | None = None,
     pending_commands: Callable[[], Mapping[str, Mapping[str, Any]]] = dict,
     figures: Callable[[], Mapping[str, float]] = dict,
     mqtt_connected: Callable[[], bool] = lambda: True,
+    inactive: Callable[[], str | None] = lambda: None,
     started_at: float = 0.0,
 ) -> WebContext:
     """The web's context with every port implemented over this edge's parts."""
@@ -335,6 +370,7 @@ def web_context(
         site_id=site_id,
         edge_id=edge_id,
         tokens=tokens,
+        token_names=token_names or {},
         hub=hub,
         floor=LiveFloor(floor=lambda: writer.floor),
         records=StoreRecords(store=store, last_seq=lambda: writer.last_seq),
@@ -345,6 +381,7 @@ def web_context(
             webhooks=webhooks,
             mqtt=mqtt_connected,
             figures=figures,
+            inactive_reason=inactive,
         ),
         webhooks=ServiceWebhooks(service=webhooks) if webhooks is not None else None,
         pending_commands=pending_commands,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from floorgate.core.commands import Command, RaiseException
+from floorgate.core.commands import Command, PressButton, RaiseException
 from floorgate.core.errors import CommandRejected
 from floorgate.core.exception_book import UNKNOWN_DEVICES_LISTED, UNLISTED_DEVICES, is_folded
 from floorgate.core.floor import Floor, Outcome
@@ -33,6 +33,7 @@ from floorgate.edge.store import (
 from floorgate.edge.store.ids import new_event_id
 from floorgate.edge.webhooks.deliveries import DELIVERIES
 from floorgate.edge.webhooks.outbox import EndpointRegistry
+from floorgate.edge.writer_stats import WriterStats
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class Committed:
     devices: list[str]
     exceptions: list[int]
     locations: list[str]
+    putaways: list[str] = field(default_factory=list)
+    # Counts that changed, or one of whose bins did.
+    counts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,21 +127,7 @@ class _Pending:
     outcome: Outcome | None = None
     records: list[EventRecord] = field(default_factory=list)
     counted: bool = False  # in WriterStats.commands: once, however often it is applied again
-
-
-@dataclass(kw_only=True, slots=True)
-class WriterStats:
-    batches: int = 0
-    commands: int = 0
-    events: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    failed: int = 0
-    unstorable: int = 0  # commands set aside as exceptions: the store refused what they made
-    commit_failures: int = 0
-    last_batch_size: int = 0
-    last_commit_seconds: float = 0.0
-    wal_pages: int = 0  # the write-ahead log's size at the last checkpoint
+    received: float = 0.0  # perf_counter() when a device handed it in (press -> light starts here)
 
 
 class Writer:
@@ -197,7 +187,9 @@ class Writer:
 
     async def submit(self, command: Command, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue a device command; waiting for room is the backpressure on a busy floor."""
-        await self._queue.put(_Pending(command=command, reply=None, on_commit=on_commit))
+        received = time.perf_counter()
+        self.stats.count_device_message(command)
+        await self._queue.put(_Pending(command=command, reply=None, on_commit=on_commit, received=received))
 
     async def execute(self, command: Command) -> Applied:
         """Apply a command and wait until it is committed. Raises CommandRejected, WriterUnavailable or
@@ -324,6 +316,8 @@ class Writer:
             devices=list(changes.devices),
             exceptions=list(changes.exceptions),
             locations=list(changes.locations),
+            putaways=list(changes.putaways),
+            counts=list(dict.fromkeys([*changes.counts, *(count for count, _ in changes.count_bins)])),
         )
         started = time.perf_counter()
         await self._commit(rows, batch, refuse_unstorable=refuse_unstorable)
@@ -332,6 +326,7 @@ class Writer:
         self._log.committed(rows.row_count)
         self.stats.last_batch_size = len(batch)
         self.stats.last_commit_seconds = time.perf_counter() - started
+        self.stats.commit_seconds.observe(self.stats.last_commit_seconds)
         self.stats.events += len(records)
         for pending in batch:
             if pending.reply is not None and not pending.reply.done() and pending.outcome is not None:
@@ -343,6 +338,11 @@ class Writer:
                 subscriber(committed)
             except Exception:  # a broken consumer must not stop the floor; the commit already happened
                 log.exception("subscriber %r failed after commit", subscriber)
+        # The subscribers have handed the batch's light commands to the MQTT link: each press is answered.
+        lit_at = time.perf_counter()
+        for pending in applied:
+            if pending.received and type(pending.command) is PressButton:
+                self.stats.press_to_light.observe(lit_at - pending.received)
         self._say_folds_once(committed.exceptions)
 
     def _say_folds_once(self, exception_ids: list[int]) -> None:

@@ -16,11 +16,22 @@ from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.edge.cli import load_or_explain, run_until_signal
 from floorgate.edge.site import SiteConfig
 from floorgate.firmware_sim.demo.floor import DemoOptions, run_demo
+from floorgate.firmware_sim.mqtt_client import add_tls_arguments, tls_files_of, with_tls_arguments
 from floorgate.firmware_sim.pickers import ANY_COLOR, SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 from floorgate.firmware_sim.scanner_cli import run_scanner_sims, scanner_simulations
 
 log = logging.getLogger("floorgate")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 class DemoCommand:
@@ -47,6 +58,14 @@ class DemoCommand:
         )
         demo.add_argument("--seed", type=int, help="random seed for repeatable pickers and orders")
         demo.add_argument("--duration", type=float, help="stop by itself after this many seconds")
+        demo.add_argument(
+            "--count-every",
+            type=_positive_seconds,
+            default=120.0,
+            help="seconds between the blind counts of one aisle the demo starts (default 120; the first "
+            "starts after 20 s, or sooner with a shorter interval)",
+        )
+        add_tls_arguments(demo)
 
     def run(self, args: argparse.Namespace) -> int:
         options = DemoOptions(
@@ -58,6 +77,8 @@ class DemoCommand:
             seconds_per_pick=args.seconds_per_pick,
             seed=args.seed,
             duration=args.duration,
+            count_every=args.count_every,
+            tls_files=tls_files_of(args),
         )
         return run_until_signal(run_demo(options))
 
@@ -79,6 +100,7 @@ class SimCommand:
         sim.add_argument(
             "--mistake-rate", type=float, default=0.0, help="share of presses on a wrong module (0-1)"
         )
+        add_tls_arguments(sim)
 
     def run(self, args: argparse.Namespace) -> int:
         config = load_or_explain(args.config)
@@ -94,6 +116,7 @@ async def _sim(config: SiteConfig, args: argparse.Namespace) -> None:
         endpoint = config.mqtt.endpoint()
     else:
         raise SystemExit("no broker: pass --broker or give the site file an [mqtt] url")
+    endpoint = with_tls_arguments(endpoint, args)
     modules = [loc.module for loc in config.locations if loc.module]
     if not modules and not any(station.scanner for station in config.stations):
         raise SystemExit("the site file declares no locations with a module: nothing to simulate")

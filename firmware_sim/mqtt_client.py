@@ -6,14 +6,16 @@ client in devices/mqtt/, so these live here and keep aiomqtt off the edge's path
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import socket
-import ssl
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
-from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.endpoint import InvalidTlsFiles, MqttEndpoint, TlsFiles
 
 
 def make_client(
@@ -41,7 +43,7 @@ def make_client(
         clean_session=clean_session,
         will=will,
         keepalive=keepalive,
-        tls_context=ssl.create_default_context() if endpoint.tls else None,
+        tls_context=endpoint.ssl_context(),
         max_queued_incoming_messages=max_queued_incoming,
         max_queued_outgoing_messages=max_queued_outgoing,
     )
@@ -67,3 +69,30 @@ def drop_socket(client: aiomqtt.Client) -> None:
         # sees EOF and lets paho and aiomqtt tear the connection down their usual way.
         with contextlib.suppress(OSError):  # already closed by the peer: nothing left to drop
             sock.shutdown(socket.SHUT_RDWR)
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """The TLS files of an mqtts:// broker, named as in the site file's [mqtt] table."""
+    group = parser.add_argument_group("TLS, for an mqtts:// broker")
+    group.add_argument("--ca-file", type=Path, help="the CA (PEM) that signed the broker's certificate")
+    group.add_argument("--cert-file", type=Path, help="the client certificate (PEM) the broker asks for")
+    group.add_argument("--key-file", type=Path, help="the private key (PEM) of --cert-file")
+
+
+def tls_files_of(args: argparse.Namespace) -> TlsFiles | None:
+    """The files given on the command line, checked now so that a wrong one stops the start (SystemExit)."""
+    given = TlsFiles(ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file)
+    if given == TlsFiles():
+        return None
+    try:
+        given.context()
+    except InvalidTlsFiles as err:
+        raise SystemExit(f"error: {err}") from err
+    return given
+
+
+def with_tls_arguments(endpoint: MqttEndpoint, args: argparse.Namespace) -> MqttEndpoint:
+    """The endpoint with the files given on the command line: all three replace the site file's when any is
+    given."""
+    given = tls_files_of(args)
+    return endpoint if given is None else dataclasses.replace(endpoint, tls_files=given)

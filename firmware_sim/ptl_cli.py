@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from floorgate.core.commands import Button
 from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, MqttEndpoint
 from floorgate.devices.ptl.codec import ModuleCommand
+from floorgate.firmware_sim.mqtt_client import add_tls_arguments, with_tls_arguments
 from floorgate.firmware_sim.ptl_modules import ModuleBank, ModuleOffline
 from floorgate.firmware_sim.ptl_observation import CommandOutcome, CommandReceipt
 
@@ -45,6 +46,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-ack", action="store_true", help="apply cmds but never ack them")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_tls_arguments(parser)
     args = parser.parse_args(argv)
     if not module_names(args):
         parser.error("give --modules and/or --count")
@@ -124,7 +126,7 @@ async def read_presses(bank: ModuleBank) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    endpoint = MqttEndpoint.from_url(args.broker)
+    endpoint = with_tls_arguments(MqttEndpoint.from_url(args.broker), args)
     names = module_names(args)
     bank = ModuleBank(
         endpoint,

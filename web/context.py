@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from floorgate.web.ports import Commands, FloorReads, Health, Records, Webhooks
@@ -26,3 +26,5 @@ class WebContext:
     # module -> {"seq", "attempts", "age_s"}: light commands still waiting for an ack
     pending_commands: Callable[[], Mapping[str, Mapping[str, Any]]] = dict
     started_at: float = 0.0
+    # token -> its name in the site file (`[[tokens]] name`), for the tokens that have one
+    token_names: Mapping[str, str] = field(default_factory=dict)

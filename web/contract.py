@@ -32,6 +32,8 @@ JsonInt = Annotated[int, BeforeValidator(integral)]
 Quantity = Annotated[int, Field(ge=0, le=SQL_INT_MAX), BeforeValidator(integral)]
 # How much of a refused input a 422 echoes: the start of a long one, never all of it.
 ECHO_CHARS = 200
+# A store that cannot write, as `app.store_failing` answers it.
+PROBLEM_503_EXAMPLE: dict[str, Any] = {"detail": "the store at ./data/floorgate.db is full", "cause": "full"}
 
 
 def path_segment(forbidden: str = "/") -> str:
@@ -69,10 +71,42 @@ def integer_bounds(document: Any) -> Any:
 
 
 class Problem(BaseModel):
-    """A refusal: `detail` says what was wrong (a 503 from a failing store adds its `cause`)."""
+    """A refusal: `detail` says what was wrong; a 503 from a failing store adds its `cause`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "no order 'SO-1001'"}, PROBLEM_503_EXAMPLE]}
+    )
 
     detail: str
+    cause: str | None = Field(
+        default=None,
+        description="Only on a 503 from a failing store: full, read_only, io_error, unavailable or other",
+    )
 
+
+class Answer(BaseModel):
+    """What a route answers, for the OpenAPI document: the base of every success model.
+
+    The views (web/views.py) stay dicts, shared with the stream, and a route returns them as they are: the
+    model documents the JSON, it never reshapes it (`answers` below sets no response_model). Every key is
+    declared (`extra="forbid"`), so a view that grows a key its model lacks fails the schema checks
+    (tests/integration/test_openapi.py, and the fuzz tests' response conformance). Give each model an
+    example: `model_config = ConfigDict(json_schema_extra={"examples": [...]})`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def optional_key(description: str) -> Any:
+    """A field for a key the view leaves out at times and never sets to null: not required, and not nullable.
+
+    (`Field(default=None)` typed `float` says so to the schema; through this function, to mypy as well.)
+    """
+    return Field(default=None, description=description)
+
+
+# Where the one Problem schema lives: every refusal points there (`with_shared_schemas` puts it in).
+PROBLEM_REF = "#/components/schemas/Problem"
 
 _REFUSALS: dict[int, str] = {
     status.HTTP_400_BAD_REQUEST: "The body could not be read as JSON text (e.g. it is not UTF-8)",
@@ -88,11 +122,49 @@ _REFUSALS: dict[int, str] = {
 def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the refusals a route may answer, so clients (and schema checks) know them.
 
-    The schema is given inline as JSON: with `model` FastAPI would document a refusal in the media type of
-    the route's own answer, which for /metrics is text.
+    Each points at the one Problem schema in the components, always as JSON: with `model` FastAPI would
+    document a refusal in the media type of the route's own answer, which for /metrics is text.
     """
-    content = {"application/json": {"schema": Problem.model_json_schema()}}
+    content = {"application/json": {"schema": {"$ref": PROBLEM_REF}}}
     return {code: {"description": _REFUSALS[code], "content": content} for code in codes}
+
+
+def answers(
+    model: Any, *, status_code: int = status.HTTP_200_OK, description: str = "Successful Response"
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a success: `model` (an `Answer`, or a list of one) is the JSON it answers.
+
+    A typed route reads:
+
+        @router.get("/orders/{order_id}", response_model=None, responses={**answers(OrderView), **NOT_FOUND})
+        async def get_order(...) -> dict[str, Any]:
+            return order_view(order)
+
+    `response_model=None` keeps FastAPI from building a model of its own from the `dict` annotation (and from
+    re-serialising the answer through one); `answers` gives the schema. Two successes (201 created, 200
+    replayed): merge two `answers(...)`.
+    """
+    return {status_code: {"model": model, "description": description}}
+
+
+def with_shared_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the Problem schema in its components, where every refusal points, and the
+    answers' examples as their models give them: FastAPI writes the document without its nulls, those of the
+    examples included, and an example without its `"finished_at": null` is one its own schema refuses."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema()
+    for model in _subclasses(Answer):
+        schema = schemas.get(model.__name__)
+        if schema is not None and "examples" in schema:
+            schema["examples"] = model.model_json_schema()["examples"]
+    return document
+
+
+def _subclasses(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found = []
+    for sub in model.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
 
 
 # Every route that reads a JSON body may answer these.

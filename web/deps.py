@@ -1,8 +1,7 @@
-"""Request dependencies: the edge context and bearer-token authorisation by permission."""
+"""Request dependencies: the edge context and authorisation by permission (bearer token or session cookie)."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -10,8 +9,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from floorgate.web.context import WebContext
-from floorgate.web.roles import Permission, Role
+from floorgate.web.credentials import caller_for, presented_token
+from floorgate.web.roles import Caller, Permission
 
+# Read for the OpenAPI's security scheme; the token itself is taken by `presented_token` (header or cookie).
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -24,39 +25,30 @@ def get_context(request: Request) -> WebContext:
 Context = Annotated[WebContext, Depends(get_context)]
 
 
-def role_for(context: WebContext, token: str | None) -> Role | None:
-    if not token:
-        return None
-    for known, role in context.tokens.items():
-        # Constant-time comparison: the token is a secret.
-        if hmac.compare_digest(known.encode(), token.encode()):
-            return role
-    return None
-
-
-def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Role]]:
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Caller]]:
     async def check(
         context: Context,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Role:
-        role = role_for(context, credentials.credentials if credentials else None)
-        if role is None:
+        request: Request,
+        _header: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Caller:
+        caller = caller_for(context, presented_token(request.headers))
+        if caller is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 detail="missing or unknown bearer token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not role.allows(permission):
+        if not caller.role.allows(permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"role {role.value!r} may not {permission.value.replace('_', ' ')}",
+                detail=f"role {caller.role.value!r} may not {permission.value.replace('_', ' ')}",
             )
-        return role
+        return caller
 
     return check
 
 
-CanRead = Annotated[Role, Depends(require(Permission.READ))]
-CanWriteMasterData = Annotated[Role, Depends(require(Permission.WRITE_MASTER_DATA))]
-CanWriteOrders = Annotated[Role, Depends(require(Permission.WRITE_ORDERS))]
-CanResolve = Annotated[Role, Depends(require(Permission.RESOLVE))]
+CanRead = Annotated[Caller, Depends(require(Permission.READ))]
+CanWriteMasterData = Annotated[Caller, Depends(require(Permission.WRITE_MASTER_DATA))]
+CanWriteOrders = Annotated[Caller, Depends(require(Permission.WRITE_ORDERS))]
+CanResolve = Annotated[Caller, Depends(require(Permission.RESOLVE))]

@@ -5,8 +5,9 @@ FastAPI reads and parses a request's body before it runs the route's dependencie
 event loop it shares with MQTT) read and parse a body of any size without a token. This middleware sits in
 front of the app and, before a single body byte is received:
 
-- answers 401 when the route it reaches needs a bearer token and the request has none the edge knows (the
-  same token table and comparison as the routes; which role may do what stays with the routes' 403);
+- answers 401 when the route it reaches needs a bearer token and the request has none the edge knows, in its
+  header or the dashboard's session cookie (the same token table and comparison as the routes; which role
+  may do what stays with the routes' 403);
 - answers 413 when Content-Length is above the cap, and counts a body sent without one as it streams,
   cutting it off at the cap with the same 413;
 - answers 405 with every method the path accepts (Starlette's router names only the first route's).
@@ -17,14 +18,13 @@ from __future__ import annotations
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import RouteContext, iter_route_contexts
 from fastapi.security import HTTPBearer
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from floorgate.web.context import WebContext
-from floorgate.web.deps import role_for
+from floorgate.web.credentials import caller_for, presented_token
 
 # The largest request body the API reads by default: its biggest bodies (an order of 1000 lines) are far below.
 API_MAX_BODY_BYTES = 1024 * 1024
@@ -128,8 +128,7 @@ class ApiGuard:
 def _known_token(scope: Scope, headers: Headers) -> bool:
     context = scope["app"].state.context
     assert isinstance(context, WebContext)
-    scheme, token = get_authorization_scheme_param(headers.get("authorization"))
-    return scheme.lower() == "bearer" and role_for(context, token) is not None
+    return caller_for(context, presented_token(headers)) is not None
 
 
 def _declared_length(headers: Headers) -> int:

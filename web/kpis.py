@@ -10,7 +10,11 @@ message. Definitions (what a supervisor reads on the dashboard):
   `pick.rejected` (an over-pick or a confirm the rules refused): a short is a stock problem, not a
   picker's mistake, so it counts as accurate and is reported on its own;
 - *weight-check failures* are `pack.rejected`; checks are `pack.verified` + `pack.rejected`;
-- *events per second* counts every committed event.
+- *events per second* counts every committed event;
+- *inventory accuracy* reads `count.recorded`: every bin counted (a recount counts the bin again), those
+  whose count differed from the record (a bin without a record has no variance), the net adjustment (the
+  sum of those differences: what the counts changed the records by) and the share counted as recorded;
+  `putaways` counts `putaway.confirmed`.
 
 The rolling window keeps one bucket per second and running totals, so recording is O(1) and a view costs
 O(pickers), whatever the event rate.
@@ -28,6 +32,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
+from floorgate.web.contract import Answer
+
 WINDOW_S = 15 * 60.0
 MIN_SPAN_S = 60.0
 SHIFT_S = 8 * 3600.0
@@ -35,7 +43,7 @@ UNKNOWN_PICKER = "(no operator)"
 
 _LINE_TYPES = frozenset({"pick.confirmed", "pick.short"})
 # The only events whose data a count reads (the picker); every other event is counted by its type alone.
-DATA_TYPES = _LINE_TYPES | {"pick.rejected"}
+DATA_TYPES = _LINE_TYPES | {"pick.rejected", "count.recorded"}
 
 
 @dataclass(slots=True)
@@ -49,6 +57,10 @@ class Counts:
     weight_checks: int = 0
     weight_failures: int = 0
     overrides: int = 0
+    bins_counted: int = 0
+    bins_with_variance: int = 0
+    net_adjustment: int = 0
+    putaways: int = 0
     lines_by_picker: Counter[str] = field(default_factory=Counter)
     shorts_by_picker: Counter[str] = field(default_factory=Counter)
     rejected_by_picker: Counter[str] = field(default_factory=Counter)
@@ -72,6 +84,14 @@ class Counts:
             self.weight_failures += 1
         elif event_type == "pack.overridden":
             self.overrides += 1
+        elif event_type == "count.recorded":
+            self.bins_counted += 1
+            variance = data.get("variance")
+            if isinstance(variance, int) and variance:
+                self.bins_with_variance += 1
+                self.net_adjustment += variance
+        elif event_type == "putaway.confirmed":
+            self.putaways += 1
 
     def merge(self, other: Counts, sign: int = 1) -> None:
         self.events += sign * other.events
@@ -81,6 +101,10 @@ class Counts:
         self.weight_checks += sign * other.weight_checks
         self.weight_failures += sign * other.weight_failures
         self.overrides += sign * other.overrides
+        self.bins_counted += sign * other.bins_counted
+        self.bins_with_variance += sign * other.bins_with_variance
+        self.net_adjustment += sign * other.net_adjustment
+        self.putaways += sign * other.putaways
         for mine, theirs in (
             (self.lines_by_picker, other.lines_by_picker),
             (self.shorts_by_picker, other.shorts_by_picker),
@@ -174,6 +198,93 @@ class KpiTracker:
         }
 
 
+class PickerFigures(Answer):
+    picker: str = Field(
+        description=f"the operator; {UNKNOWN_PICKER!r} for lines no operator was signed in for"
+    )
+    lines: int
+    lines_per_hour: float
+    shorts: int
+    rejected_picks: int
+    pick_accuracy: float | None
+
+
+class WindowFigures(Answer):
+    seconds: float = Field(description="how long the window covers")
+    events: int
+    events_per_s: float
+    lines: int
+    lines_per_hour: float
+    shorts: int
+    rejected_picks: int
+    pick_accuracy: float | None = Field(description="finished lines over pick attempts; null before any")
+    weight_checks: int
+    weight_failures: int
+    overrides: int
+    bins_counted: int = Field(description="count.recorded: bins counted, a recount counting its bin again")
+    bins_with_variance: int = Field(description="of those, the counts that differed from a record")
+    net_adjustment: int = Field(
+        description="the sum of those differences: what the counts changed records by"
+    )
+    inventory_accuracy: float | None = Field(
+        description="the share of bins counted as recorded; null before any"
+    )
+    putaways: int = Field(description="putaway.confirmed")
+    pickers: list[PickerFigures] = Field(description="by lines, most first")
+
+
+_WINDOW_EXAMPLE: dict[str, Any] = {
+    "seconds": 900.0,
+    "events": 412,
+    "events_per_s": 0.46,
+    "lines": 120,
+    "lines_per_hour": 480.0,
+    "shorts": 2,
+    "rejected_picks": 1,
+    "pick_accuracy": 0.9917,
+    "weight_checks": 30,
+    "weight_failures": 1,
+    "overrides": 0,
+    "bins_counted": 16,
+    "bins_with_variance": 2,
+    "net_adjustment": -3,
+    "inventory_accuracy": 0.875,
+    "putaways": 9,
+    "pickers": [
+        {
+            "picker": "sue",
+            "lines": 120,
+            "lines_per_hour": 480.0,
+            "shorts": 2,
+            "rejected_picks": 1,
+            "pick_accuracy": 0.9917,
+        }
+    ],
+}
+
+
+class KpiView(Answer):
+    """`KpiTracker.view`: the shift's figures and the last 15 minutes'."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "shift": {**_WINDOW_EXAMPLE, "seconds": 7200.0},
+                    "last_15m": _WINDOW_EXAMPLE,
+                    "shift_started_at": 1772438400.0,
+                }
+            ]
+        }
+    )
+
+    shift: WindowFigures
+    last_15m: WindowFigures
+    shift_started_at: float = Field(
+        description="Unix seconds: shifts start on the clock (00:00, 08:00, 16:00 UTC)"
+    )
+
+
 def _rate_per_hour(count: int, span_s: float) -> float:
     return round(count * 3600.0 / span_s, 1)
 
@@ -201,6 +312,13 @@ def _window_view(counts: Counts, span_s: float) -> dict[str, Any]:
         "weight_checks": counts.weight_checks,
         "weight_failures": counts.weight_failures,
         "overrides": counts.overrides,
+        "bins_counted": counts.bins_counted,
+        "bins_with_variance": counts.bins_with_variance,
+        "net_adjustment": counts.net_adjustment,
+        "inventory_accuracy": _accuracy(
+            counts.bins_counted - counts.bins_with_variance, counts.bins_with_variance
+        ),
+        "putaways": counts.putaways,
         "pickers": [
             {
                 "picker": picker,

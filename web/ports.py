@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from floorgate.core.commands import Command
-from floorgate.core.model import Batch, Device, FloorException, Light, Location, Order, Station, Wall, Zone
+from floorgate.core.model import (
+    Batch,
+    CycleCount,
+    Device,
+    FloorException,
+    Light,
+    Location,
+    Order,
+    Putaway,
+    Station,
+    Wall,
+    Zone,
+)
 
 
 class StoreUnavailable(Exception):
@@ -81,6 +93,10 @@ class CommittedChange(Protocol):
     def exceptions(self) -> Sequence[int]: ...
     @property
     def locations(self) -> Sequence[str]: ...
+    @property
+    def putaways(self) -> Sequence[str]: ...
+    @property
+    def counts(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -125,6 +141,10 @@ class FloorReads(Protocol):
     def batch(self, batch_id: str) -> Batch | None: ...
     def walls(self) -> Iterable[Wall]: ...
     def wall(self, wall_id: str) -> Wall | None: ...
+    def putaways(self) -> Iterable[Putaway]: ...
+    def putaway(self, task_id: str) -> Putaway | None: ...
+    def counts(self) -> Iterable[CycleCount]: ...
+    def count(self, count_id: str) -> CycleCount | None: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -174,6 +194,17 @@ class StoreHealth:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class HistogramFigures:
+    """A histogram of seconds as /metrics publishes it: the buckets' upper bounds, how many observations
+    fell at or below each (cumulative), and the sum and count of every observation (the +Inf bucket)."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    total: float
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WriterFigures:
     """The writer's counters and gauges, as /metrics publishes them."""
 
@@ -190,15 +221,24 @@ class WriterFigures:
     wal_pages: int
     backlog: int
     last_seq: int
+    # From a press's arrival at the writer to its batch's light commands handed to the MQTT link.
+    press_to_light: HistogramFigures
+    commit_seconds: HistogramFigures
+    # Device messages handed to the writer, by device class ("ptl", "scanner", "scale"), and those of
+    # them that were reports of input the adapter could not understand (malformed frames).
+    device_messages: Mapping[str, int]
+    device_malformed: Mapping[str, int]
 
 
 class Health(Protocol):
-    """Facts for liveness and metrics. `extra_metrics` adds the edge's other figures (MQTT, PTL, webhooks)."""
+    """Facts for liveness, readiness and metrics. `extra_metrics` adds the edge's other figures (PTL,
+    webhooks). `inactive` says why this edge takes no work now (it is stopping), None while it does."""
 
     def store(self) -> StoreHealth: ...
     def store_causes(self) -> Sequence[str]: ...
     def writer_figures(self) -> WriterFigures: ...
     def mqtt_connected(self) -> bool: ...
+    def inactive(self) -> str | None: ...
     async def extra_metrics(self) -> Mapping[str, float]: ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 
@@ -13,6 +14,8 @@ class Permission(enum.StrEnum):
     OVERRIDE = "override"
     WRITE_MASTER_DATA = "write_master_data"
     WRITE_ORDERS = "write_orders"
+    START_COUNTS = "start_counts"
+    RECOUNT = "recount"
     REPLAY = "replay"
     ADMIN = "admin"
 
@@ -39,9 +42,31 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.VIEWER: frozenset({Permission.READ}),
         Role.SUPERVISOR: frozenset(
-            {Permission.READ, Permission.RESOLVE, Permission.OVERRIDE, Permission.REPLAY}
+            {
+                Permission.READ,
+                Permission.RESOLVE,
+                Permission.OVERRIDE,
+                Permission.REPLAY,
+                Permission.START_COUNTS,
+                Permission.RECOUNT,
+            }
         ),
-        Role.ERP: frozenset({Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS}),
+        Role.ERP: frozenset(
+            {Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS, Permission.START_COUNTS}
+        ),
         Role.ADMIN: frozenset(Permission),
     }
 )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Caller:
+    """Who a request comes from: the role its token acts in and, for a named token, whose it is."""
+
+    role: Role
+    name: str | None = None
+
+    @property
+    def by(self) -> str:
+        """What a write records as its author: the token's name (a person or a system), else its role."""
+        return self.name or self.role.value

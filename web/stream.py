@@ -25,6 +25,7 @@ from floorgate.core.model import ExceptionStatus, OrderStatus
 from floorgate.web.kpis import KpiTracker
 from floorgate.web.ports import CommittedChange, FloorReads
 from floorgate.web.sorting_views import wall_view, wall_views
+from floorgate.web.task_views import count_view, live_count_views, live_putaway_views, putaway_view
 from floorgate.web.views import (
     device_view,
     event_view,
@@ -75,6 +76,8 @@ ENTITY_KEYS: Mapping[str, str] = {
     "devices": "id",
     "stations": "id",
     "walls": "id",
+    "putaways": "task_id",
+    "counts": "count_id",
 }
 # Events after which a put wall's view may have changed (a scan that lights a cubby changes its light).
 WALL_EVENT_PREFIXES = ("batch.", "put.", "order.sort", "station.operator_signed_in")
@@ -175,6 +178,8 @@ class StreamHub:
             "devices": self.device_views(),
             "stations": pack_station_views(floor),
             "walls": wall_views(floor),
+            "putaways": live_putaway_views(floor),
+            "counts": live_count_views(floor),
             "awaiting_ack": self.awaiting_ack(),
             "kpis": self.kpi_view(),
             "recent_events": self.recent_events(50),
@@ -242,6 +247,8 @@ class StreamHub:
             "devices": self.device_views(sorted(committed.devices)),
             "stations": self._changed_stations(),
             "walls": self._changed_walls(committed),
+            "putaways": [putaway_view(p) for p in map(floor.putaway, committed.putaways) if p is not None],
+            "counts": [count_view(c) for c in map(floor.count, committed.counts) if c is not None],
         }
         self._recent.append(delta)
         while len(self._recent) > self.history:

@@ -17,13 +17,12 @@ import asyncio
 import contextlib
 import logging
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from typing import cast
 
 from floorgate.devices.mqtt import wire
-from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.endpoint import InvalidTlsFiles, MqttEndpoint
 from floorgate.devices.mqtt.wire import MalformedPacket, PacketType, Publish, Will
 
 logger = logging.getLogger(__name__)
@@ -97,7 +96,11 @@ class MqttConnection(asyncio.Protocol):
         socket, such as the load generator's, which notes when the kernel received each read).
         """
         loop = asyncio.get_running_loop()
-        tls = ssl.create_default_context() if endpoint.tls else None
+        try:
+            tls = endpoint.ssl_context()
+        except InvalidTlsFiles as err:
+            # Checked when the site file was read; a file removed or replaced since fails this attempt only.
+            raise MqttError(f"cannot connect to the MQTT broker at {endpoint.url}: {err}") from err
         try:
             async with asyncio.timeout(connect_timeout):
                 if sock is None:

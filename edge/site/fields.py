@@ -57,6 +57,28 @@ def _check_name(value: str) -> str:
     return value
 
 
+def readable_file(value: object, info: ValidationInfo) -> object:
+    """A path to a file the edge can read, made absolute from the site file's folder (certificates, keys)."""
+    if not isinstance(value, str):
+        return value  # strict Path validation reports the wrong type
+    if not value.strip() or "\0" in value:
+        raise ValueError("must be the path of a file")
+    try:
+        path = Path(os.path.abspath(base_dir_of(info) / Path(value).expanduser()))
+    except RuntimeError as err:
+        raise ValueError(f"cannot expand '~' in {shorten(value)!r}") from err
+    try:
+        with path.open("rb") as file:
+            file.read(1)
+    except FileNotFoundError as err:
+        raise ValueError(f"no file at {path}") from err
+    except IsADirectoryError as err:
+        raise ValueError(f"{path} is a folder, not a file") from err
+    except OSError as err:
+        raise ValueError(f"cannot read {path}: {err.strerror or err}") from err
+    return path
+
+
 def _check_env_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         raise ValueError(f"must be the name of an environment variable (got {shorten(value)!r})")
@@ -89,6 +111,7 @@ Slug = Annotated[str, AfterValidator(_check_slug)]
 Name = Annotated[str, AfterValidator(_check_name)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 Baud = Annotated[int, AfterValidator(_check_baud)]
+ReadableFile = Annotated[Path, BeforeValidator(readable_file)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Grams = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 

@@ -51,6 +51,8 @@ def check_rules(data: Mapping[str, Any], environ: Mapping[str, str], keys: KeyLi
             found += _zone_reference(("stations", i, "zone"), station["zone"], zone_ids)
         elif station.get("kind") == "zone":
             found.append((("stations", i, "zone"), "required when kind = 'zone'"))
+        if station.get("mode", "pick") != "pick" and station.get("kind") != "zone":
+            found.append((("stations", i, "mode"), "only a station of kind = 'zone' has a mode"))
     walls = _entries(data, "walls")
     found += _wall_rules(walls, stations, locations, zone_ids, keys)
     found += _device_conflicts(

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from floorgate.core.events import Event
-from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, MqttEndpoint
+from floorgate.devices.mqtt.endpoint import InvalidMqttUrl, InvalidTlsFiles, MqttEndpoint, TlsFiles
 from floorgate.edge.site.fields import (
     Array,
     Baud,
@@ -30,6 +30,7 @@ from floorgate.edge.site.fields import (
     KeyboardLayout,
     Name,
     Percent,
+    ReadableFile,
     ScaleProtocol,
     ScaleStability,
     Slug,
@@ -156,12 +157,58 @@ class StoreSettings(_Section):
         return value
 
 
+def _key_beside_cert(key_file: Path | None, info: ValidationInfo) -> Path | None:
+    """`key_file` goes with `cert_file`: neither without the other, and the key must be the certificate's."""
+    if "cert_file" not in info.data:
+        return key_file  # cert_file itself is wrong and says so
+    cert_file = info.data["cert_file"]
+    if cert_file is None and key_file is not None:
+        raise ValueError("is given without cert_file: give the certificate too, or leave both out")
+    if cert_file is not None and key_file is None:
+        raise ValueError(f"is missing: cert_file = {str(cert_file)!r} needs its private key")
+    if cert_file is not None:
+        try:
+            TlsFiles(cert_file=cert_file, key_file=key_file).context()
+        except InvalidTlsFiles as err:
+            raise ValueError(str(err)) from err
+    return key_file
+
+
 class MqttSettings(_Section):
     url: str
     """`mqtt://host:port`, or `mqtts://` for TLS."""
     username: str | None = None
     password: SecretStr | None = None
     password_env: EnvName | None = None
+    ca_file: ReadableFile | None = None
+    """mqtts://: the CA (PEM) that signed the broker's certificate; without it, the system's CAs."""
+    cert_file: ReadableFile | None = None
+    """mqtts://: the edge's client certificate (PEM), for a broker that requires one."""
+    key_file: ReadableFile | None = Field(default=None, validate_default=True)
+    """mqtts://: the private key (PEM, unencrypted) of `cert_file`."""
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _tls_only(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        url = info.data.get("url")
+        if value is not None and isinstance(url, str) and not url.startswith(("mqtts://", "ssl://")):
+            raise ValueError("applies to TLS only: write the url as mqtts://host:8883")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _usable_ca(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                TlsFiles(ca_file=value).context()
+            except InvalidTlsFiles as err:
+                raise ValueError(str(err)) from err
+        return value
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_with_cert(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _key_beside_cert(value, info)
 
     @field_validator("username", "password", mode="before")
     @classmethod
@@ -190,12 +237,26 @@ class MqttSettings(_Section):
 
     def endpoint(self) -> MqttEndpoint:
         password = self.password.get_secret_value() if self.password is not None else None
-        return MqttEndpoint.from_url(self.url, username=self.username, password=password)
+        tls_files = TlsFiles(ca_file=self.ca_file, cert_file=self.cert_file, key_file=self.key_file)
+        return MqttEndpoint.from_url(self.url, username=self.username, password=password, tls_files=tls_files)
 
 
 class HttpSettings(_Section):
     host: Name = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    cert_file: ReadableFile | None = None
+    """The dashboard and API over HTTPS: the server's certificate (PEM, with its chain); no plain HTTP then."""
+    key_file: ReadableFile | None = Field(default=None, validate_default=True)
+    """The private key (PEM, unencrypted) of `cert_file`."""
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_with_cert(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _key_beside_cert(value, info)
+
+    @property
+    def https(self) -> bool:
+        return self.cert_file is not None
 
 
 class TokenSpec(_Section):
@@ -203,7 +264,9 @@ class TokenSpec(_Section):
     token_env: EnvName | None = None
     """Where `token` came from, when the file named an environment variable instead."""
     role: Role = Field(strict=False)  # lax so that the string "erp" becomes Role.ERP
-    name: Name | None = None
+    name: Name | None = Field(default=None, max_length=64)
+    """Whose token this is, a person ("sue") or a system ("erp"): every write made with it records this name
+    as its `by` (in its events and the access log). Without it, the role is recorded."""
 
     @model_validator(mode="before")
     @classmethod
@@ -418,11 +481,21 @@ ScaleSpec = Annotated[SerialScale | MqttScale, Field(discriminator="transport")]
 ScannerSpec = Annotated[SerialScanner | HidScanner | MqttDevice, Field(discriminator="transport")]
 
 
+class CountSettings(_Section):
+    """Cycle counts (docs/contract.md)."""
+
+    variance_exception_pct: Percent = 5.0
+    """A counted bin further than this from its record (in percent of the record) raises a
+    `count_variance` exception; every difference corrects the record."""
+
+
 class StationSpec(_Section):
     id: Slug
     kind: StationKind
     zone: Name | None = None
     """For kind = "zone", the zone whose start station this is."""
+    mode: Literal["pick", "putaway"] = "pick"
+    """For kind = "zone": "pick" starts orders and arms picks; "putaway" puts a scanned item away."""
     tolerance_g: Grams = 10.0
     tolerance_pct: Percent = 0.0
     """A pack passes within tolerance_g or tolerance_pct of the expected weight, whichever is larger."""
@@ -481,6 +554,7 @@ class SiteConfig(_Section):
     locations: Array[LocationSpec] = ()
     stations: Array[StationSpec] = ()
     walls: Array[WallSpec] = ()
+    counts: CountSettings = Field(default_factory=CountSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -503,6 +577,10 @@ class SiteConfig(_Section):
     def tokens_by_value(self) -> dict[str, Role]:
         """Bearer token → role, for the API's authentication."""
         return {token.token.get_secret_value(): token.role for token in self.tokens}
+
+    def token_names(self) -> dict[str, str]:
+        """Bearer token → its name (a person or a system), for the tokens that have one: writes record it."""
+        return {token.token.get_secret_value(): token.name for token in self.tokens if token.name}
 
     def owned_zones(self) -> tuple[ZoneSpec, ...]:
         """The zones this edge process runs: `[edge] zones`, or every zone when it is left out."""

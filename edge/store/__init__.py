@@ -6,7 +6,8 @@ else is portable SQLAlchemy, so the same code runs against PostgreSQL (`[store] 
 
 - `errors`: StoreError and its causes, told as a person has to fix them
 - `engine`: the engine from the store URL, SQLite's pragmas and size budget
-- `schema`: the tables, their creation and the additive upgrades
+- `schema`: the tables and their creation; `migrate`: the schema version, upgraded with Alembic through
+  the revisions in `migrations/`, a newer store refused
 - `records`: the messages, EventRecord and Batch
 - `rows`: the rows a batch upserts for what the floor changed
 - `commit`: the unit of work that writes one batch in one transaction
@@ -27,18 +28,16 @@ from floorgate.edge.store.errors import (
     size_limit_mb,
     store_location,
 )
+from floorgate.edge.store.migrate import SchemaState, StoreTooNew, schema_state
 from floorgate.edge.store.records import Batch, EventRecord
 from floorgate.edge.store.restore import Loaded
 from floorgate.edge.store.rows import batch_rows
 from floorgate.edge.store.schema import (
-    ADDED_COLUMNS,
     DEVICES,
-    DROPPED_INDEXES,
     EVENTS,
     EXCEPTIONS,
     INBOUND,
     ITEMS,
-    LEGACY_INBOUND,
     LIGHTS,
     LINE_SCANS,
     LINES,
@@ -52,15 +51,12 @@ from floorgate.edge.store.schema import (
 from floorgate.edge.store.store import STARTUP_HEADROOM_BYTES, Store
 
 __all__ = [
-    "ADDED_COLUMNS",
     "BINDING_ERRORS",
     "DEVICES",
-    "DROPPED_INDEXES",
     "EVENTS",
     "EXCEPTIONS",
     "INBOUND",
     "ITEMS",
-    "LEGACY_INBOUND",
     "LIGHTS",
     "LINES",
     "LINE_SCANS",
@@ -75,14 +71,17 @@ __all__ = [
     "CheckpointPolicy",
     "EventRecord",
     "Loaded",
+    "SchemaState",
     "Store",
     "StoreError",
     "StoreFailure",
+    "StoreTooNew",
     "WalCheckpoint",
     "batch_rows",
     "describe_failure",
     "failure_cause",
     "make_engine",
+    "schema_state",
     "size_limit_mb",
     "sql_table",
     "store_location",

@@ -49,6 +49,12 @@ from floorgate.edge.store.schema import (
     ZONES,
 )
 from floorgate.edge.store.sorting import read_sorting
+from floorgate.edge.store.tasks import (
+    read_counts,
+    read_putaways,
+    read_station_modes,
+    read_variance_exception_pct,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,6 +112,10 @@ def _load(engine: Engine, remember_inbound: int, retire_before: float | None) ->
             Station(id=r.id, kind=r.kind, zone=r.zone, operator=r.operator)
             for r in conn.execute(select(STATIONS))
         ]
+        read_station_modes(conn, stations)
+        putaways = read_putaways(conn)
+        counts = read_counts(conn)
+        variance_exception_pct = read_variance_exception_pct(conn)
         # Orders retired before `retire_before` stay in the store, not in memory.
         orders = read_orders(
             conn,
@@ -184,6 +194,9 @@ def _load(engine: Engine, remember_inbound: int, retire_before: float | None) ->
         stations=stations,
         batches=batches,
         walls=walls,
+        putaways=putaways,
+        counts=counts,
+        variance_exception_pct=variance_exception_pct,
     )
     floor.packing.restore(pack_stations)
     return Loaded(

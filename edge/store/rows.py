@@ -23,6 +23,7 @@ from floorgate.edge.store.schema import (
     ZONES,
 )
 from floorgate.edge.store.sorting import add_sorting_rows
+from floorgate.edge.store.tasks import add_task_rows
 
 
 def batch_rows(floor: Floor) -> Batch:
@@ -97,6 +98,7 @@ def batch_rows(floor: Floor) -> Batch:
     batch.add(LINE_SCANS, _line_scan_rows(floor, changes.lines))
     batch.add(PACK_STATIONS, (_pack_station_row(floor.packing.state(k)) for k in changes.pack_stations))
     add_sorting_rows(floor, batch)
+    add_task_rows(floor, batch)
     return batch
 
 

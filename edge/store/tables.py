@@ -1,4 +1,8 @@
-"""The store's tables (SQLModel): current floor state, the event log and remembered inbound ids."""
+"""The store's tables (SQLModel): current floor state, the event log and remembered inbound ids.
+
+What a store holds is made by the revisions in `migrations/versions/`: a table or column added here needs
+a revision that adds it (docs/migrations.md), and a test fails, naming what differs, until it has one.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ class ItemRow(SQLModel, table=True):
     description: str = ""
     gtins: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unit_weight_g: float | None = None
-    # Added after the first release: nullable, and Store.create_schema adds it to an older database.
+    # Added after the first release: nullable, and the baseline revision adds it to an older database.
     weight_tolerance_g: float | None = None
 
 
@@ -251,3 +255,70 @@ class WallRow(SQLModel, table=True):
     qty: int | None = None
     message: str = ""
     error: bool = False
+
+
+class StationModeRow(SQLModel, table=True):
+    """A zone station's mode ("pick" or "putaway"): its own table, so stores made before modes gain it."""
+
+    __tablename__ = "station_modes"
+    station: str = Field(primary_key=True)
+    mode: str
+
+
+class PutawayRow(SQLModel, table=True):
+    """A putaway task (core/putaway.py): its bin, its place in the bin's queue, and what was put."""
+
+    __tablename__ = "putaways"
+    task_id: str = Field(primary_key=True)
+    sku: str
+    qty: int
+    location: str
+    fingerprint: str
+    status: str
+    ticket: int | None = None
+    put: int | None = None
+    station: str | None = None
+    operator: str | None = None
+    created_at: float
+    finished_at: float | None = None
+
+
+class CycleCountRow(SQLModel, table=True):
+    """A cycle count (core/cycle_counts.py); its bins are rows of `count_bins`."""
+
+    __tablename__ = "cycle_counts"
+    count_id: str = Field(primary_key=True)
+    blind: bool
+    zone: str | None = None
+    fingerprint: str
+    status: str
+    started_at: float
+    finished_at: float | None = None
+    variance_exception_pct: float
+    started_by: str | None = None  # the role that started it ("by" is a reserved word in SQL)
+
+
+class CountBinRow(SQLModel, table=True):
+    """One bin of a cycle count: its place in the bin's queue, the record it was compared with, the count."""
+
+    __tablename__ = "count_bins"
+    count_id: str = Field(primary_key=True)
+    location: str = Field(primary_key=True)
+    position: int
+    status: str
+    ticket: int | None = None
+    sku: str | None = None
+    expected: int | None = None
+    counted: int | None = None
+    variance: int | None = None
+    adjusted: int = 0
+    recounts: int = 0
+    counted_at: float | None = None
+
+
+class CountPolicyRow(SQLModel, table=True):
+    """The site file's `[counts]` as the floor last took it (one row, id "site")."""
+
+    __tablename__ = "count_policy"
+    id: str = Field(primary_key=True)
+    variance_exception_pct: float

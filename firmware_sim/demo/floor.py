@@ -17,14 +17,16 @@ from typing import Any
 from floorgate.core import commands as cmd
 from floorgate.core.errors import CommandRejected
 from floorgate.core.model import OrderStatus
-from floorgate.devices.mqtt.endpoint import MqttEndpoint
+from floorgate.devices.mqtt.endpoint import MqttEndpoint, TlsFiles
 from floorgate.edge.runtime import EdgeParts, build, run_edge
 from floorgate.edge.site import SiteConfig, parse_site
 from floorgate.edge.writer import Committed
 from floorgate.firmware_sim.demo.broker import EmbeddedBroker
+from floorgate.firmware_sim.demo.counting import run_count_work
 from floorgate.firmware_sim.demo.packing import PackingFlow
 from floorgate.firmware_sim.demo.scanning import ScanRefused, StartStations, start_station_id
 from floorgate.firmware_sim.demo.sorting import BATCH_ZONE, WALL, BatchFlow, wall_scanner, wall_site_toml
+from floorgate.firmware_sim.demo.stocking import run_stock_work, starting_stock
 from floorgate.firmware_sim.pickers import SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 
@@ -52,7 +54,7 @@ def demo_site_toml(*, data_dir: Path, http_port: int, start_stations: str = "", 
                 code = f"{zone}-{aisle:02d}-{slot:02d}"
                 lines.append(
                     f'[[locations]]\ncode = "{code}"\nzone = "{zone}"\nmodule = "{code}"\n'
-                    f'sku = "SKU-{code}"\non_hand = 400\n'
+                    f'sku = "SKU-{code}"\non_hand = {starting_stock(code)}\n'
                 )
     for n in (1, 2):
         lines.append(
@@ -94,6 +96,10 @@ class DemoOptions:
     mistake_rate: float = 0.03
     seed: int | None = None
     duration: float | None = None
+    count_every: float = 120.0
+    """Seconds between the cycle counts the demo starts (one aisle each, the zones in turn)."""
+    tls_files: TlsFiles | None = None
+    """For an mqtts:// `broker`: the edge and the simulators connect with these files."""
 
 
 class OrderFlow:
@@ -141,7 +147,6 @@ class OrderFlow:
                     )
                     tasks.create_task(picker.run(), name=f"picker-{name}")
                     tasks.create_task(self._feed(picker, zone, modules), name=f"orders-{name}")
-            tasks.create_task(self._restock(), name="restock")
 
     async def _feed(self, picker: SimulatedPicker, zone: str, modules: list[str]) -> None:
         writer = self.parts.writer
@@ -190,16 +195,6 @@ class OrderFlow:
             await done.wait()
             del self._picked[order_id]
             self.orders_done += 1
-
-    async def _restock(self) -> None:
-        writer = self.parts.writer
-        while True:
-            await asyncio.sleep(5)
-            for code, loc in list(writer.floor.locations.items()):
-                if loc.on_hand is not None and loc.on_hand < 40:
-                    await writer.execute(
-                        cmd.UpsertLocation(code=code, zone=loc.zone, module=loc.module, on_hand=400)
-                    )
 
 
 class _BoundedExit:
@@ -253,7 +248,7 @@ async def run_demo(options: DemoOptions) -> None:
             source="demo-site.toml",
         )
         if options.broker:
-            endpoint = MqttEndpoint.from_url(options.broker)
+            endpoint = MqttEndpoint.from_url(options.broker, tls_files=options.tls_files)
         else:
             mqtt_port = options.mqtt_port if _port_free(options.mqtt_port) else _free_port()
             broker = await stack.enter_async_context(
@@ -275,8 +270,9 @@ async def run_demo(options: DemoOptions) -> None:
                 f"\nFloorGate demo is running ({len(modules)} modules in zones {', '.join(ZONES)} and "
                 f"{BATCH_ZONE} and on put wall {WALL}, "
                 f"{sum(len(p) for p in PICKERS.values())} simulated pickers scanning orders in at "
-                f"{', '.join(start_station_id(z) for z in ZONES)}; batches of orders picked in zone "
-                f"{BATCH_ZONE} and sorted at the wall)\n"
+                f"{', '.join(start_station_id(z) for z in ZONES)}; stockers put away what runs low, "
+                f"a blind count of one aisle starts every {options.count_every:g} s, and batches of "
+                f"orders are picked in zone {BATCH_ZONE} and sorted at the wall)\n"
                 f"  dashboard  {parts.url}/dashboard?token={token}\n"
                 f"  API        {parts.url}/docs   (Authorization: Bearer {token}, role admin)\n"
                 f"  MQTT       {endpoint.url}   topics floorgate/{config.site.id}/#\n"
@@ -304,9 +300,31 @@ async def run_demo(options: DemoOptions) -> None:
             # PACK-1 and PACK-2 weigh every picked order on simulated MQTT scales (edge/demo_packing.py).
             packing = tasks.create_task(PackingFlow(parts, endpoint, rng).run(), name="packing")
             progress = tasks.create_task(_progress(parts, flow, batches), name="progress")
+            # Stockers and counters work the same bins as the pickers (firmware_sim/demo/stocking.py, counting.py).
+            zones = {
+                z: sorted(loc.module for loc in config.locations if loc.zone == z and loc.module)
+                for z in ZONES
+            }
+            walk = options.seconds_per_pick * 2
+            # The batch zone's bins are replenished too (a putaway waiting there would hold a batch's bin).
+            stocked = {
+                **zones,
+                BATCH_ZONE: sorted(
+                    loc.module for loc in config.locations if loc.zone == BATCH_ZONE and loc.module
+                ),
+            }
+            stock = tasks.create_task(
+                run_stock_work(parts, bank, stocked, seconds_per_bin=walk, rng=rng), name="stock-work"
+            )
+            counts = tasks.create_task(
+                run_count_work(
+                    parts, bank, zones, every_s=options.count_every, seconds_per_bin=walk, rng=rng
+                ),
+                name="count-work",
+            )
             if options.duration is not None:
                 await asyncio.sleep(options.duration)
-                for task in (flow_task, batch_task, packing, progress, edge):
+                for task in (flow_task, batch_task, packing, progress, stock, counts, edge):
                     task.cancel()
 
 

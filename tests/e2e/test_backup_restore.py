@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,12 @@ from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.brokers import Mosquitto
 from tests.support.edge_process import EdgeProcess
 from tests.support.mqtt_observer import MqttObserver
+from tests.support.store_files import floorgate, lights_sent, stored_lights
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 BINS = (("A-01", "M-A-01", "SKU-1"), ("A-02", "M-A-02", "SKU-2"), ("A-03", "M-A-03", "SKU-3"))
-
-
-def floorgate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "floorgate.edge.cli", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 async def floorgate_async(*args: str) -> tuple[int, str]:
@@ -95,16 +89,7 @@ def read_backup(path: Path) -> tuple[str, list[tuple[int, str]], dict[str, dict[
     with contextlib.closing(sqlite3.connect(path)) as db:
         check = db.execute("PRAGMA integrity_check").fetchone()[0]
         log = [(int(seq), str(id_)) for seq, id_ in db.execute("SELECT seq, id FROM events ORDER BY seq")]
-        lights: dict[str, dict[str, Any]] = {}
-        for module, seq, color, blink, display in db.execute(
-            "SELECT module, seq, color, blink, display FROM lights"
-        ):
-            lights[module] = (
-                {"seq": seq, "color": color, "blink": blink, "display": display}
-                if color
-                else {"seq": seq, "off": True}
-            )
-    return check, log, lights
+    return check, log, stored_lights(path)
 
 
 async def test_a_backup_of_a_running_edge_is_whole_and_a_restore_brings_its_lights_back(
@@ -174,12 +159,7 @@ async def test_a_backup_of_a_running_edge_is_whole_and_a_restore_brings_its_ligh
             try:
                 with restored.client("viewer") as viewer:
                     assert events(viewer)[-1]["seq"] == last
-                for module, light in lights.items():
-                    topic = f"floorgate/{site}/ptl/{module}/cmd"
-                    await wait_until(
-                        lambda t=topic, want=light: any(m.json() == want for m in observer.on(t)),
-                        what=f"{module} sent its light as of the backup, {light}",
-                    )
+                await lights_sent(observer, site, lights)
             finally:
                 assert restored.stop() == 0
     finally:

@@ -1,11 +1,10 @@
 """`floorgate demo` as a new user runs it: it prints a URL and a token, pickers scan orders in at the zone
-start stations' simulated scanners and complete them, batches are picked and sorted at the put wall,
-Ctrl-C stops it."""
+start stations' simulated scanners and complete them, stockers put away and counters count, batches are
+picked and sorted at the put wall, Ctrl-C stops it."""
 
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.brokers import free_port
+from tests.support.edge_process import demo_arguments, interrupt
 from tests.support.waiting import wait_until_sync
 
 pytestmark = pytest.mark.e2e
@@ -33,6 +33,10 @@ def started_by_scans(events: list[dict[str, Any]]) -> bool:
             if operator_at.get(f"START-{data['zone']}") != data["operator"]:
                 return False
     return starts > 0
+
+
+def logged(api: httpx.Client, event_type: str) -> list[dict[str, Any]]:
+    return list(api.get("/events", params={"type": event_type, "after": 0, "limit": 100}).json()["events"])
 
 
 def sorting_events(api: httpx.Client) -> list[dict[str, Any]]:
@@ -70,17 +74,9 @@ def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp
                 sys.executable,
                 "-m",
                 "floorgate.edge.cli",
-                "demo",
-                "--port",
-                str(http_port),
-                "--mqtt-port",
-                str(mqtt_port),
-                "--data-dir",
-                str(tmp_path / "data"),
+                *demo_arguments(http_port=http_port, mqtt_port=mqtt_port, data_dir=tmp_path / "data"),
                 "--seconds-per-pick",
                 "0.05",
-                "--seed",
-                "1",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -117,14 +113,17 @@ def test_the_demo_scans_orders_in_completes_them_and_stops_cleanly_on_ctrl_c(tmp
         scan_problems = [x for x in api.get("/exceptions").json() if "scan" in x["kind"]]
         assert scan_problems == []
         assert httpx.get(match.group(1).split("?")[0]).status_code == 200
+
+        # Stockers put away what runs low, and the first blind count (20 s in) finds its counter at work.
+        for event_type in ("putaway.confirmed", "count.recorded"):
+            wait_until_sync(
+                lambda event_type=event_type: logged(api, event_type),
+                timeout=90,
+                what=f"a {event_type} in the demo's event log",
+            )
+        counted = logged(api, "count.recorded")
+        assert all(e["data"]["blind"] and e["data"]["counted"] >= 0 for e in counted), counted
         assert_batches_are_picked_and_sorted(api)
     finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            code = demo.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # A demo that hangs on Ctrl-C fails the test; it must not also outlive it.
-            demo.kill()
-            demo.wait()
-            code = None
+        code = interrupt(demo)
     assert code == 0, out.read_text()[-3000:]

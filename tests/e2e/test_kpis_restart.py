@@ -11,13 +11,17 @@ from floorgate.core.commands import Button
 from floorgate.core.instructions import ERROR_COLOR
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.support.edge_process import EdgeProcess
+from tests.support.master_data import seed_master_data
+from tests.support.module_keys import count_as
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 # Figures that depend only on the picks and weighings counted (rates and spans move with the clock, and the
 # count of all events is checked against the log itself, which a restart may add to).
+MODULES_A = ("M-A-01", "M-A-02", "M-A-03")
 COUNTED = ("lines", "shorts", "rejected_picks", "pick_accuracy", "weight_checks", "weight_failures")
+INVENTORY = ("bins_counted", "bins_with_variance", "net_adjustment", "inventory_accuracy", "putaways")
 
 
 def counted(kpis: dict[str, Any]) -> dict[str, Any]:
@@ -93,3 +97,44 @@ async def test_a_restart_mid_shift_shows_the_same_kpis_as_before_it(
         pytest.skip("a new shift started during the test: its KPIs rightly start from zero")
     assert counted(after) == counted(before)
     assert after["last_15m"]["events"] == after["shift"]["events"] >= before["shift"]["events"]
+
+
+def inventory(kpis: dict[str, Any]) -> dict[str, Any]:
+    return {window: {key: kpis[window][key] for key in INVENTORY} for window in ("shift", "last_15m")}
+
+
+async def test_the_inventory_figures_of_counts_and_putaways_are_the_same_after_a_restart(
+    edge: EdgeProcess, bank: ModuleBank
+) -> None:
+    with edge.client("erp") as erp:
+        seed_master_data(erp)  # A-01 10, A-02 5, A-03 8
+        body = {"task_id": "PA-1", "sku": "SKU-1", "qty": 4, "location": "A-01"}
+        assert erp.post("/putaways", json=body).status_code == 201
+    await wait_until(lambda: bank.state("M-A-01").display == "4", what="A-01 lit for the putaway")
+    await bank.press("M-A-01", Button.CONFIRM)
+    with edge.client("supervisor") as supervisor:
+        assert supervisor.post("/counts", json={"count_id": "CC-1", "zone": "A"}).status_code == 201
+    await wait_until(lambda: all(bank.state(m).display == "0" for m in MODULES_A), what="zone A lit blind")
+    await count_as(bank, "M-A-01", 14)  # as recorded after the putaway
+    await count_as(bank, "M-A-02", 7)  # 2 more than recorded
+    await count_as(bank, "M-A-03", 3)  # 5 fewer
+
+    with edge.client("viewer") as viewer:
+        await wait_until(lambda: viewer.get("/counts/CC-1").json()["status"] == "completed", what="CC-1 done")
+        before = await wait_until(lambda: kpis_counting_the_whole_log(viewer), what="KPIs to count the log")
+    assert inventory(before)["shift"] == {
+        "bins_counted": 3,
+        "bins_with_variance": 2,
+        "net_adjustment": -3,
+        "inventory_accuracy": round(1 / 3, 4),
+        "putaways": 1,
+    }
+
+    assert edge.stop() == 0
+    edge.start()
+
+    with edge.client("viewer") as viewer:
+        after = await wait_until(lambda: kpis_counting_the_whole_log(viewer), what="KPIs to count the log")
+    if after["shift_started_at"] != before["shift_started_at"]:
+        pytest.skip("a new shift started during the test: its KPIs rightly start from zero")
+    assert inventory(after) == inventory(before)

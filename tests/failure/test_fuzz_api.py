@@ -14,7 +14,6 @@ it the writer still commits. Below the fuzzing, one request per bug it found, ke
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,18 +29,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import checks as st_checks
 from schemathesis.python import asgi as schemathesis_asgi
 
-from floorgate.core import commands as cmd
-from floorgate.edge.store import Store, make_engine
-from floorgate.edge.web_ports import LiveFloor, web_context
-from floorgate.edge.webhooks.deliveries import DeliveryStore
-from floorgate.edge.webhooks.endpoints import WebhookService
-from floorgate.edge.webhooks.outbox import EndpointRegistry
-from floorgate.edge.webhooks.relay import WebhookRelay
 from floorgate.edge.writer import Writer
-from floorgate.web.app import create_app
 from floorgate.web.contract import SQL_INT_MAX
 from floorgate.web.roles import Role
-from floorgate.web.stream import StreamHub
+from tests.support.api_edge import API_FLOOR, build_api_edge
 
 pytestmark = pytest.mark.failure
 
@@ -50,15 +41,6 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # Requests per operation, valid and invalid: about 30 operations x 35 requests in all (about 20 s here).
 MAX_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 25, schemathesis.GenerationMode.NEGATIVE: 10}
 REQUEST_TIMEOUT_S = 10
-
-SEED: tuple[cmd.Command, ...] = (
-    cmd.DefineZone(zone="A"),
-    cmd.DefineStation(station="PACK-1", kind=cmd.StationKind.PACK, tolerance_g=15, tare_g=120),
-    cmd.DefineStation(station="START-A", kind=cmd.StationKind.ZONE, zone="A"),
-    cmd.UpsertItem(sku="S1", description="bolts", gtins=("04012345678901",), unit_weight_g=100),
-    cmd.UpsertLocation(code="A-01", zone="A", module="M-01", sku="S1", on_hand=10),
-    cmd.ReceiveOrder(order_id="O1", lines=(cmd.NewOrderLine(line_id="1", sku="S1", qty=2, location="A-01"),)),
-)
 
 
 @dataclass
@@ -87,31 +69,9 @@ class FuzzedApi:
 
 
 def build_app(folder: Path) -> FuzzedEdge:
-    # synchronous=NORMAL: this file is about answers, not durability, and a thousand fsyncs cost seconds.
-    store = Store(make_engine(f"sqlite:///{folder / 'floorgate.db'}", synchronous="NORMAL"))
-    store.create_schema()
-    loaded = store.load()
-    deliveries = DeliveryStore(store.engine)
-    registry = EndpointRegistry([])
-    writer = Writer(store=store, floor=loaded.floor, last_seq=loaded.last_seq, outbox=registry)
-
-    async def endpoint_gone(*_: object) -> None:
-        return None
-
-    relay = WebhookRelay(deliveries=deliveries, registry=registry, on_gone=endpoint_gone)
-    hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
-    writer.subscribe(hub.on_commit)
-    context = web_context(
-        site_id="fuzz",
-        edge_id="edge-1",
-        writer=writer,
-        store=store,
-        tokens={ADMIN_TOKEN: Role.ADMIN},
-        hub=hub,
-        webhooks=WebhookService(registry=registry, deliveries=deliveries, relay=relay),
-        started_at=time.time(),
-    )
-    edge = FuzzedEdge(app=create_app(context), writer=writer)
+    built = build_api_edge(folder, tokens={ADMIN_TOKEN: Role.ADMIN}, site_id="fuzz")
+    writer = built.writer
+    edge = FuzzedEdge(app=built.app, writer=writer)
     seeded = False
 
     @asynccontextmanager
@@ -121,7 +81,7 @@ def build_app(folder: Path) -> FuzzedEdge:
         nonlocal seeded
         task = edge.task = asyncio.create_task(writer.run(), name="writer")
         if not seeded:
-            for command in SEED:
+            for command in API_FLOOR:
                 await writer.execute(command)
             seeded = True
         try:

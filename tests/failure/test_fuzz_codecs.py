@@ -19,7 +19,6 @@ Documented outcomes, per codec:
 from __future__ import annotations
 
 import json
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -46,8 +45,9 @@ from floorgate.devices.scanners.mqtt_scanner import MalformedScan, decode_scan, 
 pytestmark = pytest.mark.failure
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True)
-# No parse of one device message may take this long: a scanner's whole code must not stall the writer.
-SLOW_S = 0.5
+# A parse that hangs (a quadratic blow-up, a loop that never ends) fails on the suite's own timeout
+# (`timeout` in pyproject.toml); how fast a parse is belongs to bench/, not to a test that a slow or busy
+# machine would fail.
 
 # -- JSON payloads: PTL, MQTT scanners and scales -----------------------------------------------------------
 
@@ -115,15 +115,12 @@ def json_payloads(valid: dict[str, Any]) -> st.SearchStrategy[bytes]:
 
 def assert_decoded_or_refused(decode: Any, payload: bytes, error: type[ValueError]) -> Any:
     """The decoded value, or None when `decode` refused with `error` and a message; anything else fails."""
-    started = time.perf_counter()
     reason = ""
     try:
         value = decode(payload)
     except error as err:
         value, reason = None, str(err)
         assert reason, f"expected {error.__name__} to say what was wrong, for {payload[:80]!r}"
-    elapsed = time.perf_counter() - started
-    assert elapsed < SLOW_S, f"expected a decode within {SLOW_S}s, took {elapsed:.2f}s for {payload[:80]!r}"
     return value
 
 
@@ -336,11 +333,9 @@ def test_a_stream_of_damaged_frames_in_any_chunks_never_stalls_the_reader(
     stream = b"".join(data.draw(st.lists(frames.flatmap(mutated), max_size=12)))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     reader = FrameReader(PROTOCOLS[protocol].make_decoder(), max_buffer=256)
-    started = time.perf_counter()
     for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         for frame in reader.feed(stream[start:end]):
             assert isinstance(frame, Reading | Reply | Garbage)
-    assert time.perf_counter() - started < SLOW_S * 4, "expected the reader to keep up with the stream"
 
 
 @FUZZ
@@ -531,10 +526,7 @@ expiries = st.dates(min_value=today - timedelta(days=365 * 20), max_value=today 
 
 
 def assert_interpreted(data: str) -> Any:
-    started = time.perf_counter()
     barcode = interpret(data)
-    elapsed = time.perf_counter() - started
-    assert elapsed < SLOW_S, f"expected a scan interpreted within {SLOW_S}s, took {elapsed:.2f}s"
     if barcode.kind is CodeKind.INVALID:
         assert barcode.problem, f"expected an invalid code to name its problem: {data[:80]!r}"
     if barcode.gtin is not None:

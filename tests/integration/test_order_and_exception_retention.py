@@ -14,6 +14,7 @@ from floorgate.core.model import OrderStatus
 from floorgate.edge.store import EXCEPTIONS, LINE_SCANS, LINES, ORDERS, Store, make_engine
 from floorgate.edge.store.retention import Retention, delete_finished_orders, prune_store
 from tests.support.clocked_writer import DAY, KEEP_S, NOW, OLD, ClockedWriter
+from tests.support.store_files import back_before_schema_versions
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -229,7 +230,9 @@ async def test_resolved_exceptions_past_retention_leave_memory_then_the_store_an
 def test_a_store_from_an_earlier_release_gains_the_finished_at_index(store_url: str) -> None:
     store = Store(make_engine(store_url))
     store.create_schema()
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn:  # as earlier releases made it: no such index, no schema version
+        for statement in back_before_schema_versions():
+            conn.execute(text(statement))
         conn.execute(text("DROP INDEX ix_orders_finished_at"))
     store.close()
 

@@ -24,6 +24,7 @@ from floorgate.edge.store import checkpoint as checkpoint_module
 from floorgate.edge.store import store as store_module
 from floorgate.edge.writer import Committed, Writer, WriterUnavailable
 from tests.support.seeding import seed, started_writer
+from tests.support.store_files import back_before_schema_versions
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -291,6 +292,10 @@ async def test_indexes_no_query_uses_are_dropped_from_an_older_store_and_its_dat
     task.cancel()
     store.close()
     with sqlite3.connect(db) as old:  # the indexes as the earlier release's create_all made them
+        for (
+            statement
+        ) in back_before_schema_versions():  # and, as in every release before it, no schema version
+            old.execute(statement)
         old.execute("CREATE INDEX ix_locations_zone ON locations (zone)")
         old.execute("CREATE INDEX ix_locations_module ON locations (module)")
         old.execute("CREATE INDEX ix_events_type ON events (type)")
@@ -445,6 +450,10 @@ async def test_under_load_that_never_lets_up_the_log_stays_within_its_limit_in_p
     monkeypatch.setattr(checkpoint_module, "CHECKPOINT_ROWS", 10**9)
     monkeypatch.setattr(checkpoint_module, "WAL_LIMIT_BYTES", limit_pages * PAGE_FRAME)
     db = tmp_path / "floorgate.db"
+    # The tables are made, and their pages copied out of the log, before the load: they are not its pages.
+    made = Store(make_engine(f"sqlite:///{db}"))
+    made.create_schema()
+    made.close()
     store = Store(make_engine(f"sqlite:///{db}"))
     store.create_schema()
     writer = Writer(store=store, floor=store.load().floor, last_seq=0, max_batch=1)
@@ -724,7 +733,9 @@ def test_an_older_store_gets_the_finished_column_and_its_finished_orders_count_f
     store = open_store(path)
     store.close()
     with sqlite3.connect(path) as db:
-        # As a release before retirement made it: no finished_at, and no index on it.
+        # As a release before retirement made it: no finished_at, no index on it, no schema version.
+        for statement in back_before_schema_versions():
+            db.execute(statement)
         db.execute("DROP INDEX ix_orders_finished_at")
         db.execute("ALTER TABLE orders DROP COLUMN finished_at")
         for order_id, status in (("DONE", "packed"), ("GOING", "picking")):

@@ -14,9 +14,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.certificates import Identity
 from tests.support.waiting import wait_until_sync
 
 MOSQUITTO_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+# The documented production setup (TLS with client certificates, the ACL), which a TLS broker here runs.
+DOCUMENTED = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "mosquitto"
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for its "$7$" (PBKDF2-SHA512) hashes
 
 
@@ -51,6 +54,31 @@ def password_line(username: str, password: str) -> str:
     return f"{username}:$7${PBKDF2_ITERATIONS}${encoded_salt}${encoded_digest}\n"
 
 
+@dataclass(frozen=True, kw_only=True)
+class TlsListener:
+    """The broker's side of TLS: the CA its clients' certificates must chain to, and its own certificate."""
+
+    ca_file: Path
+    server: Identity
+
+
+def documented_tls_config(port: int, tls: TlsListener) -> str:
+    """docs/deploy/mosquitto/floorgate.conf with this test's port, files and the documented ACL."""
+    text = (DOCUMENTED / "floorgate.conf").read_text()
+    for documented, used in (
+        ("listener 8883 0.0.0.0", f"listener {port} 127.0.0.1"),
+        ("/etc/mosquitto/certs/ca.crt", str(tls.ca_file)),
+        ("/etc/mosquitto/certs/broker.crt", str(tls.server.cert_file)),
+        ("/etc/mosquitto/certs/broker.key", str(tls.server.key_file)),
+        ("/etc/mosquitto/floorgate.acl", str(DOCUMENTED / "floorgate.acl")),
+        ("persistence true\n", ""),  # the fixture says where, or whether, to persist
+    ):
+        if documented not in text:
+            raise AssertionError(f"docs/deploy/mosquitto/floorgate.conf no longer says {documented!r}")
+        text = text.replace(documented, used)
+    return text
+
+
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -75,14 +103,19 @@ class Mosquitto:
     users: dict[str, str] = field(default_factory=dict)
     persistence: bool = True
     stock_limits: bool = False
+    tls: TlsListener | None = None
+    """TLS with client certificates and the documented ACL (docs/deploy/mosquitto/) instead of plain MQTT."""
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1\n", self._auth_config()]
+        if self.tls is None:
+            lines = [f"listener {self.port} 127.0.0.1\n", self._auth_config()]
+        else:
+            lines = [documented_tls_config(self.port, self.tls)]
         if self.persistence:
             lines.append(f"persistence true\npersistence_location {self.workdir}/\n")
         if not self.stock_limits:

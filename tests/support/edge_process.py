@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -24,8 +25,19 @@ def webhook_site(*, url: str, secret: str, name: str = "erp", events: str = '["*
     return f'[[webhooks]]\nname = "{name}"\nurl = "{url}"\nsecret = "{secret}"\nevents = {events}\n'
 
 
-def site_toml(*, site: str, data_dir: Path, http_port: int, mqtt_url: str, extra: str = "") -> str:
+def site_toml(
+    *,
+    site: str,
+    data_dir: Path,
+    http_port: int,
+    mqtt_url: str,
+    extra: str = "",
+    mqtt_extra: str = "",
+    http_extra: str = "",
+) -> str:
     tokens = "\n".join(f'[[tokens]]\ntoken = "{t}"\nrole = "{r}"\n' for r, t in TOKENS.items())
+    # Indented as the template's lines, so that its dedent still applies.
+    mqtt_extra, http_extra = (textwrap.indent(lines, " " * 8).strip() for lines in (mqtt_extra, http_extra))
     return (
         textwrap.dedent(
             f"""\
@@ -38,10 +50,12 @@ def site_toml(*, site: str, data_dir: Path, http_port: int, mqtt_url: str, extra
 
         [mqtt]
         url = "{mqtt_url}"
+        {mqtt_extra}
 
         [http]
         host = "127.0.0.1"
         port = {http_port}
+        {http_extra}
 
         [[zones]]
         id = "A"
@@ -63,13 +77,24 @@ class EdgeProcess:
     site: str
     mqtt_url: str
     extra_site: str = ""
+    mqtt_extra: str = ""
+    """Lines of the `[mqtt]` table besides its url (the TLS files)."""
+    http_extra: str = ""
+    """Lines of the `[http]` table besides host and port (the certificate for HTTPS)."""
+    https_ca: Path | None = None
+    """The CA of the edge's HTTPS certificate: the edge is then reached over https:// only."""
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{'https' if self.https_ca else 'http'}://127.0.0.1:{self.http_port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client trusts to reach this edge."""
+        return ssl.create_default_context(cafile=self.https_ca) if self.https_ca else True
 
     @property
     def config_path(self) -> Path:
@@ -83,6 +108,8 @@ class EdgeProcess:
                 http_port=self.http_port,
                 mqtt_url=self.mqtt_url,
                 extra=self.extra_site,
+                mqtt_extra=self.mqtt_extra,
+                http_extra=self.http_extra,
             )
         )
 
@@ -111,7 +138,7 @@ class EdgeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"floorgate run exited with {self.process.returncode}:\n{self.logs()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=0.5).status_code == 200:
+                if httpx.get(f"{self.base_url}/healthz", timeout=0.5, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -142,7 +169,35 @@ class EdgeProcess:
             base_url=f"{self.base_url}/api/v1",
             headers={"Authorization": f"Bearer {TOKENS[role]}"},
             timeout=10,
+            verify=self.verify,
         )
+
+
+def demo_arguments(*, http_port: int, mqtt_port: int, data_dir: Path) -> list[str]:
+    """`floorgate demo`'s arguments on ports and in a folder of the test's own, its pickers repeatable."""
+    return [
+        "demo",
+        "--port",
+        str(http_port),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--data-dir",
+        str(data_dir),
+        "--seed",
+        "1",
+    ]
+
+
+def interrupt(process: subprocess.Popen[bytes], *, timeout: float = 30) -> int | None:
+    """Ctrl-C (SIGINT), and the exit code once it stops; None (and the process killed) when it did not stop in
+    `timeout`: a process that hangs on Ctrl-C fails its test, and must not also outlive it."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
 
 
 def json_or_text(response: httpx.Response) -> Any:

@@ -4,9 +4,13 @@ receive orders, press buttons and read what an outcome lit, cleared or recorded.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
+
+import pytest
 
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
+from floorgate.core.errors import CommandRejected
 from floorgate.core.floor import Floor, Outcome
 from floorgate.core.instructions import ClearBin, LightBin
 
@@ -75,5 +79,28 @@ def restored_copy(floor: Floor, *, prepare: Callable[[Floor], None] | None = Non
         stations=floor.stations.values(),
         batches=floor.batches.values(),
         walls=floor.walls.values(),
+        putaways=floor.state.putaways.values(),
+        counts=floor.state.counts.values(),
+        variance_exception_pct=floor.state.variance_exception_pct,
     )
     return copy
+
+
+def nothing_changed(floor: Floor) -> bool:
+    """Whether the floor's change set is empty: a refused command left nothing for the store to write."""
+    changes = floor.changes
+    return not any(getattr(changes, f.name) for f in fields(changes))
+
+
+def refused(floor: Floor, command: cmd.Command) -> CommandRejected:
+    """The refusal of a command the floor must not take, having checked that it changed nothing."""
+    floor.changes.clear()
+    with pytest.raises(CommandRejected) as raised:
+        floor.handle(command, NOW)
+    assert nothing_changed(floor)
+    return raised.value
+
+
+def floor_events(outcome: Outcome) -> list[ev.Event]:
+    """The outcome's events but a module's first sighting (device.online)."""
+    return [e for e in outcome.events if not isinstance(e, ev.DeviceOnline)]

@@ -28,7 +28,7 @@ class RecordingTaker:
 
     board: LightBoard
     modules: dict[str, str]  # location code -> module, for showing the light
-    kind: str = "count"
+    kind: str = "probe"  # a kind no capability of the floor registers
     held: dict[tuple[str, str], HeldClaim] = field(default_factory=dict)
     presses: list[tuple[str, str, cmd.Button, str | None]] = field(default_factory=list)
     turns: list[tuple[str, str]] = field(default_factory=list)

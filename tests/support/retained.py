@@ -2,7 +2,7 @@
 
 `retained_now` runs the edge's own retained scan (`floorgate.devices.mqtt.scan`) on a connection of its
 own: subscribe, publish a marker, keep what arrives flagged retained before the marker comes back. `plant`
-is `mosquitto_pub -r` itself (the mosquitto-clients package), as a person at the broker would do it.
+is `mosquitto_pub -r` itself (`mosquitto_pub` publishes without -r) (the mosquitto-clients package), as a person at the broker would do it.
 """
 
 from __future__ import annotations
@@ -41,13 +41,18 @@ async def retained_now(url: str, topic_filter: str, *, within: float = 10.0) -> 
 
 def plant(url: str, topic: str, payload: str) -> None:
     """Publish a retained message with `mosquitto_pub -r` (QoS 1, so it is stored before it returns)."""
+    mosquitto_pub(url, topic, payload, retain=True)
+
+
+def mosquitto_pub(url: str, topic: str, payload: str, *, retain: bool = False) -> None:
+    """Publish one message at QoS 1 with `mosquitto_pub`, as a person (or a module) at the broker would."""
     binary = shutil.which("mosquitto_pub")
     if binary is None:
         raise RuntimeError("mosquitto_pub is not installed: apt-get install mosquitto-clients")
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", str(parts.port or 1883)
     subprocess.run(
-        [binary, "-h", host, "-p", port, "-q", "1", "-r", "-t", topic, "-m", payload],
+        [binary, "-h", host, "-p", port, "-q", "1", *(["-r"] if retain else []), "-t", topic, "-m", payload],
         check=True,
         timeout=10,
         capture_output=True,

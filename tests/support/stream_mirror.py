@@ -23,6 +23,8 @@ ENTITY_KEYS = {
     "exceptions": "id",
     "devices": "id",
     "stations": "id",
+    "putaways": "task_id",
+    "counts": "count_id",
 }
 
 

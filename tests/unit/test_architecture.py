@@ -55,9 +55,9 @@ CORE_FORBIDDEN_STDLIB = {
 # are the simulators' and the demo's.
 SIMULATOR_LIBRARIES = {"aiomqtt", "paho", "amqtt"}
 ROOM_LIBRARIES = {
-    "devices": {"sqlmodel", "sqlalchemy", "fastapi", "starlette", "uvicorn", *SIMULATOR_LIBRARIES},
+    "devices": {"sqlmodel", "sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", *SIMULATOR_LIBRARIES},
     "edge": SIMULATOR_LIBRARIES,
-    "web": {"sqlmodel", "sqlalchemy", "serial", "evdev", *SIMULATOR_LIBRARIES},
+    "web": {"sqlmodel", "sqlalchemy", "alembic", "serial", "evdev", *SIMULATOR_LIBRARIES},
 }
 # The modules of the domain the web may read: messages and entities, never the live aggregate.
 WEB_MAY_USE_FROM_CORE = {"commands", "events", "errors", "instructions", "model", "barcodes"}

@@ -160,6 +160,38 @@ def test_only_the_events_named_in_data_types_are_counted_by_their_data() -> None
     types = {cls.TYPE for cls in vars(ev).values() if isinstance(cls, type) and issubclass(cls, ev.Event)}
     for event_type in sorted(types - {""}):
         with_data, without = Counts(), Counts()
-        with_data.add_event(event_type, {"operator": "ann", "order": "O-1"})
+        with_data.add_event(event_type, {"operator": "ann", "order": "O-1", "variance": -3})
         without.add_event(event_type, {})
         assert (with_data == without) is (event_type not in DATA_TYPES), event_type
+
+
+def counted(location: str, variance: int | None, recount: int = 0) -> tuple[str, dict[str, object]]:
+    expected = None if variance is None else 20
+    return "count.recorded", {
+        "count_id": "CC-1",
+        "location": location,
+        "expected": expected,
+        "counted": 20 + (variance or 0),
+        "variance": variance,
+        "recount": recount,
+    }
+
+
+def test_inventory_accuracy_counts_bins_their_variances_and_the_net_adjustment() -> None:
+    kpis = KpiTracker(shift_started_at=START)
+    kpis.record(*counted("A-01", 0), at=START + 1)
+    kpis.record(*counted("A-02", -3), at=START + 2)
+    kpis.record(*counted("A-03", 2), at=START + 3)
+    kpis.record(*counted("A-04", None), at=START + 4)  # no record to differ from
+    kpis.record(*counted("A-02", 3, recount=1), at=START + 5)  # counted again: the first count was wrong
+    kpis.record("putaway.confirmed", {"task_id": "PA-1", "put": 12}, at=START + 6)
+    kpis.record("inventory.adjusted", {"reason": "cycle_count", "on_hand": 17, "previous": 20}, at=START + 7)
+
+    shift = kpis.view(START + 60)["shift"]
+
+    assert (shift["bins_counted"], shift["bins_with_variance"], shift["net_adjustment"]) == (5, 3, 2)
+    assert shift["inventory_accuracy"] == 0.4
+    assert shift["putaways"] == 1
+    window = kpis.view(START + 60 + 1000)["last_15m"]  # all of it older than the window
+    assert (window["bins_counted"], window["net_adjustment"], window["inventory_accuracy"]) == (0, 0, None)
+    assert kpis.view(START + 60 + 1000)["shift"]["net_adjustment"] == 2

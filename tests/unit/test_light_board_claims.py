@@ -13,7 +13,7 @@ from tests.support.light_takers import TAKER_COLOR, RecordingTaker
 pytestmark = pytest.mark.unit
 
 
-def taker_on(floor: Floor, kind: str = "count") -> RecordingTaker:
+def taker_on(floor: Floor, kind: str = "probe") -> RecordingTaker:
     modules = {code: loc.module for code, loc in floor.locations.items() if loc.module is not None}
     taker = RecordingTaker(floor.board, modules, kind=kind)
     floor.board.register(taker)
@@ -28,7 +28,7 @@ def test_a_claim_on_a_dark_bin_holds_its_light_at_once_and_no_order_line_holds_i
 
     assert shown["M-A-01"].color == TAKER_COLOR
     assert counts.held["A-01", "C1"].lit
-    assert floor.board.claim_of("A-01") == ("count", "C1")
+    assert floor.board.claim_of("A-01") == ("probe", "C1")
     assert floor.board.holder("A-01") is None
     light = floor.lights["M-A-01"]
     assert (light.order_id, light.line_id) == (None, None)
@@ -49,7 +49,7 @@ def test_a_claim_on_a_bin_lit_for_a_pick_waits_and_gets_the_light_when_the_pick_
     assert counts.turns == [("A-01", "C1")]
     assert lights_on(picked)["M-A-01"].color == TAKER_COLOR
     assert "M-A-01" not in cleared(picked)
-    assert floor.board.claim_of("A-01") == ("count", "C1")
+    assert floor.board.claim_of("A-01") == ("probe", "C1")
 
 
 def test_an_order_line_started_while_a_claim_holds_the_bin_waits_for_the_claim() -> None:
@@ -81,11 +81,11 @@ def test_lines_and_claims_take_a_bins_light_in_the_order_they_asked_for_it() -> 
     counts.ask("A-01", "C2")
 
     press(floor, "M-A-01", "1")
-    assert floor.board.claim_of("A-01") == ("count", "C1")
+    assert floor.board.claim_of("A-01") == ("probe", "C1")
     counts.done("A-01", "C1")
     assert floor.board.holder("A-01") == ("O2", "L1")
     press(floor, "M-A-01", "1")
-    assert floor.board.claim_of("A-01") == ("count", "C2")
+    assert floor.board.claim_of("A-01") == ("probe", "C2")
     assert counts.turns == [("A-01", "C1"), ("A-01", "C2")]
 
 
@@ -154,10 +154,10 @@ def test_a_restored_floor_rebuilds_claims_holding_and_queued_in_ticket_order() -
     copy = restored_copy(floor, prepare=register)
     (again,) = restored_counts
 
-    assert copy.board.claim_of("A-02") == ("count", "C0")
+    assert copy.board.claim_of("A-02") == ("probe", "C0")
     press(copy, "M-A-01", "1")
     assert again.turns == [("A-01", "C1")]
-    assert copy.board.claim_of("A-01") == ("count", "C1")
+    assert copy.board.claim_of("A-01") == ("probe", "C1")
     again.done("A-01", "C1")
     assert copy.board.holder("A-01") == ("O2", "L1")
     # The counter goes on past every restored ticket, of lines and claims alike.
@@ -171,10 +171,10 @@ def test_a_restored_floor_rebuilds_claims_holding_and_queued_in_ticket_order() -
 
 def test_a_second_taker_of_one_kind_or_one_calling_itself_order_is_refused() -> None:
     floor = make_floor()
-    taker_on(floor, kind="count")
+    taker_on(floor, kind="probe")
 
-    with pytest.raises(ValueError, match="count"):
-        taker_on(floor, kind="count")
+    with pytest.raises(ValueError, match="probe"):
+        taker_on(floor, kind="probe")
     with pytest.raises(ValueError, match="order"):
         taker_on(floor, kind="order")
 
@@ -184,6 +184,6 @@ def test_a_bin_held_by_a_claim_keeps_its_module_and_zone_until_the_task_is_done(
     counts = taker_on(floor)
     counts.ask("A-01", "C1")
 
-    with pytest.raises(Exception, match="count task C1"):
+    with pytest.raises(Exception, match="probe task C1"):
         floor.handle(cmd.UpsertLocation(code="A-01", zone="A", module="M-OTHER", sku="SKU-1"), NOW)
     assert floor.locations["A-01"].module == "M-A-01"

@@ -82,7 +82,7 @@ def test_the_documented_example_loads_with_every_section() -> None:
     assert config.webhooks[1].wants("device.offline")
     assert [zone.scan_verify for zone in config.zones] == [False, True]
     assert [location.module for location in config.locations] == ["A-01-01", "B-01-01"]
-    pack_1, pack_2, zone_a = config.stations
+    pack_1, pack_2, zone_a, put_a = config.stations
     assert pack_1.scale == SerialScale(
         transport="serial",
         port="/dev/ttyUSB0",
@@ -96,6 +96,21 @@ def test_the_documented_example_loads_with_every_section() -> None:
     assert (pack_1.tolerance_g, pack_1.tolerance_pct, pack_1.tare_g) == (15.0, 2.0, 120.0)
     assert pack_2.scale == MqttScale(transport="mqtt", id="scale-pack-2", stability="time", settle_s=1.5)
     assert zone_a.scanner == MqttDevice(transport="mqtt", id="ZONE-A")
+    assert (zone_a.mode, put_a.mode) == ("pick", "putaway")
+    assert put_a.scanner == MqttDevice(transport="mqtt", id="PUT-A")
+    assert config.counts.variance_exception_pct == 5.0
+
+
+def test_counts_and_station_modes_default_and_a_pack_station_has_no_mode() -> None:
+    config = parse(MINIMAL, base_dir=Path("/srv/site"))
+    assert config.counts.variance_exception_pct == 5.0
+    text = (
+        MINIMAL
+        + '[counts]\nvariance_exception_pct = 150\n[[stations]]\nid = "P"\nkind = "pack"\nmode = "putaway"\n'
+    )
+    problems = {p.key: p.message for p in problems_of(text)}
+    assert "counts.variance_exception_pct" in problems, problems
+    assert "kind = 'zone'" in problems["stations[0].mode"], problems
 
 
 def test_a_minimal_file_loads_with_defaults() -> None:
@@ -948,8 +963,15 @@ def test_roles_grant_their_permissions_and_no_others() -> None:
         Permission.RESOLVE,
         Permission.OVERRIDE,
         Permission.REPLAY,
+        Permission.START_COUNTS,
+        Permission.RECOUNT,
     }
-    assert Role.ERP.permissions == {Permission.READ, Permission.WRITE_MASTER_DATA, Permission.WRITE_ORDERS}
+    assert Role.ERP.permissions == {
+        Permission.READ,
+        Permission.WRITE_MASTER_DATA,
+        Permission.WRITE_ORDERS,
+        Permission.START_COUNTS,
+    }
     assert Role.ADMIN.permissions == set(Permission)
     assert set(ROLE_PERMISSIONS) == set(Role)
 

@@ -7,39 +7,82 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
 from floorgate.core.model import ExceptionStatus
 from floorgate.web.commanding import run
-from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, SQL_INT_MAX, WRITE_REFUSALS
+from floorgate.web.contract import (
+    AUTH_REFUSALS,
+    BAD_BODY,
+    BODY_CONFIG,
+    SQL_INT_MAX,
+    WRITE_REFUSALS,
+    Answer,
+    answers,
+)
 from floorgate.web.deps import CanRead, CanResolve, Context
-from floorgate.web.views import device_view, event_view, exception_view
+from floorgate.web.kpis import KpiView
+from floorgate.web.roles import Caller
+from floorgate.web.views import DeviceView, EventView, ExceptionView, device_view, event_view, exception_view
 
 router = APIRouter(tags=["floor"], responses=AUTH_REFUSALS)
 
 # GET /devices and GET /exceptions page: a floor flooded by invented ids once answered with 760 KB.
 DEFAULT_PAGE = 500
 MAX_PAGE = 1000
-PAGED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "One page of the list; the paging headers say how to go on.",
-        "headers": {
-            "X-Total-Count": {"description": "How many match, on every page.", "schema": {"type": "integer"}},
-            "X-Next-After": {
-                "description": "While more follow: the `after` that continues (query-string encoded).",
-                "schema": {"type": "string"},
-            },
-            "Link": {
-                "description": 'While more follow: `<next page>; rel="next"`.',
-                "schema": {"type": "string"},
-            },
-        },
-    }
+
+
+PAGE_HEADERS = {
+    "X-Total-Count": {"description": "How many match, on every page.", "schema": {"type": "integer"}},
+    "X-Next-After": {
+        "description": "While more follow: the `after` that continues (query-string encoded).",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'While more follow: `<next page>; rel="next"`.',
+        "schema": {"type": "string"},
+    },
 }
 
 
-@router.get("/events")
+def paged(model: Any) -> dict[int | str, dict[str, Any]]:
+    """`answers(model)` for a list that pages in its headers (`_page_headers`): `model` is `list[SomeView]`."""
+    page = answers(model, description="One page of the list; the paging headers say how to go on.")
+    page[status.HTTP_200_OK]["headers"] = PAGE_HEADERS
+    return page
+
+
+class EventPage(Answer):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "seq": 42,
+                            "id": "evt_01HQ3Z0",
+                            "type": "pick.confirmed",
+                            "timestamp": "2026-03-02T08:15:42.117Z",
+                            "order_id": "SO-1001",
+                            "data": {"order_id": "SO-1001", "line_id": "1", "qty": 3},
+                        }
+                    ],
+                    "next_after": 42,
+                    "first_seq": 1,
+                    "last_seq": 42,
+                }
+            ]
+        }
+    )
+
+    events: list[EventView]
+    next_after: int = Field(description="the `after` that continues: the last event's seq")
+    first_seq: int = Field(description="the oldest event the log still holds")
+    last_seq: int = Field(description="the newest event")
+
+
+@router.get("/events", response_model=None, responses=answers(EventPage))
 async def list_events(
     context: Context,
     _role: CanRead,
@@ -75,7 +118,7 @@ def _page_headers(
     response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
 
 
-@router.get("/devices", responses=PAGED)
+@router.get("/devices", response_model=None, responses=paged(list[DeviceView]))
 async def list_devices(
     context: Context,
     _role: CanRead,
@@ -102,13 +145,13 @@ async def list_devices(
     return [device_view(floor, d, awaiting_ack=pending.get(d.id), now=now) for d in page]
 
 
-@router.get("/kpis")
+@router.get("/kpis", response_model=None, responses=answers(KpiView))
 async def kpis(context: Context, _role: CanRead) -> dict[str, Any]:
     """Shift and last-15-minute KPIs from committed events: the same numbers the stream carries."""
     return context.hub.kpi_view()
 
 
-@router.get("/exceptions", responses=PAGED)
+@router.get("/exceptions", response_model=None, responses=paged(list[ExceptionView]))
 async def list_exceptions(
     context: Context,
     _role: CanRead,
@@ -139,18 +182,26 @@ class ResolveBody(BaseModel):
     model_config = BODY_CONFIG
     note: str | None = Field(default=None, max_length=500)
     resolved_by: str | None = Field(default=None, max_length=64)
+    """Who resolved it, for a token without a name (a shared one); a named token's name is recorded instead."""
 
 
-@router.post("/exceptions/{exception_id}/resolve", responses={**WRITE_REFUSALS, **BAD_BODY})
+def _resolver(caller: Caller, body: ResolveBody) -> str:
+    # A named token says who it is: the name the site file gives it is what the event records.
+    return caller.name or body.resolved_by or caller.role.value
+
+
+@router.post(
+    "/exceptions/{exception_id}/resolve",
+    response_model=None,
+    responses={**answers(ExceptionView), **WRITE_REFUSALS, **BAD_BODY},
+)
 async def resolve_exception(
-    exception_id: int, context: Context, role: CanResolve, body: ResolveBody | None = None
+    exception_id: int, context: Context, caller: CanResolve, body: ResolveBody | None = None
 ) -> dict[str, Any]:
     body = body or ResolveBody()
     await run(
         context,
-        cmd.ResolveException(
-            exception_id=exception_id, resolved_by=body.resolved_by or role.value, note=body.note
-        ),
+        cmd.ResolveException(exception_id=exception_id, resolved_by=_resolver(caller, body), note=body.note),
     )
     exception = context.floor.exception(exception_id)
     if exception is None:  # the floor no longer holds it: say so rather than fail

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
@@ -14,16 +14,27 @@ from floorgate.web.contract import (
     BAD_BODY,
     BODY_CONFIG,
     WRITE_REFUSALS,
+    Answer,
     PathId,
     Quantity,
     TopicSafeId,
+    answers,
 )
 from floorgate.web.deps import CanRead, CanWriteMasterData, Context
-from floorgate.web.views import location_view
+from floorgate.web.views import LocationView, location_view
 
 router = APIRouter(tags=["master data"], responses=AUTH_REFUSALS)
-# An upsert answers 201 when it created the record and 200 when it changed an existing one.
-UPSERTED = {status.HTTP_201_CREATED: {"description": "Created"}, **WRITE_REFUSALS, **BAD_BODY}
+
+
+def upserted(model: Any) -> dict[int | str, dict[str, Any]]:
+    """An upsert answers 201 when it created the record and 200 when it changed an existing one."""
+    return {
+        **answers(model, description="Changed"),
+        **answers(model, status_code=status.HTTP_201_CREATED, description="Created"),
+        **WRITE_REFUSALS,
+        **BAD_BODY,
+    }
+
 
 Code = TopicSafeId
 
@@ -50,7 +61,29 @@ class LocationBody(BaseModel):
     on_hand: Quantity | None = None
 
 
-@router.put("/items/{sku}", responses=UPSERTED)
+class ItemView(Answer):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "SKU-1",
+                    "description": "M6 hex bolts, bag of 50",
+                    "gtins": ["04012345678901"],
+                    "unit_weight_g": 410.0,
+                    "weight_tolerance_g": 5.0,
+                }
+            ]
+        }
+    )
+
+    sku: str
+    description: str
+    gtins: list[str]
+    unit_weight_g: float | None
+    weight_tolerance_g: float | None
+
+
+@router.put("/items/{sku}", response_model=None, responses=upserted(ItemView))
 async def put_item(
     sku: Code, body: ItemBody, context: Context, _role: CanWriteMasterData, response: Response
 ) -> dict[str, Any]:
@@ -69,7 +102,7 @@ async def put_item(
     return {"sku": sku, **body.model_dump()}
 
 
-@router.put("/locations/{code}", responses=UPSERTED)
+@router.put("/locations/{code}", response_model=None, responses=upserted(LocationView))
 async def put_location(
     code: Code, body: LocationBody, context: Context, _role: CanWriteMasterData, response: Response
 ) -> dict[str, Any]:
@@ -85,7 +118,7 @@ async def put_location(
     return location_view(context.floor, location)
 
 
-@router.get("/locations")
+@router.get("/locations", response_model=None, responses=answers(list[LocationView]))
 async def list_locations(context: Context, _role: CanRead, zone: str | None = None) -> list[dict[str, Any]]:
     floor = context.floor
     return [location_view(floor, loc) for loc in floor.locations() if zone in (None, loc.zone)]

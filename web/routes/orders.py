@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
@@ -15,12 +15,14 @@ from floorgate.web.contract import (
     BODY_CONFIG,
     SQL_INT_MAX,
     WRITE_REFUSALS,
+    Answer,
     JsonInt,
     PathId,
+    answers,
     refusals,
 )
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.views import order_view
+from floorgate.web.views import ORDER_EXAMPLE, OrderView, order_view
 
 router = APIRouter(tags=["orders"], responses=AUTH_REFUSALS)
 
@@ -51,6 +53,27 @@ class StartBody(BaseModel):
     tote: Name | None = None
 
 
+class Started(Answer):
+    zone: str
+    color: str = Field(description="the picker's colour on the zone's modules")
+    already_started: bool = Field(description="true when the order was already started there (a replay)")
+
+
+class StartedOrder(OrderView):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **ORDER_EXAMPLE,
+                    "started": {"zone": "A", "color": "green", "already_started": False},
+                }
+            ]
+        }
+    )
+
+    started: Started
+
+
 async def _order(context: Context, order_id: str) -> dict[str, Any]:
     """The order as the floor holds it, or as the store does once the floor has retired it."""
     order = context.floor.order(order_id)
@@ -64,7 +87,13 @@ async def _order(context: Context, order_id: str) -> dict[str, Any]:
 @router.post(
     "/orders",
     status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_200_OK: {"description": "An identical replay"}, **WRITE_REFUSALS, **BAD_BODY},
+    response_model=None,
+    responses={
+        **answers(OrderView, status_code=status.HTTP_201_CREATED, description="Received"),
+        **answers(OrderView, description="An identical replay"),
+        **WRITE_REFUSALS,
+        **BAD_BODY,
+    },
 )
 async def post_order(
     body: OrderBody, context: Context, _role: CanWriteOrders, response: Response
@@ -86,12 +115,16 @@ async def post_order(
     return await _order(context, body.order_id)
 
 
-@router.get("/orders/{order_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+@router.get(
+    "/orders/{order_id}",
+    response_model=None,
+    responses={**answers(OrderView), **refusals(status.HTTP_404_NOT_FOUND)},
+)
 async def get_order(order_id: OrderId, context: Context, _role: CanRead) -> dict[str, Any]:
     return await _order(context, order_id)
 
 
-@router.get("/orders")
+@router.get("/orders", response_model=None, responses=answers(list[OrderView]))
 async def list_orders(
     context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
 ) -> list[dict[str, Any]]:
@@ -100,7 +133,11 @@ async def list_orders(
     return [order_view(o) for o in context.floor.orders() if status_filter in (None, o.status.value)]
 
 
-@router.post("/orders/{order_id}/start", responses={**WRITE_REFUSALS, **BAD_BODY})
+@router.post(
+    "/orders/{order_id}/start",
+    response_model=None,
+    responses={**answers(StartedOrder), **WRITE_REFUSALS, **BAD_BODY},
+)
 async def start_order(
     order_id: OrderId, body: StartBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:
@@ -110,7 +147,9 @@ async def start_order(
     return {**await _order(context, order_id), "started": {"zone": body.zone, **applied.reply}}
 
 
-@router.post("/orders/{order_id}/cancel", responses=WRITE_REFUSALS)
+@router.post(
+    "/orders/{order_id}/cancel", response_model=None, responses={**answers(OrderView), **WRITE_REFUSALS}
+)
 async def cancel_order(order_id: OrderId, context: Context, _role: CanWriteOrders) -> dict[str, Any]:
     await run(context, cmd.CancelOrder(order_id=order_id))
     return await _order(context, order_id)

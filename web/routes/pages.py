@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
+
+from floorgate.web.routes.session import token_redirect
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -21,22 +23,27 @@ PAGE_HEADERS = {
 }
 
 
+def _page(request: Request, file: str) -> Response:
+    # A `?token=` is moved into the session cookie first, so it leaves the address bar and history.
+    return token_redirect(request) or FileResponse(STATIC / file, headers=PAGE_HEADERS)
+
+
 @router.get("/dashboard")
-async def dashboard() -> FileResponse:
-    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+async def dashboard(request: Request) -> Response:
+    return _page(request, "index.html")
 
 
 # The id is read by the page's script from its own URL; the server only serves the screen.
 @router.get("/stations/{station_id}")
-async def pack_station_screen(station_id: str) -> FileResponse:
-    return FileResponse(STATIC / "station.html", headers=PAGE_HEADERS)
+async def pack_station_screen(station_id: str, request: Request) -> Response:
+    return _page(request, "station.html")
 
 
 @router.get("/zones/{zone_id}")
-async def zone_screen(zone_id: str) -> FileResponse:
-    return FileResponse(STATIC / "zone.html", headers=PAGE_HEADERS)
+async def zone_screen(zone_id: str, request: Request) -> Response:
+    return _page(request, "zone.html")
 
 
 @router.get("/walls/{wall_id}")
-async def wall_screen(wall_id: str) -> FileResponse:
-    return FileResponse(STATIC / "wall.html", headers=PAGE_HEADERS)
+async def wall_screen(wall_id: str, request: Request) -> Response:
+    return _page(request, "wall.html")

@@ -5,18 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
-from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId
+from floorgate.web.contract import (
+    AUTH_REFUSALS,
+    BAD_BODY,
+    BODY_CONFIG,
+    WRITE_REFUSALS,
+    Answer,
+    PathId,
+    answers,
+)
 from floorgate.web.deps import CanRead, CanWriteOrders, Context, require
-from floorgate.web.roles import Permission, Role
-from floorgate.web.views import station_view, station_views
+from floorgate.web.roles import Caller, Permission
+from floorgate.web.views import PACK_STATION_EXAMPLE, StationView, station_view, station_views
 
 router = APIRouter(tags=["stations"], responses=AUTH_REFUSALS)
 
-CanOverride = Annotated[Role, Depends(require(Permission.OVERRIDE))]
+CanOverride = Annotated[Caller, Depends(require(Permission.OVERRIDE))]
 StationId = PathId
 
 
@@ -27,7 +35,7 @@ def _view(context: Context, station_id: str) -> dict[str, Any]:
     return station_view(station, context.floor.pack_state(station_id))
 
 
-@router.get("/stations")
+@router.get("/stations", response_model=None, responses=answers(list[StationView]))
 async def list_stations(context: Context, _role: CanRead) -> list[dict[str, Any]]:
     return station_views(context.floor)
 
@@ -38,16 +46,41 @@ class OverrideBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/stations/{station_id}/override", responses={**WRITE_REFUSALS, **BAD_BODY})
+class Overridden(Answer):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station": {
+                        **PACK_STATION_EXAMPLE,
+                        "state": "overridden",
+                        "verdict": "overridden",
+                        "message": "order SO-1001 accepted by supervisor: carton checked by hand",
+                        "updated_at": "2026-03-02T08:16:03.500Z",
+                        "overridable": False,
+                    },
+                    "events": ["pack.overridden"],
+                }
+            ]
+        }
+    )
+
+    station: StationView
+    events: list[str] = Field(description="the types of the events the override committed")
+
+
+@router.post(
+    "/stations/{station_id}/override",
+    response_model=None,
+    responses={**answers(Overridden), **WRITE_REFUSALS, **BAD_BODY},
+)
 async def override_weight_check(
-    station_id: StationId, body: OverrideBody, context: Context, role: CanOverride
+    station_id: StationId, body: OverrideBody, context: Context, caller: CanOverride
 ) -> dict[str, Any]:
     """A supervisor accepts a failed weight check: the order is packed, the reason is recorded."""
     applied = await run(
         context,
-        cmd.OverrideWeightCheck(
-            station=station_id, order_id=body.order_id, reason=body.reason, by=role.value
-        ),
+        cmd.OverrideWeightCheck(station=station_id, order_id=body.order_id, reason=body.reason, by=caller.by),
     )
     return {"station": _view(context, station_id), "events": list(applied.event_types)}
 
@@ -57,7 +90,11 @@ class ScanBody(BaseModel):
     data: str = Field(min_length=1, max_length=512)
 
 
-@router.post("/stations/{station_id}/scan", responses={**WRITE_REFUSALS, **BAD_BODY})
+@router.post(
+    "/stations/{station_id}/scan",
+    response_model=None,
+    responses={**answers(StationView), **WRITE_REFUSALS, **BAD_BODY},
+)
 async def scan_at_station(
     station_id: StationId, body: ScanBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""WebSocket `/api/v1/stream?token=...&after=seq`: a snapshot (or the missed deltas), then deltas."""
+"""WebSocket `/api/v1/stream?token=...&after=seq`: a snapshot (or the missed deltas), then deltas.
+
+Without `token` in the query, the token is the dashboard's session cookie (or an Authorization header)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from floorgate.web.deps import role_for
+from floorgate.web.credentials import caller_for, presented_token
 from floorgate.web.roles import Permission
 from floorgate.web.stream import cancel_quietly, merge_deltas
 
@@ -19,12 +21,16 @@ POLICY_VIOLATION = 1008
 @router.websocket("/stream")
 async def stream(websocket: WebSocket, token: str = "", after: int | None = None) -> None:
     context = websocket.app.state.context
-    role = role_for(context, token)
+    presented = token or presented_token(websocket.headers)
+    caller = caller_for(context, presented)
+    role = caller.role if caller is not None else None
     # Accept, then close with 1008: a refused handshake reaches a browser only as a bare 1006, and the
     # dashboard must be able to tell "wrong token" from "edge unreachable".
     await websocket.accept()
     if role is None or not role.allows(Permission.READ):
-        await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")
+        # The dashboard tells "no token yet" (ask for one) from "that token was refused" by the reason.
+        reason = "unknown token" if presented else "missing token"
+        await websocket.close(code=POLICY_VIOLATION, reason=reason)
         return
     hub = context.hub
     client = hub.connect()

@@ -1,4 +1,5 @@
-// FloorGate supervisor view: KPIs, zones with live lights, put walls, pickers, pack stations, exceptions, devices, events.
+// FloorGate supervisor view: KPIs, zones with live lights, put walls, pickers, pack stations, counts and
+// putaways (inventory.js), exceptions, devices, events.
 "use strict";
 
 const resolving = new Set();
@@ -33,6 +34,7 @@ function renderKpis() {
     kpiCard("Weight-check failures · 15 min", `${w.weight_failures} / ${w.weight_checks}`, `shift ${s.weight_failures} / ${s.weight_checks} · ${s.overrides} overridden`, w.weight_failures ? "bad" : "", "kpi-weight"),
     kpiCard("Events / s · 15 min", w.events_per_s.toFixed(1), `shift ${s.events_per_s.toFixed(1)}/s · ${s.events} events`, "", "kpi-events"),
     kpiCard("Open exceptions", String(live.exceptions.size), `${online}/${live.devices.size} devices online`, live.exceptions.size ? "bad" : "", "kpi-exceptions"),
+    inventoryKpiCard(s),
   );
 }
 
@@ -279,7 +281,12 @@ function describe(e) {
   if (d.order) bits.push(d.order);
   if (d.line) bits.push(`line ${d.line}`);
   if (d.location) bits.push(`@ ${d.location}`);
+  if (d.count_id) bits.push(d.count_id);
+  if (d.task_id) bits.push(d.task_id);
   if (d.picked !== undefined && d.qty !== undefined) bits.push(`${d.picked}/${d.qty}`);
+  if (d.put !== undefined && d.put !== null) bits.push(`put ${d.put}`);
+  if (d.counted !== undefined) bits.push(`counted ${d.counted}` + (d.variance ? ` (${d.variance > 0 ? "+" : ""}${d.variance})` : ""));
+  if (d.reason && d.on_hand !== undefined) bits.push(`${d.previous ?? "?"} → ${d.on_hand} (${d.reason})`);
   if (d.operator) bits.push(`by ${d.operator}`);
   if (d.station) bits.push(`at ${d.station}`);
   if (d.measured_g !== undefined && d.measured_g !== null) bits.push(`${grams(d.measured_g)} vs ${grams(d.expected_g)}`);
@@ -300,7 +307,7 @@ let zonesDirty = true;
 const renderAll = scheduleRender(() => {
   renderHeader();
   if (zonesDirty) { renderZones(); zonesDirty = false; }
-  renderKpis(); renderZoneStats(); renderWalls(); renderPickers(); renderStations(); renderExceptions(); renderDevices(); renderEvents();
+  renderKpis(); renderZoneStats(); renderWalls(); renderPickers(); renderStations(); renderCounts(); renderPutaways(); renderExceptions(); renderDevices(); renderEvents();
 });
 
 live.onChange((msg) => {

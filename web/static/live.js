@@ -8,7 +8,8 @@ const ACTING_ROLES = new Set(["supervisor", "admin"]);
 const live = {
   role: null, site: "", seq: 0, connected: false,
   zones: [], locations: new Map(), orders: new Map(), exceptions: new Map(),
-  devices: new Map(), stations: new Map(), walls: new Map(), awaitingAck: {}, kpis: null, events: [],
+  devices: new Map(), stations: new Map(), putaways: new Map(), counts: new Map(), walls: new Map(),
+  awaitingAck: {}, kpis: null, events: [],
   listeners: [],
   canAct() { return ACTING_ROLES.has(this.role); },
   onChange(fn) { this.listeners.push(fn); },
@@ -34,16 +35,6 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-function storedToken() {
-  const fromUrl = new URLSearchParams(location.search).get("token");
-  if (fromUrl) {
-    sessionStorage.setItem("fg-token", fromUrl);
-    // Keep the token out of the address bar, history and screenshots.
-    history.replaceState(null, "", location.pathname);
-  }
-  return sessionStorage.getItem("fg-token");
-}
-
 function showLogin(message) {
   $("app").hidden = true;
   $("login").hidden = false;
@@ -63,18 +54,16 @@ let socket = null;
 let retryMs = 500;
 
 function connect() {
-  const token = storedToken();
-  if (!token) { showLogin(); return; }
+  // The token is the session cookie (HttpOnly: this script never sees it), sent with the handshake.
   const proto = location.protocol === "https:" ? "wss" : "ws";
   // Resume from the last seq seen: the edge sends what was missed, or a fresh snapshot if it cannot.
-  const after = live.seq ? `&after=${live.seq}` : "";
-  socket = new WebSocket(`${proto}://${location.host}/api/v1/stream?token=${encodeURIComponent(token)}${after}`);
+  const after = live.seq ? `?after=${live.seq}` : "";
+  socket = new WebSocket(`${proto}://${location.host}/api/v1/stream${after}`);
   socket.onmessage = (msg) => { retryMs = 500; apply(JSON.parse(msg.data)); };
   socket.onclose = (ev) => {
     if (ev.code === 1008) {
-      sessionStorage.removeItem("fg-token");
       setConnected(false, "signed out");
-      showLogin("That token was refused. Enter a valid access token.");
+      showLogin(ev.reason === "missing token" ? "" : "That token was refused. Enter a valid access token.");
       return;
     }
     setConnected(false, live.seq ? "reconnecting…" : "cannot reach the edge, retrying…");
@@ -98,7 +87,7 @@ function apply(msg) {
     live.role = msg.role || live.role;
     live.site = msg.site || live.site;
     live.zones = msg.zones;
-    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations, live.walls]) map.clear();
+    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations, live.putaways, live.counts, live.walls]) map.clear();
     live.events = [];
     for (const e of msg.recent_events || []) live.events.push(e);
   }
@@ -107,6 +96,8 @@ function apply(msg) {
   upsert(live.exceptions, msg.exceptions, "id", (x) => x.status === "open");
   upsert(live.devices, msg.devices, "id");
   upsert(live.stations, msg.stations, "id");
+  upsert(live.putaways, msg.putaways, "task_id");
+  upsert(live.counts, msg.counts, "count_id");
   upsert(live.walls, msg.walls, "id");
   if (msg.awaiting_ack) live.awaitingAck = msg.awaiting_ack;
   if (msg.kpis) live.kpis = msg.kpis;
@@ -119,7 +110,7 @@ function apply(msg) {
 async function api(method, path, body) {
   const response = await fetch(`/api/v1${path}`, {
     method,
-    headers: { Authorization: `Bearer ${storedToken()}`, "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json" },  // the session cookie carries the token
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   let detail = "";
@@ -216,9 +207,15 @@ function scheduleRender(fn) {
 function startLive() {
   $("login").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    sessionStorage.setItem("fg-token", $("token").value.trim());
     $("login-error").textContent = "";
-    connect();
+    // Posted, never put in a URL: the edge answers with the HttpOnly session cookie.
+    fetch("/session", { method: "POST", body: new URLSearchParams({ token: $("token").value.trim() }) })
+      .then((response) => {
+        $("token").value = "";
+        if (response.ok) connect();
+        else showLogin("That token was refused. Enter a valid access token.");
+      })
+      .catch(() => showLogin("Cannot reach the edge. Try again."));
   });
   connect();
 }
