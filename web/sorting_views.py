@@ -1,16 +1,76 @@
-"""Batches and put walls as the API and the live stream show them (JSON views)."""
+"""Batches and put walls as the API and the live stream show them (JSON views).
+
+Each view is a dict built by its function, and the `Answer` model beside it documents it for the OpenAPI
+document (web/contract.py says why the model never reshapes the view): change both together.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
 from floorgate.core.model import Batch, BatchStatus, SortState, Wall
+from floorgate.web.contract import Answer
 from floorgate.web.ports import FloorReads
-from floorgate.web.views import light_view
+from floorgate.web.views import LightView, light_view
 
 # A cubby as GET /walls/{id} shows it: free, filling, done (blinking for the packer), or removing (its
 # order was cancelled: the cubby blinks until it is emptied).
 CUBBY_STATES = {SortState.FILLING: "filling", SortState.DONE: "done", SortState.REMOVING: "removing"}
+
+
+BATCH_EXAMPLE: dict[str, Any] = {
+    "batch_id": "B-7",
+    "status": "sorting",
+    "wall": "W1",
+    "orders": [
+        {"order_id": "SO-1", "sort_state": "filling", "cubby": "W1-01", "picked": {"SKU-1": 2}, "put": {}},
+        {
+            "order_id": "SO-2",
+            "sort_state": "done",
+            "cubby": "W1-02",
+            "picked": {"SKU-1": 1},
+            "put": {"SKU-1": 1},
+        },
+    ],
+    "lines": [{"sku": "SKU-1", "location": "A-01-01", "qty": 3, "picked": 3, "status": "picked"}],
+    "zones": [{"zone": "A", "operator": "ann", "color": "blue", "done": True}],
+}
+
+
+class BatchOrderView(Answer):
+    order_id: str
+    sort_state: str = Field(description="waiting | filling | done | sorted | removing | cancelled")
+    cubby: str | None = Field(description="its cubby at the wall (null before the batch sorts, or after)")
+    picked: dict[str, int] = Field(description="sku -> units the batch picked for it")
+    put: dict[str, int] = Field(description="sku -> units confirmed into its cubby")
+
+
+class BatchLineView(Answer):
+    sku: str
+    location: str
+    qty: int = Field(description="the summed quantity of the batch's orders' lines in this bin")
+    picked: int
+    status: str = Field(description="open | lit | picked | short")
+
+
+class BatchZoneView(Answer):
+    zone: str
+    operator: str | None
+    color: str = Field(description="the picker's colour on the modules")
+    done: bool
+
+
+class BatchView(Answer):
+    model_config = ConfigDict(json_schema_extra={"examples": [BATCH_EXAMPLE]})
+
+    batch_id: str
+    status: str = Field(description="open | picking | picked | sorting | sorted")
+    wall: str
+    orders: list[BatchOrderView] = Field(description="oldest first, as the ERP listed them")
+    lines: list[BatchLineView] = Field(description="each bin lit once for the batch")
+    zones: list[BatchZoneView] = Field(description="one entry per zone the batch was started in")
 
 
 def batch_view(batch: Batch) -> dict[str, Any]:
@@ -43,6 +103,70 @@ def batch_view(batch: Batch) -> dict[str, Any]:
             for run in batch.runs.values()
         ],
     }
+
+
+WALL_EXAMPLE: dict[str, Any] = {
+    "id": "W1",
+    "batch_id": "B-7",
+    "operator": "pat",
+    "screen": {
+        "scan": "4006381333931",
+        "sku": "SKU-1",
+        "cubby": "W1-01",
+        "qty": 1,
+        "message": "",
+        "error": False,
+    },
+    "cubbies": [
+        {
+            "cubby": "W1-01",
+            "state": "filling",
+            "order_id": "SO-1",
+            "lines_left": [{"sku": "SKU-1", "qty": 2}],
+            "light": {
+                "color": "blue",
+                "blink": "none",
+                "display": "1",
+                "order_id": "SO-1",
+                "line_id": None,
+                "seq": 12,
+            },
+        },
+        {"cubby": "W1-02", "state": "free", "order_id": None, "lines_left": [], "light": None},
+    ],
+}
+
+
+class WallScreenView(Answer):
+    scan: str | None = Field(description="the last code read at the wall")
+    sku: str | None
+    cubby: str | None = Field(description="the cubby that scan sent the item to")
+    qty: int | None = Field(description="the units that cubby shows")
+    message: str
+    error: bool = Field(description="the last scan was refused: the screen shows it in red")
+
+
+class CubbyLeftView(Answer):
+    sku: str
+    qty: int
+
+
+class CubbyView(Answer):
+    cubby: str = Field(description="the cubby's PTL module")
+    state: str = Field(description="free | filling | done | removing")
+    order_id: str | None
+    lines_left: list[CubbyLeftView] = Field(description="units picked for its order and not yet put")
+    light: LightView | None
+
+
+class WallView(Answer):
+    model_config = ConfigDict(json_schema_extra={"examples": [WALL_EXAMPLE]})
+
+    id: str
+    batch_id: str | None = Field(description="the batch sorting at the wall, or null")
+    operator: str | None = Field(description="who is signed in at the wall's scanner")
+    screen: WallScreenView = Field(description="what the wall's screen shows the sorter")
+    cubbies: list[CubbyView] = Field(description="in the order they are handed out")
 
 
 def wall_view(floor: FloorReads, wall: Wall) -> dict[str, Any]:

@@ -506,14 +506,7 @@ class StationSpec(_Section):
     @model_validator(mode="before")
     @classmethod
     def _mqtt_ids_default_to_station_id(cls, data: object) -> object:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            return data
-        filled = dict(data)
-        for role in ("scale", "scanner"):
-            device = data.get(role)
-            if isinstance(device, dict) and device.get("transport") == "mqtt" and "id" not in device:
-                filled[role] = {**device, "id": data["id"]}
-        return filled
+        return _mqtt_ids_default_to_own_id(data, ("scale", "scanner"))
 
 
 class WallSpec(_Section):
@@ -529,12 +522,18 @@ class WallSpec(_Section):
     @model_validator(mode="before")
     @classmethod
     def _mqtt_scanner_id_defaults_to_wall_id(cls, data: object) -> object:
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            return data
-        scanner = data.get("scanner")
-        if isinstance(scanner, dict) and scanner.get("transport") == "mqtt" and "id" not in scanner:
-            return {**data, "scanner": {**scanner, "id": data["id"]}}
+        return _mqtt_ids_default_to_own_id(data, ("scanner",))
+
+
+def _mqtt_ids_default_to_own_id(data: object, roles: tuple[str, ...]) -> object:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         return data
+    filled = dict(data)
+    for role in roles:
+        device = data.get(role)
+        if isinstance(device, dict) and device.get("transport") == "mqtt" and "id" not in device:
+            filled[role] = {**device, "id": data["id"]}
+    return filled
 
 
 class SiteConfig(_Section):

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer admin-token"}
 PROBLEM_REF = "#/components/schemas/Problem"
 # The path parameters the GETs below are asked with: a GET with a parameter not named here fails the test.
-PATH_VALUES = {"order_id": "O1", "task_id": "PA-1", "count_id": "CC-1"}
+PATH_VALUES = {"order_id": "O1", "task_id": "PA-1", "count_id": "CC-1", "batch_id": "B1", "wall_id": "W1"}
 
 FLOOR: tuple[cmd.Command, ...] = (
     *API_FLOOR,
@@ -43,6 +43,11 @@ FLOOR: tuple[cmd.Command, ...] = (
     cmd.ReceivePutaway(task_id="PA-1", sku="S1", qty=4, location="A-03"),
     cmd.StartCount(count_id="CC-1", locations=("A-04", "A-05"), by="ann"),
     cmd.PressButton(module="M-04", button=cmd.Button.CONFIRM, display="6", message_id="ptl:M-04:1"),
+    # A batch of one order for put wall W1, started: its bin A-02 waits for O2's light there.
+    cmd.DefineWall(wall="W1", cubbies=("W1-01", "W1-02")),
+    cmd.ReceiveOrder(order_id="O3", lines=(cmd.NewOrderLine(line_id="1", sku="S1", qty=2, location="A-02"),)),
+    cmd.ReceiveBatch(batch_id="B1", order_ids=("O3",), wall="W1"),
+    cmd.StartBatch(batch_id="B1", zone="A", operator="bo"),
 )
 
 

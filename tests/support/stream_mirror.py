@@ -25,6 +25,7 @@ ENTITY_KEYS = {
     "stations": "id",
     "putaways": "task_id",
     "counts": "count_id",
+    "walls": "id",
 }
 
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
 from floorgate.web.commanding import run
-from floorgate.web.contract import AUTH_REFUSALS, BAD_BODY, BODY_CONFIG, WRITE_REFUSALS, PathId, refusals
+from floorgate.web.contract import (
+    AUTH_REFUSALS,
+    BAD_BODY,
+    BODY_CONFIG,
+    WRITE_REFUSALS,
+    PathId,
+    answers,
+    refusals,
+)
 from floorgate.web.deps import CanRead, CanWriteOrders, Context
-from floorgate.web.sorting_views import batch_view, wall_view, wall_views
+from floorgate.web.routes.orders import Started
+from floorgate.web.sorting_views import BATCH_EXAMPLE, BatchView, WallView, batch_view, wall_view, wall_views
 
 router = APIRouter(tags=["batches"], responses=AUTH_REFUSALS)
 
@@ -32,6 +41,22 @@ class StartBody(BaseModel):
     operator: Name | None = None
 
 
+class StartedBatch(BatchView):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **BATCH_EXAMPLE,
+                    "status": "picking",
+                    "started": {"zone": "A", "color": "blue", "already_started": False},
+                }
+            ]
+        }
+    )
+
+    started: Started
+
+
 def _batch(context: Context, batch_id: str) -> dict[str, Any]:
     batch = context.floor.batch(batch_id)
     if batch is None:
@@ -42,7 +67,13 @@ def _batch(context: Context, batch_id: str) -> dict[str, Any]:
 @router.post(
     "/batches",
     status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_200_OK: {"description": "An identical replay"}, **WRITE_REFUSALS, **BAD_BODY},
+    response_model=None,
+    responses={
+        **answers(BatchView, status_code=status.HTTP_201_CREATED, description="Received"),
+        **answers(BatchView, description="An identical replay"),
+        **WRITE_REFUSALS,
+        **BAD_BODY,
+    },
 )
 async def post_batch(
     body: BatchBody, context: Context, _role: CanWriteOrders, response: Response
@@ -55,19 +86,27 @@ async def post_batch(
     return _batch(context, body.batch_id)
 
 
-@router.get("/batches")
+@router.get("/batches", response_model=None, responses=answers(list[BatchView]))
 async def list_batches(
     context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
 ) -> list[dict[str, Any]]:
     return [batch_view(b) for b in context.floor.batches() if status_filter in (None, b.status.value)]
 
 
-@router.get("/batches/{batch_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+@router.get(
+    "/batches/{batch_id}",
+    response_model=None,
+    responses={**answers(BatchView), **refusals(status.HTTP_404_NOT_FOUND)},
+)
 async def get_batch(batch_id: PathId, context: Context, _role: CanRead) -> dict[str, Any]:
     return _batch(context, batch_id)
 
 
-@router.post("/batches/{batch_id}/start", responses={**WRITE_REFUSALS, **BAD_BODY})
+@router.post(
+    "/batches/{batch_id}/start",
+    response_model=None,
+    responses={**answers(StartedBatch), **WRITE_REFUSALS, **BAD_BODY},
+)
 async def start_batch(
     batch_id: PathId, body: StartBody, context: Context, _role: CanWriteOrders
 ) -> dict[str, Any]:
@@ -75,12 +114,16 @@ async def start_batch(
     return {**_batch(context, batch_id), "started": {"zone": body.zone, **applied.reply}}
 
 
-@router.get("/walls")
+@router.get("/walls", response_model=None, responses=answers(list[WallView]))
 async def list_walls(context: Context, _role: CanRead) -> list[dict[str, Any]]:
     return wall_views(context.floor)
 
 
-@router.get("/walls/{wall_id}", responses=refusals(status.HTTP_404_NOT_FOUND))
+@router.get(
+    "/walls/{wall_id}",
+    response_model=None,
+    responses={**answers(WallView), **refusals(status.HTTP_404_NOT_FOUND)},
+)
 async def get_wall(wall_id: PathId, context: Context, _role: CanRead) -> dict[str, Any]:
     wall = context.floor.wall(wall_id)
     if wall is None:
