@@ -153,6 +153,8 @@ function pickerWalks() {
   }
   return [...walks.values()].map((walk) => {
     if (walk.orders.length === 1) return walk;
+    // Named by its first order id, whichever order the stream delivered the orders in.
+    walk.orders.sort((a, b) => a.order.localeCompare(b.order));
     const bins = new Map();
     for (const line of walk.orders.flatMap((p) => p.lines)) {
       const bin = bins.get(line.location);
@@ -169,7 +171,7 @@ function pickerWalks() {
     }
     const lines = [...bins.values()];
     const done = lines.filter((l) => l.status === "picked" || l.status === "short").length;
-    return { ...walk, order: `${walk.order} + ${walk.orders.length - 1} more`, lines, done, left: lines.length - done };
+    return { ...walk, order: `${walk.orders[0].order} + ${walk.orders.length - 1} more`, lines, done, left: lines.length - done };
   });
 }
 
