@@ -13,7 +13,8 @@ time with 10k modules, 100k locations and 10k open orders until every lit module
 again; the delta lag of dashboard stream clients at a fixed press rate (bench/dashboard_lag.py); and a
 webhook backlog drained to a local verifying receiver (bench/webhook_drain.py); and, beside the edge, the
 same loaders against a Node-RED flow that only echoes an event into a light (bench/node_red_phase.py,
-skipped with a line saying why where node is missing). It prints a table and
+skipped with a line saying why where node is missing); and scan -> cubby light at a put wall at a fixed
+scan rate (bench/sort_phase.py). It prints a table and
 writes JSON to bench/results/, with the machine and the command.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bench import dashboard_lag, node_red_phase, webhook_drain
+from bench import dashboard_lag, node_red_phase, sort_phase, webhook_drain
 from bench.floor import SITE, modules, seed_orders, site_file
 from bench.machine import MachineLoad, machine, steal_notice
 from bench.processes import ROOT, Edge, free_port, mosquitto, run_loaders, wait_for_line
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument(
         "--skip-node-red", action="store_true", help="leave out the Node-RED echo flow beside the edge"
     )
+    parser.add_argument("--sort-rate", type=float, default=100, help="scans per second in the sort phase")
+    parser.add_argument("--skip-sort", action="store_true", help="leave out the put wall's sort phase")
     parser.add_argument("--webhook-backlog", type=int, default=20_000)
     parser.add_argument("--skip-webhooks", action="store_true", help="leave out the webhook drain phase")
     parser.add_argument(
@@ -215,6 +218,8 @@ def main() -> None:
                 )
                 for clients in args.dashboard_clients
             ]
+        if not args.skip_sort:
+            result["sort"] = sort_phase.measure(workdir, rate=args.sort_rate, duration=args.duration)
         if not args.skip_webhooks:
             result["webhooks"] = webhook_drain.measure(
                 workdir,
@@ -300,6 +305,8 @@ def print_table(result: dict[str, Any]) -> None:
         rows += node_red_phase.rows(result["node_red"], result)
     for dashboard in result.get("dashboard", []):
         rows += dashboard_lag.row(dashboard)
+    if "sort" in result:
+        rows += sort_phase.rows(result["sort"])
     if "webhooks" in result:
         rows += webhook_drain.row(result["webhooks"])
     if "restart" in result:

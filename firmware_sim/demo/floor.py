@@ -25,6 +25,7 @@ from floorgate.firmware_sim.demo.broker import EmbeddedBroker
 from floorgate.firmware_sim.demo.counting import run_count_work
 from floorgate.firmware_sim.demo.packing import PackingFlow
 from floorgate.firmware_sim.demo.scanning import ScanRefused, StartStations, start_station_id
+from floorgate.firmware_sim.demo.sorting import BATCH_ZONE, WALL, BatchFlow, wall_scanner, wall_site_toml
 from floorgate.firmware_sim.demo.stocking import run_stock_work, starting_stock
 from floorgate.firmware_sim.pickers import SimulatedPicker
 from floorgate.firmware_sim.ptl_modules import ModuleBank
@@ -37,8 +38,9 @@ BINS_PER_AISLE = 8  # 2 zones x 3 aisles x 8 bins = 48 modules
 PICKERS = {"A": ("ann", "bob"), "B": ("cat", "dan")}
 
 
-def demo_site_toml(*, data_dir: Path, http_port: int, start_stations: str = "") -> str:
-    """The demo's site file; `start_stations` is StartStations.site_toml(), which names the scanner ptys."""
+def demo_site_toml(*, data_dir: Path, http_port: int, start_stations: str = "", wall: str = "") -> str:
+    """The demo's site file; `start_stations` is StartStations.site_toml() and `wall` the put wall's entry
+    (demo/sorting.py), which name the scanner ptys."""
     lines = [
         '[site]\nid = "demo"\n',
         f'[edge]\nid = "edge-1"\ndata_dir = "{data_dir}"\n',
@@ -61,6 +63,8 @@ def demo_site_toml(*, data_dir: Path, http_port: int, start_stations: str = "") 
         )
     if start_stations:
         lines.append(start_stations)
+    if wall:
+        lines.append(wall)
     return "\n".join(lines)
 
 
@@ -231,9 +235,15 @@ async def run_demo(options: DemoOptions) -> None:
         stations = StartStations(ZONES, options.data_dir.resolve())
         stations.plug()
         stack.callback(stations.unplug)
+        sorter_scanner = wall_scanner(options.data_dir.resolve())
+        sorter_scanner.plug()
+        stack.callback(sorter_scanner.unplug)
         config: SiteConfig = parse_site(
             demo_site_toml(
-                data_dir=options.data_dir.resolve(), http_port=http_port, start_stations=stations.site_toml()
+                data_dir=options.data_dir.resolve(),
+                http_port=http_port,
+                start_stations=stations.site_toml(),
+                wall=wall_site_toml(sorter_scanner),
             ),
             source="demo-site.toml",
         )
@@ -248,6 +258,7 @@ async def run_demo(options: DemoOptions) -> None:
         parts = await build(config, mqtt=endpoint, admin_tokens=[token])
         stations.attach(parts.writer)
         modules = [loc.module for loc in config.locations if loc.module]
+        modules += [cubby for wall in config.walls for cubby in wall.cubbies]
         bank = await stack.enter_async_context(
             _BoundedExit(
                 ModuleBank(endpoint, config.site.id, modules, connections=4), "the simulated PTL modules"
@@ -256,10 +267,12 @@ async def run_demo(options: DemoOptions) -> None:
 
         async def ready(parts: EdgeParts) -> None:
             print(
-                f"\nFloorGate demo is running ({len(modules)} modules in zones {', '.join(ZONES)}, "
+                f"\nFloorGate demo is running ({len(modules)} modules in zones {', '.join(ZONES)} and "
+                f"{BATCH_ZONE} and on put wall {WALL}, "
                 f"{sum(len(p) for p in PICKERS.values())} simulated pickers scanning orders in at "
                 f"{', '.join(start_station_id(z) for z in ZONES)}; stockers put away what runs low, "
-                f"and a blind count of one aisle starts every {options.count_every:g} s)\n"
+                f"a blind count of one aisle starts every {options.count_every:g} s, and batches of "
+                f"orders are picked in zone {BATCH_ZONE} and sorted at the wall)\n"
                 f"  dashboard  {parts.url}/dashboard?token={token}\n"
                 f"  API        {parts.url}/docs   (Authorization: Bearer {token}, role admin)\n"
                 f"  MQTT       {endpoint.url}   topics floorgate/{config.site.id}/#\n"
@@ -275,17 +288,33 @@ async def run_demo(options: DemoOptions) -> None:
                     return
                 await asyncio.sleep(0.05)
             flow_task = tasks.create_task(flow.run(), name="order-flow")
+            batches = BatchFlow(
+                parts,
+                bank,
+                sorter_scanner,
+                seconds_per_pick=options.seconds_per_pick,
+                short_rate=options.short_rate,
+                rng=random.Random(rng.random()),
+            )
+            batch_task = tasks.create_task(batches.run(), name="batch-flow")
             # PACK-1 and PACK-2 weigh every picked order on simulated MQTT scales (edge/demo_packing.py).
             packing = tasks.create_task(PackingFlow(parts, endpoint, rng).run(), name="packing")
-            progress = tasks.create_task(_progress(parts, flow), name="progress")
+            progress = tasks.create_task(_progress(parts, flow, batches), name="progress")
             # Stockers and counters work the same bins as the pickers (firmware_sim/demo/stocking.py, counting.py).
             zones = {
                 z: sorted(loc.module for loc in config.locations if loc.zone == z and loc.module)
                 for z in ZONES
             }
             walk = options.seconds_per_pick * 2
+            # The batch zone's bins are replenished too (a putaway waiting there would hold a batch's bin).
+            stocked = {
+                **zones,
+                BATCH_ZONE: sorted(
+                    loc.module for loc in config.locations if loc.zone == BATCH_ZONE and loc.module
+                ),
+            }
             stock = tasks.create_task(
-                run_stock_work(parts, bank, zones, seconds_per_bin=walk, rng=rng), name="stock-work"
+                run_stock_work(parts, bank, stocked, seconds_per_bin=walk, rng=rng), name="stock-work"
             )
             counts = tasks.create_task(
                 run_count_work(
@@ -295,11 +324,11 @@ async def run_demo(options: DemoOptions) -> None:
             )
             if options.duration is not None:
                 await asyncio.sleep(options.duration)
-                for task in (flow_task, packing, progress, stock, counts, edge):
+                for task in (flow_task, batch_task, packing, progress, stock, counts, edge):
                     task.cancel()
 
 
-async def _progress(parts: EdgeParts, flow: OrderFlow) -> None:
+async def _progress(parts: EdgeParts, flow: OrderFlow, batches: BatchFlow) -> None:
     last_events, last_time = parts.writer.stats.events, time.monotonic()
     while True:
         await asyncio.sleep(10)
@@ -308,6 +337,8 @@ async def _progress(parts: EdgeParts, flow: OrderFlow) -> None:
             "demo progress",
             extra={
                 "orders_picked": flow.orders_done,
+                "batches_picked": batches.batches_picked,
+                "orders_sorted": batches.orders_sorted,
                 "events_per_s": round((events - last_events) / (now - last_time), 1),
                 "last_seq": parts.writer.last_seq,
                 "lit": sum(1 for light in parts.writer.floor.lights.values() if light.lit),

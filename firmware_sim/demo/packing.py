@@ -1,4 +1,5 @@
-"""The demo's pack stations: simulated MQTT scales and packers that weigh every order the pickers finish."""
+"""The demo's pack stations: simulated MQTT scales and packers that weigh every order the pickers finish
+(an order of a batch once the put wall has sorted it)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,14 @@ class PackingFlow:
         parts.writer.subscribe(self._on_commit)
 
     def _on_commit(self, committed: Committed) -> None:
+        orders = self.parts.writer.floor.orders
         for event in committed.events:
             if event.type == "order.picked" and event.order_id:
+                order = orders.get(event.order_id)
+                if order is not None and order.batch is None:
+                    self._picked.put_nowait(event.order_id)
+            elif event.type == "order.sorted" and event.order_id:
+                # An order picked with a batch is packed once the put wall has sorted it out.
                 self._picked.put_nowait(event.order_id)
             verdict = _VERDICTS.get(event.type)
             if verdict is not None and event.order_id in self._verdicts:

@@ -1,4 +1,5 @@
-"""The HTML pages: the supervisor view and the station screens, plain files that open the live stream."""
+"""The HTML pages: the supervisor view and the station, zone and put-wall screens, plain files that open the
+live stream."""
 
 from __future__ import annotations
 
@@ -41,3 +42,8 @@ async def pack_station_screen(station_id: str, request: Request) -> Response:
 @router.get("/zones/{zone_id}")
 async def zone_screen(zone_id: str, request: Request) -> Response:
     return _page(request, "zone.html")
+
+
+@router.get("/walls/{wall_id}")
+async def wall_screen(wall_id: str, request: Request) -> Response:
+    return _page(request, "wall.html")

@@ -1,5 +1,5 @@
-// FloorGate supervisor view: KPIs, zones with live lights, pickers, pack stations, counts and putaways
-// (inventory.js), exceptions, devices, events.
+// FloorGate supervisor view: KPIs, zones with live lights, put walls, pickers, pack stations, counts and
+// putaways (inventory.js), exceptions, devices, events.
 "use strict";
 
 const resolving = new Set();
@@ -84,6 +84,31 @@ function renderBin(loc) {
   ].filter(Boolean));
 }
 
+// A put wall: each cubby in its state's colour with its order and the units still to come.
+function renderWalls() {
+  const walls = [...live.walls.values()].sort((a, b) => a.id.localeCompare(b.id));
+  $("walls").replaceChildren(...walls.map((wall) => {
+    const count = (state) => wall.cubbies.filter((c) => c.state === state).length;
+    const screen = wall.screen;
+    return el("section", { class: "panel wall", dataset: { wall: wall.id } },
+      el("h2", {}, `Put wall ${wall.id}`,
+        el("a", { class: "screen-link", href: `/walls/${encodeURIComponent(wall.id)}` }, "wall screen ↗"),
+        el("span", { class: "zone-stats", dataset: { testid: "wall-stats" } },
+          `${wall.batch_id ? `batch ${wall.batch_id}` : "no batch sorting"} · ${count("filling")} filling · ${count("done")} done · ${count("free")} free`)),
+      screen.scan ? el("p", { class: `wall-scan${screen.error ? " bad-text" : ""}`, dataset: { testid: "wall-scan" } },
+        `last scan ${screen.scan}` + (screen.error ? ` refused: ${screen.message}` : screen.cubby ? ` → ${screen.cubby} × ${screen.qty}` : "")) : null,
+      el("div", { class: "cubbies" }, ...wall.cubbies.map((c) => {
+        const left = unitsLeft(c);
+        return el("div", { class: `cubby ${c.state} ${CUBBY_TONE[c.state] || ""}`, dataset: { cubby: c.cubby, state: c.state },
+          title: `${c.cubby} · ${c.state}` + (c.order_id ? ` · order ${c.order_id}` : "") + (c.lines_left.length ? ` · left ${c.lines_left.map((l) => `${l.sku} × ${l.qty}`).join(", ")}` : "") },
+          el("div", { class: "cubby-id" }, c.cubby),
+          el("div", { class: "cubby-order" }, c.order_id || "free"),
+          c.order_id ? el("div", { class: "cubby-left", dataset: { testid: "lines-left" } },
+            c.state === "done" ? "done" : `${c.lines_left.length} line${c.lines_left.length === 1 ? "" : "s"} · ${left} left`) : null);
+      })));
+  }));
+}
+
 // Each cell carries its column's heading (data-label): on a phone a row is shown as a card of labelled cells.
 function labelled(tbody, rows) {
   const headings = [...tbody.closest("table").querySelectorAll("thead th")].map((th) => th.textContent);
@@ -96,7 +121,7 @@ function labelled(tbody, rows) {
 function renderPickers() {
   const byPicker = new Map();
   for (const p of (live.kpis ? live.kpis.last_15m.pickers : [])) byPicker.set(p.picker, p);
-  const rows = activePickers().map((p) => {
+  const rows = pickerWalks().map((p) => {
     const stats = byPicker.get(p.picker);
     const pct = p.lines.length ? Math.round((p.done / p.lines.length) * 100) : 0;
     return el("tr", { dataset: { picker: p.picker } },
@@ -282,7 +307,7 @@ let zonesDirty = true;
 const renderAll = scheduleRender(() => {
   renderHeader();
   if (zonesDirty) { renderZones(); zonesDirty = false; }
-  renderKpis(); renderZoneStats(); renderPickers(); renderStations(); renderCounts(); renderPutaways(); renderExceptions(); renderDevices(); renderEvents();
+  renderKpis(); renderZoneStats(); renderWalls(); renderPickers(); renderStations(); renderCounts(); renderPutaways(); renderExceptions(); renderDevices(); renderEvents();
 });
 
 live.onChange((msg) => {

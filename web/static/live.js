@@ -8,7 +8,7 @@ const ACTING_ROLES = new Set(["supervisor", "admin"]);
 const live = {
   role: null, site: "", seq: 0, connected: false,
   zones: [], locations: new Map(), orders: new Map(), exceptions: new Map(),
-  devices: new Map(), stations: new Map(), putaways: new Map(), counts: new Map(),
+  devices: new Map(), stations: new Map(), putaways: new Map(), counts: new Map(), walls: new Map(),
   awaitingAck: {}, kpis: null, events: [],
   listeners: [],
   canAct() { return ACTING_ROLES.has(this.role); },
@@ -87,7 +87,7 @@ function apply(msg) {
     live.role = msg.role || live.role;
     live.site = msg.site || live.site;
     live.zones = msg.zones;
-    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations, live.putaways, live.counts]) map.clear();
+    for (const map of [live.locations, live.orders, live.exceptions, live.devices, live.stations, live.putaways, live.counts, live.walls]) map.clear();
     live.events = [];
     for (const e of msg.recent_events || []) live.events.push(e);
   }
@@ -98,6 +98,7 @@ function apply(msg) {
   upsert(live.stations, msg.stations, "id");
   upsert(live.putaways, msg.putaways, "task_id");
   upsert(live.counts, msg.counts, "count_id");
+  upsert(live.walls, msg.walls, "id");
   if (msg.awaiting_ack) live.awaitingAck = msg.awaiting_ack;
   if (msg.kpis) live.kpis = msg.kpis;
   if (msg.type !== "snapshot") for (const e of msg.events || []) live.events.push(e);
@@ -139,6 +140,39 @@ function activePickers() {
   }
   rows.sort((a, b) => a.zone.localeCompare(b.zone) || a.picker.localeCompare(b.picker));
   return rows;
+}
+
+// The pickers at work, a batch picker's orders (one picker, zone and colour) as one walk: each bin once,
+// with the orders' quantities there summed, as the bin shows it.
+function pickerWalks() {
+  const walks = new Map();
+  for (const p of activePickers()) {
+    const key = `${p.picker}\u0000${p.zone}\u0000${p.color}`;
+    const walk = walks.get(key);
+    if (walk) { walk.orders.push(p); } else walks.set(key, { ...p, orders: [p] });
+  }
+  return [...walks.values()].map((walk) => {
+    if (walk.orders.length === 1) return walk;
+    // Named by its first order id, whichever order the stream delivered the orders in.
+    walk.orders.sort((a, b) => a.order.localeCompare(b.order));
+    const bins = new Map();
+    for (const line of walk.orders.flatMap((p) => p.lines)) {
+      const bin = bins.get(line.location);
+      if (!bin) { bins.set(line.location, { ...line }); continue; }
+      bin.qty += line.qty;
+      if (line.status === "lit" || bin.status === "lit") bin.status = "lit";
+      else if (!(line.status === "picked" || line.status === "short")) bin.status = line.status;
+    }
+    // A batch lights its bins itself (its orders' lines stay open): lit is what the bin shows, in its colour.
+    for (const bin of bins.values()) {
+      const loc = live.locations.get(bin.location);
+      const shown = loc && loc.light && loc.light.color === walk.color;
+      if (shown && !(bin.status === "picked" || bin.status === "short")) bin.status = "lit";
+    }
+    const lines = [...bins.values()];
+    const done = lines.filter((l) => l.status === "picked" || l.status === "short").length;
+    return { ...walk, order: `${walk.orders[0].order} + ${walk.orders.length - 1} more`, lines, done, left: lines.length - done };
+  });
 }
 
 function grams(value) {
@@ -187,3 +221,11 @@ function startLive() {
   });
   connect();
 }
+
+// A cubby's lines left, in units: what its order still waits for at the wall.
+function unitsLeft(cubby) {
+  return (cubby.lines_left || []).reduce((sum, line) => sum + line.qty, 0);
+}
+
+// The colour class of a cubby's state: free dark, filling in the put colour, done green, removing vermillion.
+const CUBBY_TONE = { free: "", filling: "c-blue", done: "c-green", removing: "c-vermillion" };

@@ -16,7 +16,7 @@ function render() {
     $("screen").replaceChildren(el("div", { class: "empty" }, `There is no zone ${zoneId} on this edge.`));
     return;
   }
-  const pickers = activePickers().filter((p) => p.zone === zoneId);
+  const pickers = pickerWalks().filter((p) => p.zone === zoneId);
   if (!pickers.length) {
     $("screen").replaceChildren(el("div", { class: "empty", dataset: { testid: "no-picker" } }, "No order in progress. Scan a tote at the start station to begin."));
     return;
