@@ -10,15 +10,11 @@ from playwright.async_api import Browser, Page, Route, expect
 from floorgate.core.commands import Button
 from floorgate.firmware_sim.ptl_modules import ModuleBank
 from tests.browser.conftest import FloorDevices
-from tests.support.dashboard_pages import finish_picking, open_page, start_order
+from tests.support.dashboard_pages import bin_display, finish_picking, open_page, start_order
 from tests.support.edge_process import TOKENS, EdgeProcess
 from tests.support.master_data import seed_master_data
 
 pytestmark = pytest.mark.browser
-
-
-def bin_display(page: Page, code: str):  # type: ignore[no-untyped-def]
-    return page.locator(f'[data-location="{code}"] [data-testid="display"]')
 
 
 async def live_supervisor_dashboard(browser: Browser, edge: EdgeProcess) -> Page:
