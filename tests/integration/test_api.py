@@ -96,6 +96,14 @@ async def test_a_bad_order_body_is_422_naming_the_field(
     assert "O2" not in writer.floor.orders
 
 
+@pytest.mark.parametrize("listing", ["/orders", "/batches", "/putaways", "/counts"])
+async def test_a_list_filtered_by_an_unknown_status_is_422_naming_the_status(api, listing: str) -> None:
+    client, _writer = api
+    response = await client.get(listing, params={"status": "lost"}, headers=auth("v"))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "status"]
+
+
 async def test_order_replays_conflicts_and_lifecycle(api) -> None:
     client, _ = api
     await seed(client)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
+from floorgate.core.model import BatchStatus
 from floorgate.web.commanding import run
 from floorgate.web.contract import (
     AUTH_REFUSALS,
@@ -88,9 +89,11 @@ async def post_batch(
 
 @router.get("/batches", response_model=None, responses=answers(list[BatchView]))
 async def list_batches(
-    context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
+    context: Context,
+    _role: CanRead,
+    status_filter: Annotated[BatchStatus | None, Query(alias="status")] = None,
 ) -> list[dict[str, Any]]:
-    return [batch_view(b) for b in context.floor.batches() if status_filter in (None, b.status.value)]
+    return [batch_view(b) for b in context.floor.batches() if status_filter in (None, b.status)]
 
 
 @router.get(

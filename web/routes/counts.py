@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
+from floorgate.core.model import CountStatus
 from floorgate.web.commanding import run
 from floorgate.web.contract import (
     AUTH_REFUSALS,
@@ -85,10 +86,12 @@ async def post_count(
 
 @router.get("/counts", response_model=None, responses=answers(list[CountView]))
 async def list_counts(
-    context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
+    context: Context,
+    _role: CanRead,
+    status_filter: Annotated[CountStatus | None, Query(alias="status")] = None,
 ) -> list[dict[str, Any]]:
     """Every count the floor holds, oldest first; `status`: counting, completed or cancelled."""
-    return [count_view(c) for c in context.floor.counts() if status_filter in (None, c.status.value)]
+    return [count_view(c) for c in context.floor.counts() if status_filter in (None, c.status)]
 
 
 @router.get(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from floorgate.core import commands as cmd
+from floorgate.core.model import OrderStatus
 from floorgate.web.commanding import run
 from floorgate.web.contract import (
     AUTH_REFUSALS,
@@ -126,11 +127,13 @@ async def get_order(order_id: OrderId, context: Context, _role: CanRead) -> dict
 
 @router.get("/orders", response_model=None, responses=answers(list[OrderView]))
 async def list_orders(
-    context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
+    context: Context,
+    _role: CanRead,
+    status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
 ) -> list[dict[str, Any]]:
     """The orders the floor holds: every unfinished one, and finished ones until they are retired
     (`[edge] retire_finished_orders_after_h`); `GET /orders/{order_id}` still finds a retired one."""
-    return [order_view(o) for o in context.floor.orders() if status_filter in (None, o.status.value)]
+    return [order_view(o) for o in context.floor.orders() if status_filter in (None, o.status)]
 
 
 @router.post(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from floorgate.core import commands as cmd
+from floorgate.core.model import PutawayStatus
 from floorgate.web.commanding import run
 from floorgate.web.contract import (
     AUTH_REFUSALS,
@@ -70,10 +71,12 @@ async def post_putaway(
 
 @router.get("/putaways", response_model=None, responses=answers(list[PutawayView]))
 async def list_putaways(
-    context: Context, _role: CanRead, status_filter: Annotated[str | None, Query(alias="status")] = None
+    context: Context,
+    _role: CanRead,
+    status_filter: Annotated[PutawayStatus | None, Query(alias="status")] = None,
 ) -> list[dict[str, Any]]:
     """Every putaway the floor holds, oldest first; `status`: queued, lit, put or cancelled."""
-    return [putaway_view(p) for p in context.floor.putaways() if status_filter in (None, p.status.value)]
+    return [putaway_view(p) for p in context.floor.putaways() if status_filter in (None, p.status)]
 
 
 @router.get(
