@@ -1,8 +1,8 @@
 """How large the store's write-ahead log grows during a phase: its file's size, sampled in a thread.
 
 The edge bounds the log (edge/store/checkpoint.py); this is the figure that shows the bound holding
-under the bench's own load. The file is cut back (to half the limit) whenever the log starts afresh,
-so its largest size is the log's largest size.
+under the bench's own load. The file is cut back to the limit whenever the log starts afresh (and
+otherwise reused), so its largest size bounds the log's largest size.
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ def _configure_sqlite(engine: Engine, synchronous: str, max_size_mb: int | None)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # When the log starts afresh, SQLite cuts its file back to this (half the limit) at the next commit:
-        # the file then says how far the log has grown since, which is what the checkpoint policy watches
-        # (past half: a round beside the commits; past the limit: the writer waits for one).
-        cursor.execute(f"PRAGMA journal_size_limit={wal_limit // 2}")
+        # When the log starts afresh, SQLite cuts its file back to the limit at the next commit, and no
+        # further: the next log is written over the old one's blocks rather than growing the file again,
+        # which costs each commit that extends it a sync of the file's size (checkpoint.py).
+        cursor.execute(f"PRAGMA journal_size_limit={wal_limit}")
         if max_size_mb is not None:
             # Per connection, not stored in the file. Past it SQLite answers SQLITE_FULL, exactly as for a
             # full disk, so the edge holds its work and says so instead of filling a disk it shares. The

@@ -37,6 +37,7 @@ from floorgate.edge.store.queries import events_after, first_seq, last_seq
 from floorgate.edge.store.records import Batch, CommitFence, EventRecord
 from floorgate.edge.store.restore import Loaded, load_floor, read_order
 from floorgate.edge.store.schema import INBOUND, create_schema
+from floorgate.edge.store.wal_index import LogIndex
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class Store:
         directory = sqlite_directory(engine)
         self._database_file = None if directory is None else Path(store_location(engine))
         self._database_fd: int | None = None
+        self._log_index = (
+            None if self._database_file is None else LogIndex(Path(f"{self._database_file}-shm"))
+        )
         self._committer = Committer(engine, remember_inbound=remember_inbound)
         self._closed = False
         self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
@@ -182,6 +186,8 @@ class Store:
             if self._database_fd is not None:
                 os.close(self._database_fd)
                 self._database_fd = None
+            if self._log_index is not None:
+                self._log_index.close()
 
     def _close_checkpointed(self) -> None:
         if self._database_file is not None and self._database_file.exists():
@@ -245,11 +251,14 @@ class Store:
 
     def checkpoint_policy(self) -> CheckpointPolicy:
         """A writer's hook for keeping this store's log: the SQLite policy, or one that does nothing."""
-        wal = self._wal_file
-        if self.engine.dialect.name != "sqlite" or wal is None:
+        wal, index = self._wal_file, self._log_index
+        if self.engine.dialect.name != "sqlite" or wal is None or index is None:
             return NoCheckpoints()
         return WalCheckpoints(
-            lambda mode, flush: self.checkpoint(mode=mode, flush=flush), wal, self.wal_limit
+            lambda mode, flush: self.checkpoint(mode=mode, flush=flush),
+            wal,
+            self.wal_limit,
+            log_bytes=index.log_bytes,
         )
 
     # -- reading -----------------------------------------------------------------------------------

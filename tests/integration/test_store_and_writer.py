@@ -528,9 +528,9 @@ async def test_a_reader_holding_the_log_delays_its_restart_only_until_it_leaves(
 
 def test_the_size_budget_counts_the_write_ahead_log(tmp_path: Path) -> None:
     """`[store] max_size_mb` caps the database and its log together: the database gets what the log's
-    limit leaves, and SQLite cuts the log's file back to half that limit whenever the log starts afresh
-    (so a file past half is a log past half: the checkpoint policy's early round)."""
-    for max_size_mb, limit in ((2, 512 * 1024), (64, 4 * 2**20), (None, 4 * 2**20)):
+    limit leaves, and SQLite cuts the log's file back to that limit (and no further) whenever the log
+    starts afresh."""
+    for max_size_mb, limit in ((2, 512 * 1024), (32, 8 * 2**20), (128, 16 * 2**20), (None, 16 * 2**20)):
         store = Store(make_engine(f"sqlite:///{tmp_path / f'{max_size_mb}.db'}", max_size_mb=max_size_mb))
         store.create_schema()
         assert store.wal_limit == limit
@@ -539,7 +539,7 @@ def test_the_size_budget_counts_the_write_ahead_log(tmp_path: Path) -> None:
                 name: int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one())
                 for name in ("page_size", "max_page_count", "journal_size_limit")
             }
-        assert pragma["journal_size_limit"] == limit // 2
+        assert pragma["journal_size_limit"] == limit
         if max_size_mb is not None:
             assert pragma["max_page_count"] * pragma["page_size"] + limit <= max_size_mb * 2**20
         store.close()
