@@ -102,6 +102,8 @@ class OrderLine:
     ticket: int | None = None
     # The item scan that armed this line in a scan-verify zone; its lot/serial/expiry go into the pick.
     scan: ItemScan | None = None
+    # Its place in the order as received (the store keeps the lines in this order).
+    position: int = 0
 
 
 @dataclass(slots=True)

@@ -99,8 +99,10 @@ class Picking:
             tote=command.tote,
             fingerprint=fingerprint,
             lines={
-                ln.line_id: OrderLine(line_id=ln.line_id, sku=ln.sku, qty=ln.qty, location=ln.location)
-                for ln in command.lines
+                ln.line_id: OrderLine(
+                    line_id=ln.line_id, sku=ln.sku, qty=ln.qty, location=ln.location, position=n
+                )
+                for n, ln in enumerate(command.lines)
             },
         )
         state.orders[order.order_id] = order

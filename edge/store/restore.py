@@ -217,8 +217,9 @@ def read_orders(conn: Connection, where: Any) -> list[Order]:
         order_by=(LINES.c.order_id, LINES.c.position),
         where=None if held is None else LINES.c.order_id.in_(held),
     )
-    o_id, l_id, l_sku, qty, loc, picked, status, ticket = (
-        at[n] for n in ("order_id", "line_id", "sku", "qty", "location", "picked", "status", "ticket")
+    o_id, l_id, l_sku, qty, loc, picked, status, ticket, position = (
+        at[n]
+        for n in ("order_id", "line_id", "sku", "qty", "location", "picked", "status", "ticket", "position")
     )
     line_status = {s.value: s for s in LineStatus}  # an enum call per row costs more than the row
     for r in rows:
@@ -230,6 +231,7 @@ def read_orders(conn: Connection, where: Any) -> list[Order]:
             picked=r[picked],
             status=line_status[r[status]],
             ticket=r[ticket],
+            position=r[position],
         )
     scans = select(LINE_SCANS) if held is None else select(LINE_SCANS).where(LINE_SCANS.c.order_id.in_(held))
     for r in conn.execute(scans):

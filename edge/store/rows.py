@@ -145,7 +145,7 @@ def _line_row(order: Order, line_id: str) -> dict[str, Any]:
     return {
         "order_id": order.order_id,
         "line_id": line.line_id,
-        "position": list(order.lines).index(line_id),
+        "position": line.position,
         "sku": line.sku,
         "qty": line.qty,
         "location": line.location,

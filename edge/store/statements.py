@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Engine, Table
@@ -25,15 +26,25 @@ class Prepared:
     positional: bool
 
     def params(self, rows: Iterable[dict[str, Any]]) -> list[Any]:
-        json_columns = self.json_columns
-
-        def value(row: dict[str, Any], name: str) -> Any:
-            raw = row.get(name)
-            return json.dumps(raw) if name in json_columns and raw is not None else raw
-
-        if self.positional:
-            return [tuple(value(row, n) for n in self.names) for row in rows]
-        return [{n: value(row, n) for n in self.names} for row in rows]
+        """The driver's parameters for each row: a tuple (or dict) of its values in the statement's order,
+        JSON columns encoded. A row without some column gives it None. Per row this is one C call
+        (`itemgetter`) and the JSON columns; a function call per value cost a tenth of a flat-out commit."""
+        names, json_columns = self.names, self.json_columns
+        take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        encoded = [n for n, name in enumerate(names) if name in json_columns]
+        params: list[Any] = []
+        for row in rows:
+            try:
+                values = take(row)
+            except KeyError:
+                values = tuple(row.get(name) for name in names)
+            if encoded:
+                values = list(values)
+                for n in encoded:
+                    if values[n] is not None:
+                        values[n] = json.dumps(values[n])
+            params.append(tuple(values) if self.positional else dict(zip(names, values, strict=True)))
+        return params
 
 
 def prepare(engine: Engine, statement: Any, table: Table) -> Prepared:
