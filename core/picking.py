@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from sys import intern
 
 from floorgate.core import commands as cmd
 from floorgate.core import events as ev
@@ -100,7 +101,11 @@ class Picking:
             fingerprint=fingerprint,
             lines={
                 ln.line_id: OrderLine(
-                    line_id=ln.line_id, sku=ln.sku, qty=ln.qty, location=ln.location, position=n
+                    line_id=intern(ln.line_id),
+                    sku=intern(ln.sku),
+                    qty=ln.qty,
+                    location=None if ln.location is None else intern(ln.location),
+                    position=n,
                 )
                 for n, ln in enumerate(command.lines)
             },

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 from sqlalchemy import JSON, Engine, Table, func, or_, select
@@ -223,11 +224,12 @@ def read_orders(conn: Connection, where: Any) -> list[Order]:
     )
     line_status = {s.value: s for s in LineStatus}  # an enum call per row costs more than the row
     for r in rows:
-        lines_by_order.setdefault(r[o_id], {})[r[l_id]] = OrderLine(
-            line_id=r[l_id],
-            sku=r[l_sku],
+        line_id = intern(r[l_id])
+        lines_by_order.setdefault(r[o_id], {})[line_id] = OrderLine(
+            line_id=line_id,
+            sku=intern(r[l_sku]),
             qty=r[qty],
-            location=r[loc],
+            location=None if r[loc] is None else intern(r[loc]),
             picked=r[picked],
             status=line_status[r[status]],
             ticket=r[ticket],
