@@ -282,7 +282,8 @@ def print_table(result: dict[str, Any]) -> None:
         )
     rows += [
         (
-            "  edge CPU / machine busy / steal",
+            # The edge's CPU is a share of one core; the machine's, of all its cores (both from /proc).
+            "  edge CPU (of one core) / machine busy, steal (of all cores)",
             f"{result['latency']['edge_cpu_percent']}% / {result['latency']['machine_busy_percent']}%"
             f" / {result['latency']['machine_steal_percent']}%",
             steal_notice(result["latency"]["machine_steal_percent"]),
