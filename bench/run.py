@@ -277,7 +277,7 @@ def print_table(result: dict[str, Any]) -> None:
             (
                 "  write-ahead log's largest file, flat out / at the fixed rate",
                 f"{result['throughput']['wal_largest_mb']} / {result['latency']['wal_largest_mb']} MB",
-                "bounded: 16 MB limit + one batch",
+                "bounded: 64 MB limit + one batch",
             )
         )
     rows += [

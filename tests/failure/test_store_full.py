@@ -104,7 +104,7 @@ class SmallDisk:
     """A tmpfs of the test's own at `path`: the edge's data folder, filled and freed by the test."""
 
     path: Path
-    size_mb: int = 48
+    size_mb: int = 96
     filler: Path | None = None
 
     def mount(self) -> SmallDisk:
@@ -146,7 +146,7 @@ class Ext4Disk:
 
     path: Path
     image: Path
-    size_mb: int = 64
+    size_mb: int = 128
     device: str | None = None
 
     def mount(self) -> Ext4Disk:
@@ -1177,7 +1177,7 @@ def test_an_edge_starts_on_a_disk_its_own_left_over_log_filled(small_disk: Small
     Store(make_engine(f"sqlite:///{db}")).close()
     script = tmp_path / "left_log.py"
     script.write_text(LEFT_LOG_SCRIPT)
-    subprocess.run([sys.executable, str(script), str(db), "600"], check=True, timeout=120)
+    subprocess.run([sys.executable, str(script), str(db), "2000"], check=True, timeout=120)
     left = wal_of(db).stat().st_size
     # Longer than the log's limit and the headroom the edge asks for: without the log's room it cannot start.
     assert left > checkpoint_module.WAL_LIMIT_BYTES + STARTUP_HEADROOM_BYTES, (
@@ -1194,6 +1194,6 @@ def test_an_edge_starts_on_a_disk_its_own_left_over_log_filled(small_disk: Small
         store.check_writable()
         assert wal_of(db).stat().st_size < left
         with store.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT min(n), max(n) FROM pad").one() == (600, 639)
+            assert conn.exec_driver_sql("SELECT min(n), max(n) FROM pad").one() == (2000, 2039)
     finally:
         store.close()

@@ -530,7 +530,7 @@ def test_the_size_budget_counts_the_write_ahead_log(tmp_path: Path) -> None:
     """`[store] max_size_mb` caps the database and its log together: the database gets what the log's
     limit leaves, and SQLite cuts the log's file back to that limit (and no further) whenever the log
     starts afresh."""
-    for max_size_mb, limit in ((2, 512 * 1024), (32, 8 * 2**20), (128, 16 * 2**20), (None, 16 * 2**20)):
+    for max_size_mb, limit in ((2, 512 * 1024), (32, 8 * 2**20), (512, 64 * 2**20), (None, 64 * 2**20)):
         store = Store(make_engine(f"sqlite:///{tmp_path / f'{max_size_mb}.db'}", max_size_mb=max_size_mb))
         store.create_schema()
         assert store.wal_limit == limit
