@@ -396,7 +396,12 @@ def run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
 
     try:
         with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-            asyncio.run(runner())
+            if os.environ.get("FLOORGATE_LOOP") == "uvloop":
+                import uvloop
+
+                uvloop.run(runner())
+            else:
+                asyncio.run(runner())
     except EdgeStartupError as err:
         log.error("cannot start: %s", err)  # noqa: TRY400 - the message is the whole story, no traceback
         return 2
