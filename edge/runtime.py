@@ -317,8 +317,17 @@ def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
     return store, loaded, endpoints
 
 
+# How long the KPIs' recount waits for the lights to be out before it starts anyway (a broker that is down).
+KPI_RECOUNT_WAITS_S = 5.0
+
+
 async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
-    """Count the shift's KPIs again from the event log, off the start's path (the lights go out first)."""
+    """Count the shift's KPIs again from the event log, off the start's path: only once every module's
+    light is out (or a while later when the broker cannot be reached), since the recount holds the
+    interpreter for as long as a shift's events take to read, and the lights' burst would wait for it."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(KPI_RECOUNT_WAITS_S):
+            await parts.ptl.lights_out()
     try:
         recounted = await asyncio.to_thread(_shift_kpis, parts.store, through_seq=through_seq)
     except StoreError as err:
