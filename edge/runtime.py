@@ -16,10 +16,13 @@ import uvicorn
 
 from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
+from floorgate.core.instructions import Instruction
+from floorgate.core.light_board import light_commands
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
+from floorgate.devices.ptl.early import publish_stored_lights
 from floorgate.devices.ptl.retained import FloorLights
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
@@ -112,16 +115,36 @@ async def build(
     admin_tokens: Sequence[str] = (),
     http_socket: socket.socket | None = None,
     pair: PairLink | None = None,
+    early_lights: bool = False,
 ) -> EdgeParts:
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet.
 
     `http_socket`: one already listening (a standby pair's, kept across takeovers); `pair`: the MQTT
-    session an active/standby pair shares, and whether this edge may drive it now (edge/standby/).
+    session an active/standby pair shares, and whether this edge may drive it now (edge/standby/);
+    `early_lights`: publish the stored lights before the rest of the floor is read (devices/ptl/early.py).
     """
     if http_socket is None:
         http_socket = listen(config.http.host, config.http.port)
+    loop = asyncio.get_running_loop()
+
+    def publish_early(commands: list[Instruction]) -> None:
+        # In the store's thread, which waits: the lights' burst has the interpreter to itself, and it ends
+        # before the link publishes anything (an early command must not overtake a newer one of the link's).
+        asyncio.run_coroutine_threadsafe(
+            publish_stored_lights(
+                mqtt,
+                client_id=f"floorgate-{config.site.id}-{config.edge.id}-lights",
+                site=config.site.id,
+                commands=commands,
+                foreign=_module_ownership(config)["foreign_modules"],
+            ),
+            loop,
+        ).result()
+
     try:
-        store, loaded, endpoints = await asyncio.to_thread(_open_store, config)
+        store, loaded, endpoints = await asyncio.to_thread(
+            _open_store, config, publish_early if early_lights else None
+        )
     except StoreError as err:
         http_socket.close()
         raise EdgeStartupError(str(err)) from err
@@ -289,14 +312,19 @@ def _foreign_locations(config: SiteConfig) -> dict[str, str]:
     return {loc.code: loc.zone for loc in config.locations if loc.zone not in owned}
 
 
-def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
-    """Open the store, refuse it now if it cannot take writes, and read the floor and the endpoints back."""
+def _open_store(
+    config: SiteConfig, lights_read: Callable[[list[Instruction]], None] | None = None
+) -> tuple[Store, Loaded, list[Endpoint]]:
+    """Open the store, refuse it now if it cannot take writes, and read the floor and the endpoints back;
+    `lights_read` is handed the stored lights' commands first, before the rest of the floor is read."""
     store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
     try:
         store.check_folder()
         store.create_schema()
         store.check_writable()
         started = time.perf_counter()
+        if lights_read is not None:
+            lights_read(light_commands(store.lights()))
         retain_s = config.edge.retire_finished_orders_after_h * 3600
         loaded = store.load(retire_before=time.time() - retain_s)
         log.info(
