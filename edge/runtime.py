@@ -8,11 +8,9 @@ import gc
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
@@ -28,7 +26,6 @@ from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
 from floorgate.edge.store.queries import events_since
 from floorgate.edge.store.retention import Retention, prune_store
-from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
 from floorgate.edge.webhooks.endpoints import WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
@@ -36,10 +33,13 @@ from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
 from floorgate.edge.wiring.stations import station_devices
 from floorgate.edge.wiring.types import DeviceContext
 from floorgate.edge.writer import Writer, WriterUnavailable
-from floorgate.web.app import create_app
-from floorgate.web.kpis import DATA_TYPES, KpiTracker
-from floorgate.web.roles import Role
-from floorgate.web.stream import StreamHub
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from floorgate.web.kpis import KpiTracker
+    from floorgate.web.roles import Role
+    from floorgate.web.stream import StreamHub
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +65,6 @@ def listen(host: str, port: int) -> socket.socket:
         ) from err
     sock.set_inheritable(True)
     return sock
-
-
-class EdgeServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the edge decides how Ctrl-C shuts everything down."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +140,16 @@ async def build(
     except StoreError as err:
         http_socket.close()
         raise EdgeStartupError(str(err)) from err
+    # The web's modules (FastAPI, uvicorn, pydantic's models) take a good part of a second to import: only
+    # now, with the floor's lights out, not before them.
+    import uvicorn
+
+    from floorgate.edge.http_server import EdgeServer
+    from floorgate.edge.web_ports import LiveFloor, web_context
+    from floorgate.web.app import create_app
+    from floorgate.web.roles import Role
+    from floorgate.web.stream import StreamHub
+
     deliveries = DeliveryStore(store.engine)
     registry = EndpointRegistry(endpoints)
     writer = Writer(
@@ -367,6 +369,8 @@ async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
 def _shift_kpis(store: Store, *, through_seq: int) -> KpiTracker:
     """The shift's KPIs counted again from the event log, so a restart mid-shift shows what it showed
     before. Only the shift's events are read, a page at a time; later ones reach the hub as they commit."""
+    from floorgate.web.kpis import DATA_TYPES, KpiTracker
+
     started = time.perf_counter()
     kpis = KpiTracker.current_shift(time.time())
     kpis.record_all(
