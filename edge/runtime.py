@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from floorgate.core import barcodes
 from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
 from floorgate.core.instructions import Instruction
@@ -358,6 +359,7 @@ async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(KPI_RECOUNT_WAITS_S):
             await parts.ptl.lights_out()
+    barcodes.preload()  # also left until now
     try:
         recounted = await asyncio.to_thread(_shift_kpis, parts.store, through_seq=through_seq)
     except StoreError as err:
