@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import socket
 import time
@@ -23,6 +22,7 @@ from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.devices.ptl.early import publish_stored_lights
 from floorgate.devices.ptl.retained import FloorLights
+from floorgate.edge.heap import load_frozen, settle_heap
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
 from floorgate.edge.store.queries import events_since
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
     from floorgate.web.stream import StreamHub
 
 log = logging.getLogger(__name__)
-
-# Allocations (minus frees) between young-generation collections; CPython's default is 700.
-GC_YOUNG_THRESHOLD = 20_000
 
 
 class EdgeStartupError(Exception):
@@ -329,7 +326,7 @@ def _open_store(
         if lights_read is not None:
             lights_read(light_commands(store.lights()))
         retain_s = config.edge.retire_finished_orders_after_h * 3600
-        loaded = store.load(retire_before=time.time() - retain_s)
+        loaded = load_frozen(store, retire_before=time.time() - retain_s)
         log.info(
             "floor restored from the store",
             extra={
@@ -544,18 +541,6 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server_task), timeout=5)
     parts.store.close()
-
-
-def settle_heap() -> None:
-    """Keep the garbage collector's pauses off the press → light path.
-
-    The restored floor is hundreds of thousands of long-lived objects; every full collection would walk
-    them all (tens of milliseconds with 100k locations, seen as p99 spikes). Freezing moves what exists
-    now out of the collector's sight, and a larger first generation makes the young collections that
-    the hot path's short-lived objects trigger rarer. Reference counting still frees almost everything.
-    """
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 50)
 
 
 async def _apply_site_or_fail(parts: EdgeParts) -> None:
