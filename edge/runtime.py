@@ -322,9 +322,9 @@ def _open_store(
         store.check_folder()
         store.create_schema()
         store.check_writable()
-        started = time.perf_counter()
         if lights_read is not None:
             lights_read(light_commands(store.lights()))
+        started = time.perf_counter()
         retain_s = config.edge.retire_finished_orders_after_h * 3600
         loaded = load_frozen(store, retire_before=time.time() - retain_s)
         log.info(
