@@ -3,8 +3,13 @@ module has its command again."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import shutil
+import statistics
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +106,33 @@ def restart_phase(workdir: Path, modules_count: int, locations: int, orders: int
     started = time.monotonic()
     lit = seed_restart_state(data, modules_count, locations, orders)
     seeded_s = time.monotonic() - started
+    say(f"restart: starting the edge on that store, waiting for {lit} lit modules' commands")
+    timed = time_restart(workdir, data, lit)
+    return {
+        "modules": modules_count,
+        "locations": locations,
+        "open_orders": orders,
+        "lit_modules": lit,
+        "seed_s": round(seeded_s, 1),
+        "healthy_s": round(timed.healthy_s, 2),
+        "all_lights_resent_s": round(timed.relit_s, 2),
+        "rss_mb": round(timed.rss / 2**20, 1),
+    }
+
+
+@dataclass(frozen=True)
+class Restarted:
+    healthy_s: float
+    """From the process's start until /healthz answered 200."""
+    relit_s: float
+    """From the process's start until every lit module had been sent its lit command."""
+    rss: int
+    """The edge's RSS in bytes once every light was out."""
+
+
+def time_restart(workdir: Path, data: Path, lit: int) -> Restarted:
+    """Start `floorgate run` on the store in `data` (a fresh mosquitto beside it) and time it until all of
+    `lit` modules have their lit command again."""
     with mosquitto(workdir) as broker:
         http_port = free_port()
         config = workdir / "restart.toml"
@@ -119,19 +151,58 @@ def restart_phase(workdir: Path, modules_count: int, locations: int, orders: int
             all_lit_at = await asyncio.wait_for(watcher, timeout=120)
             return healthy, all_lit_at - spawned
 
-        say(f"restart: starting the edge on that store, waiting for {lit} lit modules' commands")
         try:
             healthy_s, relit_s = asyncio.run(measure())
             rss, _ = edge.sample()
         finally:
             edge.stop()
-    return {
-        "modules": modules_count,
-        "locations": locations,
-        "open_orders": orders,
-        "lit_modules": lit,
-        "seed_s": round(seeded_s, 1),
-        "healthy_s": round(healthy_s, 2),
-        "all_lights_resent_s": round(relit_s, 2),
-        "rss_mb": round(rss / 2**20, 1),
-    }
+    return Restarted(healthy_s=healthy_s, relit_s=relit_s, rss=rss)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Seed one store, then restart an edge on a fresh copy of it each round; print each round and the median."""
+    parser = argparse.ArgumentParser(prog="python -m bench.restart", description=__doc__)
+    parser.add_argument("--modules", type=int, default=10_000)
+    parser.add_argument("--locations", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="a seeded floorgate.db to copy each round (seeded here and kept with --keep otherwise)",
+    )
+    parser.add_argument("--keep", type=Path, help="copy the store seeded here to this path")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="floorgate-restart-") as tmp:
+        workdir = Path(tmp)
+        seeded = workdir / "seed"
+        seeded.mkdir()
+        if args.store is not None:
+            shutil.copyfile(args.store, seeded / "floorgate.db")
+            lit = args.modules if args.orders >= args.modules else args.orders
+        else:
+            say(
+                f"restart: seeding {args.modules} modules, {args.locations} locations, {args.orders} open orders"
+            )
+            started = time.monotonic()
+            lit = seed_restart_state(seeded, args.modules, args.locations, args.orders)
+            say(f"restart: seeded in {time.monotonic() - started:.1f} s, {lit} lit modules")
+            if args.keep is not None:
+                shutil.copyfile(seeded / "floorgate.db", args.keep)
+        relit: list[float] = []
+        for round_ in range(1, args.rounds + 1):
+            data = workdir / f"round-{round_}"
+            data.mkdir()
+            shutil.copyfile(seeded / "floorgate.db", data / "floorgate.db")
+            timed = time_restart(workdir, data, lit)
+            relit.append(timed.relit_s)
+            say(
+                f"restart round {round_}: all lights resent {timed.relit_s:.2f} s, "
+                f"healthy {timed.healthy_s:.2f} s, RSS {timed.rss / 2**20:.0f} MB"
+            )
+            shutil.rmtree(data)
+        say(f"restart median over {len(relit)} rounds: all lights resent {statistics.median(relit):.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -335,23 +335,35 @@ class LightBoard:
         broker was away, may never have reached the broker, whose retained copy would then keep the
         module lit for a pick that is done: a light nobody may press.
         """
-        dark: list[Instruction] = [
-            ClearBin(module=light.module, seq=light.seq)
-            for light in self._state.lights.values()
-            if light.color is None and light.seq > 0
-        ]
-        return [*self.lit_commands(), *dark]
+        return light_commands(self._state.lights.values())
 
     def lit_commands(self) -> list[LightBin]:
         """The command every lit module should show now."""
-        return [
-            LightBin(
-                module=light.module,
-                seq=light.seq,
-                color=light.color,
-                blink=light.blink,
-                display=light.display,
-            )
-            for light in self._state.lights.values()
-            if light.color is not None
-        ]
+        return lit_commands(self._state.lights.values())
+
+
+def light_commands(lights: Iterable[Light]) -> list[Instruction]:
+    """The command each of these modules' lights says it should show, lit ones first (`LightBoard`'s, for
+    lights read straight from a store: what a restart sends before the whole floor is back)."""
+    lights = list(lights)
+    dark: list[Instruction] = [
+        ClearBin(module=light.module, seq=light.seq)
+        for light in lights
+        if light.color is None and light.seq > 0
+    ]
+    return [*lit_commands(lights), *dark]
+
+
+def lit_commands(lights: Iterable[Light]) -> list[LightBin]:
+    """The command of each of these lights that is lit."""
+    return [
+        LightBin(
+            module=light.module,
+            seq=light.seq,
+            color=light.color,
+            blink=light.blink,
+            display=light.display,
+        )
+        for light in lights
+        if light.color is not None
+    ]

@@ -325,7 +325,7 @@ async def _run(config: SiteConfig) -> None:
 
         await run_pair(config, mqtt=config.mqtt.endpoint())
         return
-    parts = await build(config, mqtt=config.mqtt.endpoint())
+    parts = await build(config, mqtt=config.mqtt.endpoint(), early_lights=True)
     await run_edge(parts, on_ready=ready)
 
 

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
+from floorgate.core import barcodes
 from floorgate.core import commands as cmd
 from floorgate.core.floor import Floor
+from floorgate.core.instructions import Instruction
+from floorgate.core.light_board import light_commands
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
 from floorgate.devices.mqtt.link import MqttLink
 from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
+from floorgate.devices.ptl.early import publish_stored_lights
 from floorgate.devices.ptl.retained import FloorLights
+from floorgate.edge.heap import load_frozen, settle_heap
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
 from floorgate.edge.store.queries import events_since
 from floorgate.edge.store.retention import Retention, prune_store
-from floorgate.edge.web_ports import LiveFloor, web_context
 from floorgate.edge.webhooks.deliveries import DeliveryStore
 from floorgate.edge.webhooks.endpoints import WebhookService
 from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
@@ -33,15 +34,15 @@ from floorgate.edge.webhooks.relay import RetryPolicy, WebhookRelay
 from floorgate.edge.wiring.stations import station_devices
 from floorgate.edge.wiring.types import DeviceContext
 from floorgate.edge.writer import Writer, WriterUnavailable
-from floorgate.web.app import create_app
-from floorgate.web.kpis import DATA_TYPES, KpiTracker
-from floorgate.web.roles import Role
-from floorgate.web.stream import StreamHub
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from floorgate.web.kpis import KpiTracker
+    from floorgate.web.roles import Role
+    from floorgate.web.stream import StreamHub
 
 log = logging.getLogger(__name__)
-
-# Allocations (minus frees) between young-generation collections; CPython's default is 700.
-GC_YOUNG_THRESHOLD = 20_000
 
 
 class EdgeStartupError(Exception):
@@ -62,14 +63,6 @@ def listen(host: str, port: int) -> socket.socket:
         ) from err
     sock.set_inheritable(True)
     return sock
-
-
-class EdgeServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the edge decides how Ctrl-C shuts everything down."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,19 +105,49 @@ async def build(
     admin_tokens: Sequence[str] = (),
     http_socket: socket.socket | None = None,
     pair: PairLink | None = None,
+    early_lights: bool = False,
 ) -> EdgeParts:
     """Open the store, rebuild the floor from it and wire every part; nothing runs yet.
 
     `http_socket`: one already listening (a standby pair's, kept across takeovers); `pair`: the MQTT
-    session an active/standby pair shares, and whether this edge may drive it now (edge/standby/).
+    session an active/standby pair shares, and whether this edge may drive it now (edge/standby/);
+    `early_lights`: publish the stored lights before the rest of the floor is read (devices/ptl/early.py).
     """
     if http_socket is None:
         http_socket = listen(config.http.host, config.http.port)
+    loop = asyncio.get_running_loop()
+
+    def publish_early(commands: list[Instruction]) -> None:
+        # In the store's thread, which waits: the lights' burst has the interpreter to itself, and it ends
+        # before the link publishes anything (an early command must not overtake a newer one of the link's).
+        asyncio.run_coroutine_threadsafe(
+            publish_stored_lights(
+                mqtt,
+                client_id=f"floorgate-{config.site.id}-{config.edge.id}-lights",
+                site=config.site.id,
+                commands=commands,
+                foreign=_module_ownership(config)["foreign_modules"],
+            ),
+            loop,
+        ).result()
+
     try:
-        store, loaded, endpoints = await asyncio.to_thread(_open_store, config)
+        store, loaded, endpoints = await asyncio.to_thread(
+            _open_store, config, publish_early if early_lights else None
+        )
     except StoreError as err:
         http_socket.close()
         raise EdgeStartupError(str(err)) from err
+    # The web's modules (FastAPI, uvicorn, pydantic's models) take a good part of a second to import: only
+    # now, with the floor's lights out, not before them.
+    import uvicorn
+
+    from floorgate.edge.http_server import EdgeServer
+    from floorgate.edge.web_ports import LiveFloor, web_context
+    from floorgate.web.app import create_app
+    from floorgate.web.roles import Role
+    from floorgate.web.stream import StreamHub
+
     deliveries = DeliveryStore(store.engine)
     registry = EndpointRegistry(endpoints)
     writer = Writer(
@@ -289,16 +312,21 @@ def _foreign_locations(config: SiteConfig) -> dict[str, str]:
     return {loc.code: loc.zone for loc in config.locations if loc.zone not in owned}
 
 
-def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
-    """Open the store, refuse it now if it cannot take writes, and read the floor and the endpoints back."""
+def _open_store(
+    config: SiteConfig, lights_read: Callable[[list[Instruction]], None] | None = None
+) -> tuple[Store, Loaded, list[Endpoint]]:
+    """Open the store, refuse it now if it cannot take writes, and read the floor and the endpoints back;
+    `lights_read` is handed the stored lights' commands first, before the rest of the floor is read."""
     store = Store(make_engine(config.store.url, max_size_mb=config.store.max_size_mb))
     try:
         store.check_folder()
         store.create_schema()
         store.check_writable()
+        if lights_read is not None:
+            lights_read(light_commands(store.lights()))
         started = time.perf_counter()
         retain_s = config.edge.retire_finished_orders_after_h * 3600
-        loaded = store.load(retire_before=time.time() - retain_s)
+        loaded = load_frozen(store, retire_before=time.time() - retain_s)
         log.info(
             "floor restored from the store",
             extra={
@@ -317,8 +345,18 @@ def _open_store(config: SiteConfig) -> tuple[Store, Loaded, list[Endpoint]]:
     return store, loaded, endpoints
 
 
+# How long the KPIs' recount waits for the lights to be out before it starts anyway (a broker that is down).
+KPI_RECOUNT_WAITS_S = 5.0
+
+
 async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
-    """Count the shift's KPIs again from the event log, off the start's path (the lights go out first)."""
+    """Count the shift's KPIs again from the event log, off the start's path: only once every module's
+    light is out (or a while later when the broker cannot be reached), since the recount holds the
+    interpreter for as long as a shift's events take to read, and the lights' burst would wait for it."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(KPI_RECOUNT_WAITS_S):
+            await parts.ptl.lights_out()
+    barcodes.preload()  # also left until now
     try:
         recounted = await asyncio.to_thread(_shift_kpis, parts.store, through_seq=through_seq)
     except StoreError as err:
@@ -330,6 +368,8 @@ async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
 def _shift_kpis(store: Store, *, through_seq: int) -> KpiTracker:
     """The shift's KPIs counted again from the event log, so a restart mid-shift shows what it showed
     before. Only the shift's events are read, a page at a time; later ones reach the hub as they commit."""
+    from floorgate.web.kpis import DATA_TYPES, KpiTracker
+
     started = time.perf_counter()
     kpis = KpiTracker.current_shift(time.time())
     kpis.record_all(
@@ -501,18 +541,6 @@ async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server_task), timeout=5)
     parts.store.close()
-
-
-def settle_heap() -> None:
-    """Keep the garbage collector's pauses off the press → light path.
-
-    The restored floor is hundreds of thousands of long-lived objects; every full collection would walk
-    them all (tens of milliseconds with 100k locations, seen as p99 spikes). Freezing moves what exists
-    now out of the collector's sight, and a larger first generation makes the young collections that
-    the hot path's short-lived objects trigger rarer. Reference counting still frees almost everything.
-    """
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 50)
 
 
 async def _apply_site_or_fail(parts: EdgeParts) -> None:

@@ -139,6 +139,7 @@ class PtlAdapter:
         self._lights = lights
         self._foreign = foreign_modules
         self._clear_unknown = clear_unknown
+        self._lights_out = asyncio.Event()
         link.route(ptl_filter(site, PtlTopic.EVENT), self._on_event)
         link.route(ptl_filter(site, PtlTopic.ACK), self._on_ack)
         link.route(ptl_filter(site, PtlTopic.STATUS), self._on_status)
@@ -182,6 +183,11 @@ class PtlAdapter:
             module: PendingAck(wanted.instruction.seq, wanted.attempts, now - wanted.since)
             for module, wanted in self._pending.items()
         }
+
+    async def lights_out(self) -> None:
+        """Return once a connect of the link has published the floor's lights (every module's after the
+        first connect), so work that can wait (recounting the KPIs) does not slow that burst down."""
+        await self._lights_out.wait()
 
     async def run(self) -> None:
         """Watch ack deadlines (and resend) until cancelled."""
@@ -324,6 +330,7 @@ class PtlAdapter:
             self._publish(module, wanted)
             if count % REPUBLISH_BURST == 0:
                 await asyncio.sleep(0)  # let the connection send this burst and the floor go on
+        self._lights_out.set()
         if found is not None:
             await self._correct_retained(found, republished)
 

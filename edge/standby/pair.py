@@ -26,7 +26,8 @@ import uvicorn
 from floorgate.core.commands import RecordTakeover
 from floorgate.devices.backoff import Backoff
 from floorgate.devices.mqtt.endpoint import MqttEndpoint
-from floorgate.edge.runtime import EdgeParts, EdgeServer, PairLink, build, listen, run_edge
+from floorgate.edge.http_server import EdgeServer
+from floorgate.edge.runtime import EdgeParts, PairLink, build, listen, run_edge
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.standby.lease import Lease, LeaseLost, LeaseUnavailable, zone_group
 from floorgate.edge.standby.serving import standby_app

@@ -122,23 +122,7 @@ def _load(engine: Engine, remember_inbound: int, retire_before: float | None) ->
             conn,
             _kept_orders(retire_before, packing=packs(stations)),
         )
-        rows, at = _fast_rows(conn, LIGHTS)
-        module, seq, color, blink, display, o_id, l_id = (
-            at[n] for n in ("module", "seq", "color", "blink", "display", "order_id", "line_id")
-        )
-        blinks = {b.value: b for b in Blink}
-        lights = [
-            Light(
-                module=r[module],
-                seq=r[seq],
-                color=r[color],
-                blink=blinks[r[blink]],
-                display=r[display],
-                order_id=r[o_id],
-                line_id=r[l_id],
-            )
-            for r in rows
-        ]
+        lights = _read_lights(conn)
         devices = [
             Device(id=r.id, kind=r.kind, transport=r.transport, online=r.online, last_seen=r.last_seen)
             for r in conn.execute(select(DEVICES))
@@ -206,6 +190,36 @@ def _load(engine: Engine, remember_inbound: int, retire_before: float | None) ->
         recent_inbound_ids=recent,
         inbound_next=ring[0][0] + 1 if ring else 0,
     )
+
+
+def load_lights(engine: Engine) -> list[Light]:
+    """Every module's light as the store holds it, read alone: what a restart sends before the rest of the
+    floor is read back."""
+    try:
+        with engine.connect() as conn:
+            return _read_lights(conn)
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as err:
+        raise describe_failure(engine, err, "reading the lights back") from err
+
+
+def _read_lights(conn: Connection) -> list[Light]:
+    rows, at = _fast_rows(conn, LIGHTS)
+    module, seq, color, blink, display, o_id, l_id = (
+        at[n] for n in ("module", "seq", "color", "blink", "display", "order_id", "line_id")
+    )
+    blinks = {b.value: b for b in Blink}
+    return [
+        Light(
+            module=r[module],
+            seq=r[seq],
+            color=r[color],
+            blink=blinks[r[blink]],
+            display=r[display],
+            order_id=r[o_id],
+            line_id=r[l_id],
+        )
+        for r in rows
+    ]
 
 
 def read_orders(conn: Connection, where: Any) -> list[Order]:

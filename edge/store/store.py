@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from floorgate.core.model import Order, RetiredOrder
+from floorgate.core.model import Light, Order, RetiredOrder
 from floorgate.edge.store.checkpoint import (
     CheckpointMode,
     CheckpointPolicy,
@@ -35,7 +35,7 @@ from floorgate.edge.store.errors import (
 )
 from floorgate.edge.store.queries import events_after, first_seq, last_seq
 from floorgate.edge.store.records import Batch, CommitFence, EventRecord
-from floorgate.edge.store.restore import Loaded, load_floor, read_order
+from floorgate.edge.store.restore import Loaded, load_floor, load_lights, read_order
 from floorgate.edge.store.schema import INBOUND, create_schema
 from floorgate.edge.store.wal_index import LogIndex
 
@@ -272,6 +272,10 @@ class Store:
         loaded = load_floor(self.engine, remember_inbound=self.remember_inbound, retire_before=retire_before)
         self._committer.inbound_next = loaded.inbound_next
         return loaded
+
+    def lights(self) -> list[Light]:
+        """Every module's light as stored, read without the rest of the floor (a start's first step)."""
+        return load_lights(self.engine)
 
     def retired_order(self, order_id: str) -> RetiredOrder | None:
         """The order with this id as the store holds it, when the floor does not (see `Committer`)."""

@@ -18,10 +18,13 @@ import urllib.request
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import h11
-import httpx
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_BODY_KEPT = 4096  # only the start of an answer's body is kept, for the delivery's error message
 READ_CHUNK = 65536
@@ -194,6 +197,8 @@ class KeepAliveClient:
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
+            import httpx  # imported when first needed: it takes a tenth of a second at start-up
+
             # The trust httpx had (certifi, or SSL_CERT_FILE / SSL_CERT_DIR from the environment).
             self._tls = httpx.create_ssl_context()
             self._tls.set_alpn_protocols(["http/1.1"])
@@ -205,6 +210,8 @@ async def post_with_httpx(
 ) -> HttpAnswer:
     """The same request through httpx, for what KeepAliveClient leaves to it; the same errors. The
     caller bounds the time, as for KeepAliveClient."""
+    import httpx
+
     try:
         response = await client.post(url, content=body, headers=dict(headers), timeout=None)
     except httpx.HTTPError as err:

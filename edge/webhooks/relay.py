@@ -23,9 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from floorgate.edge.store import StoreError
 from floorgate.edge.webhooks import signing as webhook_signing
@@ -38,6 +36,9 @@ from floorgate.edge.webhooks.http import (
     post_with_httpx,
 )
 from floorgate.edge.webhooks.outbox import Endpoint, EndpointRegistry
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ class WebhookRelay:
             worker.wake.set()
 
     async def run(self) -> None:
+        import httpx  # imported here, after the start's lights: it takes a tenth of a second
+
         limits = httpx.Limits(max_connections=self.policy.concurrency * 4, max_keepalive_connections=32)
         async with contextlib.AsyncExitStack() as stack:
             if self._client is None:
