@@ -107,7 +107,7 @@ class StreamHub:
     # Messages a client may have waiting (each a flush, shared by every client); past it, a resync.
     client_queue: int = 256
     # At most one message per coalescing window; the first delta after a quiet spell goes out at once.
-    coalesce_seconds: float = 0.1
+    coalesce_seconds: float = 0.05
     # A client that needs a second resync this soon after its last one is closed instead (it reconnects).
     drop_within_seconds: float = 30.0
     history: int = 2000
