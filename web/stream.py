@@ -327,9 +327,7 @@ class StreamHub:
             return
         loop = asyncio.get_running_loop()
         delay = self._last_flush + self.coalesce_seconds - time.monotonic()
-        self._flush_handle = (
-            loop.call_later(delay, self._flush) if delay > 0 else loop.call_soon(self._flush)
-        )
+        self._flush_handle = loop.call_later(delay, self._flush) if delay > 0 else loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """One message for every client: the pending deltas merged, and encoded to JSON, once. Each client

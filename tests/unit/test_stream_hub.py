@@ -138,7 +138,7 @@ async def test_a_client_behind_by_several_flushes_gets_them_as_one_message_with_
     edge = Edge(coalesce_seconds=0)
     behind = edge.hub.connect()
     keeping_up = edge.hub.connect()
-    for n in range(4):
+    for _ in range(4):
         edge.commit("pick.confirmed", locations=("A-01",))
         await asyncio.wait_for(edge.hub.next_message(keeping_up), timeout=2)  # one flush each
     assert len(behind.backlog) == 4
