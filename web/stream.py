@@ -70,8 +70,10 @@ class TooFarBehind(Exception):
 
 @dataclass(eq=False)
 class StreamClient:
-    # The hub's flushed messages not yet sent to this client (shared with every other client), bounded.
+    # The hub's flushed messages not yet sent to this client (shared with every other client), and how
+    # many deltas they hold together: bounded by the hub's client_queue.
     backlog: deque[_Merged] = field(default_factory=deque)
+    held: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     resync: bool = False
     dropped: int = 0
@@ -104,7 +106,7 @@ class HubStats:
 class StreamHub:
     floor: FloorReads
     last_seq: Callable[[], int]
-    # Messages a client may have waiting (each a flush, shared by every client); past it, a resync.
+    # Deltas a client may have waiting (in flushes shared by every client); past it, a resync.
     client_queue: int = 256
     # At most one message per coalescing window; the first delta after a quiet spell goes out at once.
     coalesce_seconds: float = 0.05
@@ -342,14 +344,16 @@ class StreamHub:
         for client in self.clients:
             if client.resync:
                 continue
-            if len(client.backlog) >= self.client_queue:
+            if client.held + len(deltas) > self.client_queue:
                 # Never wait for a slow client: drop its backlog and send it a snapshot when it catches up.
                 client.backlog.clear()
+                client.held = 0
                 client.resync = True
                 client.dropped += 1
                 self.stats.overflows += 1
             else:
                 client.backlog.append(merged)
+                client.held += len(deltas)
             client.wake.set()
 
     def since(self, after: int) -> list[dict[str, Any]] | None:
@@ -402,6 +406,7 @@ class StreamHub:
             return None
         taken = list(client.backlog)
         client.backlog.clear()
+        client.held = 0
         return taken
 
     def _caught_up(self, taken: list[_Merged]) -> _Merged:
@@ -423,6 +428,7 @@ class StreamHub:
 
     def _resync(self, client: StreamClient) -> dict[str, Any]:
         client.backlog.clear()
+        client.held = 0
         client.resync = False
         now = time.monotonic()
         if now - client.resynced_at < self.drop_within_seconds:
