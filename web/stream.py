@@ -137,7 +137,7 @@ class StreamHub:
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _flush_handle: asyncio.Handle | None = None
     _last_flush: float = -math.inf  # time.monotonic()
-    # Recent merges by the identities of the deltas merged, so clients with the same window share one.
+    # Recent merges by the identities of the deltas merged, so clients behind by the same flushes share one.
     _merges: dict[tuple[int, ...], _Merged] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
