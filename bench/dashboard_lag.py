@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,8 @@ def summarise(
         "mb_per_client": round(sum(r["bytes"] for r in records) / max(1, len(records)) / 2**20, 2),
         "resynced_clients": sum(1 for r in records if r["snapshots"] > 1),
         "dropped_clients": sum(1 for r in records if r["closed"]),
+        # Why they were dropped (the edge's close code and reason, or the client's own error), and how many.
+        "dropped_reasons": dict(Counter(r["closed"] for r in records if r["closed"])),
         "seq_gaps": sum(r["seq_gaps"] for r in records),
         "edge_overflows": after["overflows_total"] - before["overflows_total"],
         "edge_resyncs": after["resyncs_total"] - before["resyncs_total"],

@@ -1,11 +1,14 @@
 """Live stream for dashboards: a snapshot, then coalesced deltas; a slow client never slows the edge.
 
-The hub is a writer subscriber: after each commit it builds one delta and offers it to every client's
-bounded queue without waiting. Clients that keep up share one coalescing window, so each window is
-merged and encoded to JSON once for all of them. A client whose queue is full is marked for resync and
-gets a fresh snapshot instead of the deltas it missed. Every message carries the KPIs (web/kpis.py) as of its sending;
-a ticker (`run`) offers a small delta once a second so KPIs, rates and commands awaiting an ack move
-even on a quiet floor.
+The hub is a writer subscriber: after each commit it builds one delta and holds it for the next flush.
+A flush (the next turn of the loop after a quiet spell, then at most one per coalescing window) merges the
+deltas held and encodes them to JSON once, and hands every client a reference to that one text: sending it
+is the only work done per client. A client that is behind gets the flushes it missed merged into one
+message (every event, the latest state of each entity); one whose backlog is full is marked for resync and
+gets a fresh snapshot instead, and one that falls that far behind again soon after is closed (TooFarBehind)
+and resumes when it reconnects. Every message carries the KPIs (web/kpis.py) as of its flush; a ticker
+(`run`) offers a small delta once a second so KPIs, rates and commands awaiting an ack move even on a quiet
+floor.
 """
 
 from __future__ import annotations
@@ -61,11 +64,20 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
+class TooFarBehind(Exception):
+    """A client that fell behind again soon after a resync: it is closed, and resumes when it reconnects."""
+
+
 @dataclass(eq=False)
 class StreamClient:
-    queue: asyncio.Queue[dict[str, Any]]
+    # The hub's flushed messages not yet sent to this client (shared with every other client), and how
+    # many deltas they hold together: bounded by the hub's client_queue.
+    backlog: deque[_Merged] = field(default_factory=deque)
+    held: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     resync: bool = False
     dropped: int = 0
+    resynced_at: float = -math.inf  # time.monotonic() of its last resync
 
 
 # Keys of the entity lists a delta carries, and the field that identifies an entity in each.
@@ -85,7 +97,7 @@ WALL_EVENT_PREFIXES = ("batch.", "put.", "order.sort", "station.operator_signed_
 
 @dataclass(kw_only=True, slots=True)
 class HubStats:
-    overflows: int = 0  # times a client's queue was full: its backlog was dropped, a snapshot is owed
+    overflows: int = 0  # times a client's backlog was full: its backlog was dropped, a snapshot is owed
     resyncs: int = 0  # snapshots sent to clients that fell behind
     messages: int = 0  # messages handed to clients (snapshots and coalesced deltas)
 
@@ -94,8 +106,12 @@ class HubStats:
 class StreamHub:
     floor: FloorReads
     last_seq: Callable[[], int]
+    # Deltas a client may have waiting (in flushes shared by every client); past it, a resync.
     client_queue: int = 256
-    coalesce_seconds: float = 0.1
+    # At most one message per coalescing window; the first delta after a quiet spell goes out at once.
+    coalesce_seconds: float = 0.05
+    # A client that needs a second resync this soon after its last one is closed instead (it reconnects).
+    drop_within_seconds: float = 30.0
     history: int = 2000
     # How long deltas are still kept after the last client left, so a dashboard whose connection blips
     # resumes from its seq instead of reloading everything.
@@ -117,9 +133,11 @@ class StreamHub:
     _committed_seq: int | None = None
     _stations_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     _unwatched_since: float | None = -math.inf  # no client has ever connected
-    # When the current coalescing window closes (time.monotonic()); shared by every client.
-    _window_ends: float = -math.inf
-    # Recent merges by the identities of the deltas merged, so clients with the same window share one.
+    # Deltas offered since the last flush, and the flush that will send them (None: none scheduled).
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _flush_handle: asyncio.Handle | None = None
+    _last_flush: float = -math.inf  # time.monotonic()
+    # Recent merges by the identities of the deltas merged, so clients behind by the same flushes share one.
     _merges: dict[tuple[int, ...], _Merged] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -302,21 +320,41 @@ class StreamHub:
             self.tick()
 
     def _offer(self, delta: dict[str, Any]) -> None:
+        """Hold `delta` for the next flush, which sends it to every client. The first delta after a quiet
+        spell is flushed on the next turn of the loop; after that at most one flush per coalescing window."""
         if not self.clients:
             return
-        now = time.monotonic()
-        if now >= self._window_ends:
-            self._window_ends = now + self.coalesce_seconds
+        self._pending.append(delta)
+        if self._flush_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._last_flush + self.coalesce_seconds - time.monotonic()
+        self._flush_handle = loop.call_later(delay, self._flush) if delay > 0 else loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """One message for every client: the pending deltas merged, and encoded to JSON, once. Each client
+        only gets a reference to it; one whose backlog is full is marked for resync instead."""
+        self._flush_handle = None
+        self._last_flush = time.monotonic()
+        deltas, self._pending = self._pending, []
+        if not deltas or not self.clients:
+            return
+        merged = self._merged(deltas)
+        merged.text = encode(merged.message)
         for client in self.clients:
             if client.resync:
                 continue
-            try:
-                client.queue.put_nowait(delta)
-            except asyncio.QueueFull:
+            if client.held + len(deltas) > self.client_queue:
                 # Never wait for a slow client: drop its backlog and send it a snapshot when it catches up.
+                client.backlog.clear()
+                client.held = 0
                 client.resync = True
                 client.dropped += 1
                 self.stats.overflows += 1
+            else:
+                client.backlog.append(merged)
+                client.held += len(deltas)
+            client.wake.set()
 
     def since(self, after: int) -> list[dict[str, Any]] | None:
         """Deltas after `after` if the hub still holds all of them, else None (the client must resync)."""
@@ -330,7 +368,7 @@ class StreamHub:
         return [d for d in self._recent if d["seq"] > after]
 
     def connect(self) -> StreamClient:
-        client = StreamClient(queue=asyncio.Queue(maxsize=self.client_queue))
+        client = StreamClient()
         self.clients.add(client)
         self._unwatched_since = None
         return client
@@ -341,39 +379,42 @@ class StreamHub:
             self._unwatched_since = self.clock()
 
     async def next_message(self, client: StreamClient) -> dict[str, Any]:
-        """The next message for this client: deltas merged over the coalescing window, or a snapshot."""
-        deltas = await self._window(client)
-        if deltas is None:
+        """The next message for this client: the deltas flushed since its last one, merged, or a snapshot.
+        Raises TooFarBehind for a client that fell behind again soon after a resync."""
+        taken = await self._take(client)
+        if taken is None:
             return self._resync(client)
-        return self._merged(deltas).message
+        return self._caught_up(taken).message
 
     async def next_text(self, client: StreamClient) -> str:
-        """`next_message` as the JSON text to send. Clients whose windows merged the same deltas (every
-        client that keeps up) share one merge and one encoding: encoding a busy window costs milliseconds,
-        and doing it once per client was most of the edge's CPU with 50 dashboards open."""
-        deltas = await self._window(client)
-        if deltas is None:
+        """`next_message` as the JSON text to send. Every client that keeps up gets the text its flush
+        encoded once for all of them; a client that is behind gets its waiting messages merged into one."""
+        taken = await self._take(client)
+        if taken is None:
             return encode(self._resync(client))
-        merged = self._merged(deltas)
+        merged = self._caught_up(taken)
         if merged.text is None:
             merged.text = encode(merged.message)
         return merged.text
 
-    async def _window(self, client: StreamClient) -> list[dict[str, Any]] | None:
-        """The deltas queued for this client by the end of the current window; None if it must resync.
-
-        The window is the hub's, not the client's: it opens with the first delta offered after the last
-        one closed, so every client wakes at the same moment and merges the same deltas."""
-        first = await client.queue.get()
+    async def _take(self, client: StreamClient) -> list[_Merged] | None:
+        """The flushed messages waiting for this client (at least one); None if it must resync."""
+        while not client.backlog and not client.resync:
+            client.wake.clear()
+            await client.wake.wait()
         if client.resync:
             return None
-        await asyncio.sleep(max(0.0, self._window_ends - time.monotonic()))  # at most ~10 messages a second
-        if self._overflowed(client):
-            return None
-        deltas = [first]
-        while not client.queue.empty():
-            deltas.append(client.queue.get_nowait())
-        return deltas
+        taken = list(client.backlog)
+        client.backlog.clear()
+        client.held = 0
+        return taken
+
+    def _caught_up(self, taken: list[_Merged]) -> _Merged:
+        self.stats.messages += 1
+        if len(taken) == 1:
+            return taken[0]
+        # Behind by several flushes: one message with every event and the latest state of each entity.
+        return self._merged([delta for merged in taken for delta in merged.deltas])
 
     def _merged(self, deltas: list[dict[str, Any]]) -> _Merged:
         key = tuple(map(id, deltas))
@@ -383,17 +424,16 @@ class StreamHub:
             self._merges[key] = merged
             while len(self._merges) > MERGES_KEPT:
                 del self._merges[next(iter(self._merges))]
-        self.stats.messages += 1
         return merged
 
-    @staticmethod
-    def _overflowed(client: StreamClient) -> bool:
-        return client.resync
-
     def _resync(self, client: StreamClient) -> dict[str, Any]:
-        while not client.queue.empty():
-            client.queue.get_nowait()
+        client.backlog.clear()
+        client.held = 0
         client.resync = False
+        now = time.monotonic()
+        if now - client.resynced_at < self.drop_within_seconds:
+            raise TooFarBehind(f"fell behind twice within {self.drop_within_seconds:g} s")
+        client.resynced_at = now
         self.stats.resyncs += 1
         self.stats.messages += 1
         return self.snapshot()

@@ -12,6 +12,7 @@ import pytest
 
 from floorgate.core import commands as cmd
 from floorgate.edge.web_ports import LiveFloor
+from floorgate.edge.writer import Committed
 from floorgate.web.stream import StreamHub
 from tests.support.clocked_writer import ClockedWriter
 
@@ -23,10 +24,18 @@ async def edge(tmp_path: Path) -> AsyncIterator[tuple[ClockedWriter, StreamHub, 
     running = ClockedWriter(f"sqlite:///{tmp_path / 'fg.db'}", time.time())
     writer = running.writer
     hub = StreamHub(floor=LiveFloor(floor=lambda: writer.floor), last_seq=lambda: writer.last_seq)
-    client = hub.connect()  # a dashboard watching: every delta is offered to its queue
+    hub.connect()  # a dashboard watching: the hub builds a delta of every commit
     deltas: list[dict[str, Any]] = []
+
+    def built(committed: Committed) -> None:
+        # The delta of this commit, as the hub holds it for dashboards (and for one resuming from its seq).
+        if committed.events:
+            built_now = hub.since(committed.events[0].seq - 1)
+            assert built_now, "the hub holds no delta of this commit"
+            deltas.extend(built_now)
+
     writer.subscribe(hub.on_commit)
-    writer.subscribe(lambda _committed: deltas.append(client.queue.get_nowait()))
+    writer.subscribe(built)
     for command in [
         cmd.DefineZone(zone="A"),
         cmd.UpsertItem(sku="SKU-1", description="one"),

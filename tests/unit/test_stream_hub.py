@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from floorgate.edge.store import EventRecord
 from floorgate.edge.web_ports import LiveFloor
 from floorgate.edge.writer import Committed
 from floorgate.web.kpis import KpiTracker
-from floorgate.web.stream import SNAPSHOT_EXCEPTIONS, StreamHub, encode, merge_deltas
+from floorgate.web.stream import SNAPSHOT_EXCEPTIONS, StreamHub, TooFarBehind, encode, merge_deltas
 
 pytestmark = pytest.mark.unit
 
@@ -124,6 +125,48 @@ async def test_a_client_that_falls_behind_gets_a_snapshot_while_others_get_every
     assert [e["seq"] for e in after["events"]] == [11]
 
 
+async def test_every_client_that_keeps_up_is_sent_the_one_text_its_flush_encoded() -> None:
+    edge = Edge(coalesce_seconds=0)
+    clients = [edge.hub.connect() for _ in range(3)]
+    edge.commit("pick.confirmed", locations=("A-01",))
+    texts = [await asyncio.wait_for(edge.hub.next_text(c), timeout=2) for c in clients]
+    assert texts[0] is texts[1] is texts[2]
+    assert [e["seq"] for e in json.loads(texts[0])["events"]] == [1]
+
+
+async def test_a_client_behind_by_several_flushes_gets_them_as_one_message_with_every_event() -> None:
+    edge = Edge(coalesce_seconds=0)
+    behind = edge.hub.connect()
+    keeping_up = edge.hub.connect()
+    for _ in range(4):
+        edge.commit("pick.confirmed", locations=("A-01",))
+        await asyncio.wait_for(edge.hub.next_message(keeping_up), timeout=2)  # one flush each
+    assert len(behind.backlog) == 4
+    message = await asyncio.wait_for(edge.hub.next_message(behind), timeout=2)
+    assert [e["seq"] for e in message["events"]] == [1, 2, 3, 4]
+    assert [loc["code"] for loc in message["locations"]] == ["A-01"]  # its latest state, once
+    assert not behind.backlog
+
+
+async def test_a_client_that_falls_behind_again_soon_after_a_resync_is_closed() -> None:
+    edge = Edge(client_queue=2, coalesce_seconds=0)
+    slow = edge.hub.connect()
+    fast = edge.hub.connect()
+
+    async def overflow() -> None:
+        for _ in range(3):
+            edge.commit("pick.confirmed")
+            await asyncio.wait_for(edge.hub.next_message(fast), timeout=2)
+        assert slow.resync
+
+    await overflow()
+    assert (await edge.hub.next_message(slow))["type"] == "snapshot"
+    await overflow()
+    with pytest.raises(TooFarBehind):
+        await edge.hub.next_message(slow)
+    assert edge.hub.stats.resyncs == 1
+
+
 async def test_deltas_that_arrive_within_the_window_are_sent_as_one_message() -> None:
     edge = Edge(coalesce_seconds=0.05)
     client = edge.hub.connect()
@@ -133,7 +176,7 @@ async def test_deltas_that_arrive_within_the_window_are_sent_as_one_message() ->
     assert [e["seq"] for e in message["events"]] == [1, 2, 3, 4, 5]
     assert [loc["code"] for loc in message["locations"]] == ["A-01"]
     assert message["kpis"]["last_15m"]["lines"] == 5
-    assert client.queue.empty()
+    assert not client.backlog
 
 
 def test_resume_sends_what_was_missed_or_asks_for_a_resync() -> None:
@@ -148,7 +191,7 @@ def test_resume_sends_what_was_missed_or_asks_for_a_resync() -> None:
     assert edge.hub.since(99) is None  # a seq this edge never committed: resync
 
 
-def test_an_edge_nobody_watches_builds_no_deltas_and_a_new_client_gets_a_snapshot() -> None:
+async def test_an_edge_nobody_watches_builds_no_deltas_and_a_new_client_gets_a_snapshot() -> None:
     edge = Edge()
     edge.commit("pick.confirmed")
     assert edge.hub.since(0) is None
@@ -176,24 +219,26 @@ def test_a_snapshot_never_claims_a_seq_whose_delta_was_not_sent() -> None:
     assert edge.hub.snapshot()["seq"] == 1
 
 
-def test_a_scale_reading_shows_in_the_delta_even_without_an_event() -> None:
-    edge = Edge()
+async def test_a_scale_reading_shows_in_the_delta_even_without_an_event() -> None:
+    edge = Edge(coalesce_seconds=0)
     client = edge.hub.connect()
     edge.floor.handle(cmd.RecordWeight(station="PACK-1", grams=250.0, stable=False, scale="S-1"), NOW)
     edge.commit()
-    sent = client.queue.get_nowait()
+    sent = await asyncio.wait_for(edge.hub.next_message(client), timeout=2)
     assert [s["id"] for s in sent["stations"]] == ["PACK-1"]
     assert sent["stations"][0]["scale"]["grams"] == 250.0
     edge.commit()
-    assert client.queue.get_nowait()["stations"] == []  # unchanged: not sent again
+    again = await asyncio.wait_for(edge.hub.next_message(client), timeout=2)
+    assert again["stations"] == []  # unchanged: not sent again
 
 
-def test_the_ticker_offers_waiting_acks_to_every_client() -> None:
+async def test_the_ticker_offers_waiting_acks_to_every_client() -> None:
     edge = Edge()
     edge.hub.pending_commands = lambda: {"M-1": {"seq": 3, "attempts": 2, "age_s": 1.5}}
-    client = edge.hub.connect()
+    clients = [edge.hub.connect(), edge.hub.connect()]
     edge.hub.tick()
-    tick = client.queue.get_nowait()
+    tick, other = [await asyncio.wait_for(edge.hub.next_message(c), timeout=2) for c in clients]
+    assert other is tick  # one message for every client
     assert tick["awaiting_ack"] == {"M-1": {"seq": 3, "attempts": 2, "age_s": 1.5}}
     assert tick["events"] == []
 

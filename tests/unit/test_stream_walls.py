@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -31,10 +32,11 @@ class WallEdge:
             last_seq=lambda: self.seq,
             clock=lambda: NOW,
             kpis=KpiTracker(shift_started_at=NOW),
+            coalesce_seconds=0,
         )
         self.client = self.hub.connect()
 
-    def commit(self, outcome: Outcome) -> dict[str, Any]:
+    async def commit(self, outcome: Outcome) -> dict[str, Any]:
         records = []
         for event in outcome.events:
             self.seq += 1
@@ -53,14 +55,14 @@ class WallEdge:
                 events=records, instructions=[], lights=[], orders=[], devices=[], exceptions=[], locations=[]
             )
         )
-        return self.client.queue.get_nowait()  # the delta offered to a dashboard
+        return await asyncio.wait_for(self.hub.next_message(self.client), 10)  # what a dashboard is sent
 
 
-def test_a_wrong_scan_reaches_the_stream_as_the_walls_error() -> None:
+async def test_a_wrong_scan_reaches_the_stream_as_the_walls_error() -> None:
     edge = WallEdge()
-    edge.commit(scan_at_wall(edge.floor, GTINS["SKU-1"]))
+    await edge.commit(scan_at_wall(edge.floor, GTINS["SKU-1"]))
 
-    delta = edge.commit(scan_at_wall(edge.floor, GTINS["SKU-4"]))
+    delta = await edge.commit(scan_at_wall(edge.floor, GTINS["SKU-4"]))
 
     [wall] = delta["walls"]
     assert [e["type"] for e in delta["events"]] == ["put.rejected"]

@@ -11,11 +11,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from floorgate.web.credentials import caller_for, presented_token
 from floorgate.web.roles import Permission
-from floorgate.web.stream import cancel_quietly, merge_deltas
+from floorgate.web.stream import StreamClient, StreamHub, TooFarBehind, cancel_quietly, merge_deltas
 
 router = APIRouter(tags=["stream"])
 
 POLICY_VIOLATION = 1008
+# "Try again later": the dashboard reconnects on any other code than 1008, and resumes from its seq.
+TRY_AGAIN_LATER = 1013
 
 
 @router.websocket("/stream")
@@ -43,16 +45,15 @@ async def stream(websocket: WebSocket, token: str = "", after: int | None = None
             await websocket.send_json({**merge_deltas(missed), "kpis": hub.kpi_view()})
         # Reading is only to notice the client leaving; the dashboard sends nothing we act on.
         reader = asyncio.create_task(_drain(websocket), name="stream-reader")
+        sender = asyncio.create_task(_send(websocket, hub, client), name="stream-sender")
         try:
-            while not reader.done():
-                sender = asyncio.create_task(hub.next_text(client))
-                done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if sender not in done:
-                    await cancel_quietly(sender)
-                    break
-                await websocket.send_text(sender.result())
+            await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             await cancel_quietly(reader)
+            await cancel_quietly(sender)  # raises what ended it
+    except TooFarBehind:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=TRY_AGAIN_LATER, reason="too far behind: reconnect to resume")
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client went away mid-send
     finally:
@@ -60,6 +61,12 @@ async def stream(websocket: WebSocket, token: str = "", after: int | None = None
         # Closing a socket the client already dropped raises either, depending on when it went.
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
+
+
+async def _send(websocket: WebSocket, hub: StreamHub, client: StreamClient) -> None:
+    """Each message as it is flushed: the text the hub encoded once for every client that keeps up."""
+    while True:
+        await websocket.send_text(await hub.next_text(client))
 
 
 async def _drain(websocket: WebSocket) -> None:
