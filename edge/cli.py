@@ -396,12 +396,7 @@ def run_until_signal(coro: Coroutine[Any, Any, None]) -> int:
 
     try:
         with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-            if os.environ.get("FLOORGATE_LOOP") == "uvloop":
-                import uvloop
-
-                uvloop.run(runner())
-            else:
-                asyncio.run(runner())
+            asyncio.run(runner())
     except EdgeStartupError as err:
         log.error("cannot start: %s", err)  # noqa: TRY400 - the message is the whole story, no traceback
         return 2
