@@ -77,7 +77,7 @@ def write_revision(message: str) -> Path:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{Path(folder) / 'head.db'}")
         try:
-            upgrade_schema(engine, remember_inbound=16)
+            upgrade_schema(engine, remember_inbound=16, through_revisions=True)
             with engine.connect() as conn:
                 body = (
                     upgrade_code(conn) or "    pass  # the tables need nothing: write what this revision does"
