@@ -356,7 +356,9 @@ async def _recount_kpis(parts: EdgeParts, *, through_seq: int) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(KPI_RECOUNT_WAITS_S):
             await parts.ptl.lights_out()
-    barcodes.preload()  # also left until now
+    # Also left until now, and in a thread: the import takes a twentieth of a second, which the loop (the
+    # first /healthz answers, the presses) need not wait for.
+    await asyncio.to_thread(barcodes.preload)
     try:
         recounted = await asyncio.to_thread(_shift_kpis, parts.store, through_seq=through_seq)
     except StoreError as err:
