@@ -157,11 +157,12 @@ def schema_state(engine: Engine) -> SchemaState:
 
 def _create_at_head(engine: Engine) -> bool:
     """An empty store's tables made in one transaction, at head; False (and nothing done) when the store
-    is not empty."""
+    holds any table at all (a store from before schema versions may hold only some of ours, or tables
+    that later releases moved: the baseline revision knows those shapes)."""
     with engine.begin() as conn:
-        state = _read_state(conn, engine)
-        if state.existing:
+        if inspect(conn).get_table_names():
             return False
+        state = _read_state(conn, engine)
         log.info("creating the store's tables", extra={"store": state.location, "revision": state.head})
         started = time.monotonic()
         SQLModel.metadata.create_all(conn)
