@@ -51,7 +51,12 @@ class PluginCommand(Protocol):
 
 def _plugins(argv: Sequence[str]) -> tuple[dict[str, PluginCommand], dict[str, str]]:
     """The plugin commands to offer (only the one named in argv, or all of them for help), and those
-    that cannot load, with why: an optional extra not installed (the demo's broker is `[demo]`'s)."""
+    that cannot load, with why: an optional extra not installed (the demo's broker is `[demo]`'s).
+
+    None for a command of this module's own: reading the installed packages' entry points took 40 ms of
+    every `floorgate run`."""
+    if _command_word(argv) in BUILTIN_COMMANDS and not _wants_help(argv):
+        return {}, {}
     found = {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
     chosen = [word for word in argv if word in found][:1]
     if not chosen and _wants_help(argv):
@@ -64,6 +69,20 @@ def _plugins(argv: Sequence[str]) -> tuple[dict[str, PluginCommand], dict[str, s
         except ImportError as err:
             missing[name] = str(err)
     return loaded, missing
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command argv names: its first word that is neither an option nor a global option's value."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+_GLOBAL_OPTIONS_WITH_VALUE = ("--log-level", "--log-format")
 
 
 def _wants_help(argv: Sequence[str]) -> bool:
@@ -117,6 +136,7 @@ def every_command_parser() -> argparse.ArgumentParser:
 
 
 STORE_COMMANDS = ("backup", "restore")
+BUILTIN_COMMANDS = ("run", "check-config", *STORE_COMMANDS)
 
 
 def add_store_commands(sub: Any) -> None:
