@@ -37,3 +37,10 @@ def settle_heap() -> None:
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 50)
+
+
+def resume_collections() -> None:
+    """The collector back on once the edge's parts are built: `floorgate run` pauses it for its start
+    (edge/cli.py), and what the start made is frozen out of its sight."""
+    gc.freeze()
+    gc.enable()

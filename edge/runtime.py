@@ -22,7 +22,7 @@ from floorgate.devices.ports import StationDevice
 from floorgate.devices.ptl.adapter import PtlAdapter
 from floorgate.devices.ptl.early import publish_stored_lights
 from floorgate.devices.ptl.retained import FloorLights
-from floorgate.edge.heap import load_frozen, settle_heap
+from floorgate.edge.heap import load_frozen, resume_collections, settle_heap
 from floorgate.edge.site import SiteConfig
 from floorgate.edge.store import Loaded, Store, StoreError, make_engine
 from floorgate.edge.store.queries import events_since
@@ -505,6 +505,7 @@ async def run_edge(
 
 
 async def _run_parts(parts: EdgeParts, on_ready: Callable[[EdgeParts], Awaitable[None]] | None) -> None:
+    resume_collections()
     async with asyncio.TaskGroup() as tasks:
         writer_task = tasks.create_task(parts.writer.run(), name="writer")
         await _apply_site_or_fail(parts)
