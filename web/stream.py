@@ -46,6 +46,9 @@ ACTIVE_ORDER_STATUSES = (OrderStatus.OPEN, OrderStatus.PICKING)
 MERGES_KEPT = 8
 # Open exceptions a snapshot carries at most (the newest); GET /exceptions pages through all of them.
 SNAPSHOT_EXCEPTIONS = 500
+# The events a new dashboard's feed starts with (its snapshot's `recent_events`), kept even while nobody
+# watches: an edge that has just taken over, or started, has no client yet when its first events commit.
+RECENT_EVENTS = 50
 # Events kept for a KPI recount under way (a few seconds of a busy floor); past it the recount is dropped.
 RECOUNT_BUFFER_EVENTS = 200_000
 
@@ -128,6 +131,7 @@ class StreamHub:
     clients: set[StreamClient] = field(default_factory=set)
     stats: HubStats = field(default_factory=HubStats)
     _recent: deque[dict[str, Any]] = field(default_factory=deque)
+    _recent_events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
     # The seq of the last batch this hub saw committed. The writer's own counter runs ahead while a batch
     # is being committed; a snapshot must never claim a seq whose delta has not been sent yet.
     _committed_seq: int | None = None
@@ -205,12 +209,7 @@ class StreamHub:
 
     def recent_events(self, limit: int) -> list[dict[str, Any]]:
         """The last events this hub relayed, oldest first, so a new dashboard's feed starts full."""
-        found: list[dict[str, Any]] = []
-        for delta in reversed(self._recent):
-            found.extend(reversed(delta["events"]))
-            if len(found) >= limit:
-                break
-        return list(reversed(found[:limit]))
+        return list(self._recent_events)[-limit:] if limit > 0 else []
 
     def on_commit(self, committed: CommittedChange) -> None:
         floor = self.floor
@@ -228,6 +227,8 @@ class StreamHub:
                 )
         if committed.events:
             self._committed_seq = committed.events[-1].seq
+        events = [event_view(e) for e in committed.events]
+        self._recent_events.extend(events)
         if (
             self._unwatched_since is not None
             and self.clock() - self._unwatched_since > self.resume_grace_seconds
@@ -250,7 +251,7 @@ class StreamHub:
         delta: dict[str, Any] = {
             "type": "delta",
             "seq": self.seq,
-            "events": [event_view(e) for e in committed.events],
+            "events": events,
             "locations": [
                 location_view(floor, location)
                 for location in map(floor.location, sorted(codes))

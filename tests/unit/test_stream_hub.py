@@ -14,7 +14,14 @@ from floorgate.edge.store import EventRecord
 from floorgate.edge.web_ports import LiveFloor
 from floorgate.edge.writer import Committed
 from floorgate.web.kpis import KpiTracker
-from floorgate.web.stream import SNAPSHOT_EXCEPTIONS, StreamHub, TooFarBehind, encode, merge_deltas
+from floorgate.web.stream import (
+    RECENT_EVENTS,
+    SNAPSHOT_EXCEPTIONS,
+    StreamHub,
+    TooFarBehind,
+    encode,
+    merge_deltas,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -199,6 +206,24 @@ async def test_an_edge_nobody_watches_builds_no_deltas_and_a_new_client_gets_a_s
     edge.hub.connect()
     edge.commit("pick.confirmed")
     assert [d["seq"] for d in edge.hub.since(1) or []] == [2]
+
+
+def test_a_snapshot_starts_its_feed_with_the_last_events_even_those_no_client_watched() -> None:
+    """An edge that has just taken over (or started) commits before any dashboard reconnects: the first
+    snapshot still shows those events, the last RECENT_EVENTS of them, oldest first."""
+    edge = Edge()
+    edge.commit("edge.took_over")
+    edge.commit("pick.confirmed", "line.completed")
+    feed = edge.hub.snapshot()["recent_events"]
+    assert [(e["seq"], e["type"]) for e in feed] == [
+        (1, "edge.took_over"),
+        (2, "pick.confirmed"),
+        (3, "line.completed"),
+    ]
+    for _ in range(RECENT_EVENTS):
+        edge.commit("pick.confirmed")
+    feed = edge.hub.snapshot()["recent_events"]
+    assert [e["seq"] for e in feed] == list(range(edge.seq - RECENT_EVENTS + 1, edge.seq + 1))
 
 
 def test_deltas_are_kept_for_a_grace_period_after_the_last_client_left() -> None:
