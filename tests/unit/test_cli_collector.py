@@ -33,8 +33,9 @@ def test_run_as_a_program_the_collector_is_paused_and_another_command_resumes_it
 
 
 def test_imported_the_collector_is_left_alone() -> None:
-    import gc
-
-    from floorgate.edge import cli  # noqa: F401 - imported for the check below
-
-    assert gc.isenabled()
+    """In a process of its own, so the module is imported here for the first time (as a library would)."""
+    probe = "import gc\nfrom floorgate.edge import cli\nprint(gc.isenabled())\n"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.split() == ["True"], result.stderr
